@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# scripts/test.sh — build and run every test of Chirp with one command.
+#
+# Installs the missing Debian packages; builds a Debug build with AddressSanitizer and
+# UndefinedBehaviorSanitizer in build-test/ (ccache shared between clones); starts a
+# throw-away PostgreSQL 15 and Redis on free ports in a temporary directory; runs CTest,
+# the web unit tests, the browser (e2e) tests against a real chirpd, the chirp-bench smoke
+# run, and validates docker-compose.yml. Always stops the servers, prints which stages
+# passed and exits non-zero if any failed.
+#
+# Usage: scripts/test.sh        (CI runs it through .ci/run as root, CI=true, no stdin)
+# Environment: CHIRP_TEST_JOBS (2) ninja jobs; CHIRP_TEST_SKIP="web e2e bench compose"
+#              skips stages by name.
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    exit 0
+fi
+
+cd "$CHIRP_ROOT"
+BUILD=$CHIRP_ROOT/build-test
+LOGS=$BUILD/test-logs
+JOBS=${CHIRP_TEST_JOBS:-2}
+SKIP=" ${CHIRP_TEST_SKIP:-} "
+T_START=$SECONDS
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export CI=${CI:-}
+
+# ---------------------------------------------------------------------------- stages
+
+STAGE_NAMES=()
+STAGE_RESULTS=()
+STAGE_TIMES=()
+STAGE_RC=0 # exit code of the last run_stage
+CTEST_LINE=
+
+record() {
+    STAGE_NAMES+=("$1")
+    STAGE_RESULTS+=("$2")
+    STAGE_TIMES+=("$3")
+}
+
+# run_stage NAME COMMAND... — runs COMMAND in a subshell with errexit and records PASS or
+# FAIL; never fails itself (so callers are not a "condition" that would disable errexit).
+run_stage() {
+    local name=$1 t0=$SECONDS
+    shift
+    printf '\n\033[1;35m=== %s\033[0m\n' "$name" >&2
+    set +e
+    (
+        set -euo pipefail
+        "$@"
+    )
+    STAGE_RC=$?
+    set -e
+    if ((STAGE_RC == 0)); then
+        record "$name" PASS $((SECONDS - t0))
+    else
+        record "$name" "FAIL (exit $STAGE_RC)" $((SECONDS - t0))
+    fi
+}
+
+skip_stage() { record "$1" "skipped: $2" 0; }
+
+skipped_by_user() { [[ $SKIP == *" $1 "* ]]; }
+
+print_summary() {
+    local i failed=0
+    printf '\n\033[1m%-14s %-28s %8s\033[0m\n' stage result time >&2
+    for i in "${!STAGE_NAMES[@]}"; do
+        printf '%-14s %-28s %7ss\n' "${STAGE_NAMES[$i]}" "${STAGE_RESULTS[$i]}" "${STAGE_TIMES[$i]}" >&2
+        [[ ${STAGE_RESULTS[$i]} == FAIL* ]] && failed=$((failed + 1))
+    done
+    printf '%-14s %-28s %7ss\n' total "" $((SECONDS - T_START)) >&2
+    if ((failed > 0)); then
+        printf '\n\033[1;31m%d stage(s) failed\033[0m (logs: %s)\n' "$failed" "$LOGS" >&2
+    else
+        printf '\n\033[1;32mall stages passed\033[0m\n' >&2
+    fi
+    [[ -n $CTEST_LINE ]] && printf '%s\n' "$CTEST_LINE"
+    return "$failed"
+}
+
+# ---------------------------------------------------------------------------- servers
+
+TMP=
+SERVERS=
+PG_PORT=
+REDIS_PORT=
+
+# shellcheck disable=SC2317  # invoked by the trap
+cleanup() {
+    local rc=$? pidfile
+    set +e
+    trap '' INT TERM
+    if [[ $SERVERS == starting ]]; then
+        record servers "FAIL (exit $rc)" 0
+    fi
+    if [[ -n $TMP && -d $TMP ]]; then
+        for pidfile in "$TMP"/*/chirpd.pid; do
+            [[ -f $pidfile ]] && chirp_stop_pid "$(<"$pidfile")" 10
+        done
+        [[ -n $REDIS_PORT ]] && chirp_redis_stop "$TMP/redis" "$REDIS_PORT"
+        chirp_pg_stop "$TMP/pg" immediate || true
+        rm -rf "$TMP"
+    fi
+    if ((${#STAGE_NAMES[@]} > 0)); then
+        print_summary || rc=1
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+start_servers() {
+    local base=${TMPDIR:-/tmp}
+    if [[ $EUID -eq 0 ]] && ! runuser -u postgres -- test -x "$base" 2>/dev/null; then
+        base=/tmp
+    fi
+    TMP=$(mktemp -d "$base/chirp-test.XXXXXX")
+    chmod 755 "$TMP"
+    PG_PORT=$(chirp_free_port)
+    REDIS_PORT=$(chirp_free_port "$PG_PORT")
+
+    chirp_pg_init "$TMP/pg" --no-sync
+    chirp_pg_start "$TMP/pg" "$TMP/pg-run" "$PG_PORT" "$TMP/pg-run/postgresql.log" \
+        -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200
+    chirp_pg_ensure_db "$PG_PORT" chirp chirp_test
+    chirp_redis_start "$TMP/redis" "$REDIS_PORT"
+
+    local -a redis_cmd
+    mapfile -t redis_cmd < <(chirp_redis_cmd "$TMP/redis" "$REDIS_PORT")
+    local pg_ctl pg_opts="-p $PG_PORT -k $TMP/pg-run -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200"
+    pg_ctl=$(printf '%q ' "$PGBIN/pg_ctl" -D "$TMP/pg")
+    [[ $EUID -eq 0 ]] && pg_ctl="runuser -u postgres -- $pg_ctl"
+
+    export CHIRP_TEST_DATABASE_URL="postgresql://chirp@127.0.0.1:$PG_PORT/chirp_test"
+    export CHIRP_TEST_ADMIN_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+    export CHIRP_TEST_PG_PORT=$PG_PORT
+    export CHIRP_TEST_PG_STOP_CMD="$pg_ctl -m fast -w stop"
+    CHIRP_TEST_PG_START_CMD="$pg_ctl -l $(printf '%q' "$TMP/pg-run/postgresql.log") -w -o $(printf '%q' "$pg_opts") start"
+    export CHIRP_TEST_PG_START_CMD
+    export CHIRP_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+    export CHIRP_TEST_REDIS_PORT=$REDIS_PORT
+    export CHIRP_TEST_REDIS_DIR=$TMP/redis
+    CHIRP_TEST_REDIS_CMD=$(printf '%q ' "${redis_cmd[@]}")
+    export CHIRP_TEST_REDIS_CMD=${CHIRP_TEST_REDIS_CMD% }
+    export CHIRP_TEST_CHIRPD=$BUILD/chirpd
+    export CHIRP_TEST_TMPDIR=$TMP
+    chirp_log "PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT ($TMP)"
+}
+
+# chirpd_ctl_create NAME [chirpd flags...] — a fresh database chirp_NAME, a free port, and an
+# executable $TMP/NAME/ctl {start|stop|restart} that runs build-test/chirpd against the
+# throw-away servers (log in $LOGS/chirpd-NAME.log). Prints the port.
+chirpd_ctl_create() {
+    local name=$1 port db=chirp_$1
+    shift
+    port=$(chirp_free_port "$PG_PORT" "$REDIS_PORT")
+    mkdir -p "$TMP/$name" "$LOGS"
+    chirp_psql "$PG_PORT" postgres "DROP DATABASE IF EXISTS $db"
+    chirp_pg_ensure_db "$PG_PORT" chirp "$db"
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" flushall >/dev/null
+    local -a cmd=("$BUILD/chirpd" --port "$port" --bind 127.0.0.1
+        --database-url "postgresql://chirp@127.0.0.1:$PG_PORT/$db"
+        --redis-url "redis://127.0.0.1:$REDIS_PORT" "$@")
+    {
+        printf '#!/usr/bin/env bash\n'
+        printf '# Controls the chirpd of test stage %s: start | stop | restart\n' "$name"
+        printf 'set -euo pipefail\n'
+        printf 'pidfile=%q\nlog=%q\nurl=%q\n' "$TMP/$name/chirpd.pid" "$LOGS/chirpd-$name.log" \
+            "http://127.0.0.1:$port/healthz"
+        printf 'cmd=(%s)\n' "$(printf '%q ' "${cmd[@]}")"
+        cat <<'CTL'
+start() {
+    "${cmd[@]}" </dev/null >>"$log" 2>&1 &
+    echo $! >"$pidfile"
+    for _ in $(seq 600); do
+        curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
+        kill -0 "$(<"$pidfile")" 2>/dev/null || { echo "chirpd exited; see $log" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "chirpd did not answer $url; see $log" >&2
+    return 1
+}
+stop() {
+    [[ -f $pidfile ]] || return 0
+    local pid
+    pid=$(<"$pidfile")
+    if kill -TERM "$pid" 2>/dev/null; then
+        for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}
+case ${1:-} in
+    start) start ;;
+    stop) stop ;;
+    restart) stop; start ;;
+    *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
+esac
+CTL
+    } >"$TMP/$name/ctl"
+    chmod +x "$TMP/$name/ctl"
+    printf '%s\n' "$port"
+}
+
+# ---------------------------------------------------------------------------- stage bodies
+
+stage_compose() {
+    docker-compose -f docker-compose.yml config -q
+}
+
+stage_build() {
+    chirp_log "building (Debug, ASan+UBSan, -Werror) in build-test/ with $JOBS jobs"
+    chirp_cmake_build "$BUILD" "$JOBS" "" -DCMAKE_BUILD_TYPE=Debug -DCHIRP_SANITIZE=ON -DCHIRP_WERROR=ON
+    ccache -s 2>/dev/null | grep -iE '^(cache(able)? ?)?(hits|misses)|hit rate|Hits|Misses' | head -n 4 >&2 || true
+}
+
+stage_ctest() {
+    local out=$LOGS/ctest.log rc
+    mkdir -p "$LOGS"
+    set +e
+    ctest --test-dir "$BUILD" --output-on-failure --timeout 600 --no-tests=error 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    set -e
+    return "$rc"
+}
+
+stage_web_unit() {
+    chirp_web_deps
+    (cd web && timeout 900 npm test)
+}
+
+stage_web_e2e() {
+    local port
+    chirp_web_deps
+    (cd web && npm run build)
+    port=$(chirpd_ctl_create e2e --web-root "$CHIRP_ROOT/web/dist" --dev)
+    "$TMP/e2e/ctl" start
+    chirp_log "e2e against chirpd on http://127.0.0.1:$port"
+    (cd web && CHIRP_URL="http://127.0.0.1:$port" CHIRP_E2E_CHIRPD_CTL="$TMP/e2e/ctl" \
+        timeout 1200 npm run e2e)
+    "$TMP/e2e/ctl" stop
+}
+
+stage_bench_smoke() {
+    local port secret
+    secret=$(head -c 32 /dev/urandom | base64)
+    port=$(chirpd_ctl_create bench --jwt-secret "$secret")
+    "$TMP/bench/ctl" start
+    CHIRP_JWT_SECRET=$secret timeout 600 "$BUILD/chirp-bench" smoke \
+        --url "http://127.0.0.1:$port" --users 50 --tweets 5
+    "$TMP/bench/ctl" stop
+}
+
+# ---------------------------------------------------------------------------- main
+
+chirp_log "installing missing packages"
+chirp_install_packages core test
+
+if skipped_by_user compose; then
+    skip_stage compose "CHIRP_TEST_SKIP"
+elif [[ ! -f docker-compose.yml ]]; then
+    skip_stage compose "no docker-compose.yml"
+else
+    run_stage compose stage_compose
+fi
+
+run_stage build stage_build
+BUILD_OK=$STAGE_RC
+
+HAS_WEB=
+[[ -f web/package.json ]] && HAS_WEB=1
+
+if [[ $BUILD_OK -ne 0 ]]; then
+    skip_stage ctest "build failed"
+else
+    t0=$SECONDS
+    SERVERS=starting
+    start_servers
+    SERVERS=started
+    record servers PASS $((SECONDS - t0))
+    run_stage ctest stage_ctest
+    CTEST_LINE=$(grep -E 'tests passed, [0-9]+ tests? failed out of' "$LOGS/ctest.log" 2>/dev/null |
+        sed -E 's/.*% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2 \1/' |
+        awk '{ printf "ctest: %d passed, %d failed\n", $1 - $2, $2 }' | tail -n 1 || true)
+fi
+
+if skipped_by_user web; then
+    skip_stage web-unit "CHIRP_TEST_SKIP"
+elif [[ -z $HAS_WEB ]] || ! chirp_web_has_script test; then
+    skip_stage web-unit "no web tests"
+else
+    run_stage web-unit stage_web_unit
+fi
+
+if skipped_by_user e2e; then
+    skip_stage web-e2e "CHIRP_TEST_SKIP"
+elif [[ -z $HAS_WEB ]] || ! chirp_web_has_script e2e; then
+    skip_stage web-e2e "no e2e script"
+elif [[ $BUILD_OK -ne 0 ]]; then
+    skip_stage web-e2e "build failed"
+else
+    run_stage web-e2e stage_web_e2e
+fi
+
+if skipped_by_user bench; then
+    skip_stage bench-smoke "CHIRP_TEST_SKIP"
+elif [[ ! -x $BUILD/chirp-bench ]]; then
+    skip_stage bench-smoke "no build-test/chirp-bench"
+elif [[ $BUILD_OK -ne 0 ]]; then
+    skip_stage bench-smoke "build failed"
+else
+    run_stage bench-smoke stage_bench_smoke
+fi
+# The EXIT trap stops the servers, prints the summary and sets the exit code.
