@@ -255,7 +255,7 @@ export function ConversationPage({ id }: { id: string }) {
                         <Spinner />
                     </li>
                 )}
-                {thread?.status === 'ready' && thread.items.length === 0 && <li className="muted chat__empty">Say hi 👋</li>}
+                {thread?.status === 'ready' && thread.items.length === 0 && <li className="muted chat__empty">No messages yet. Say hi!</li>}
                 {thread?.items.map((m) => {
                     const mine = m.sender.id === meId;
                     return (

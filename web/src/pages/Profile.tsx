@@ -9,11 +9,16 @@ import { PageHeader } from '../components/PageHeader';
 import { TweetCard } from '../components/TweetCard';
 import { FollowButton, UserRow } from '../components/UserRow';
 import { Link, navigate } from '../lib/router';
-import { compactNumber, fullTime } from '../lib/text';
+import { compactNumber } from '../lib/text';
 import { errorText, useApp } from '../store/app';
 import { usePaged } from './usePaged';
 
 type Tab = 'tweets' | 'followers' | 'following';
+
+function joined(iso: string): string {
+    const t = Date.parse(iso);
+    return Number.isNaN(t) ? '' : new Date(t).toLocaleDateString(undefined, { month: 'long', year: 'numeric' });
+}
 
 export function ProfilePage({ handle, tab = 'tweets' }: { handle: string; tab?: Tab }) {
     const meHandle = useApp((s) => s.session?.user.handle);
@@ -77,7 +82,7 @@ export function ProfilePage({ handle, tab = 'tweets' }: { handle: string; tab?: 
                 </div>
                 <p className="profile__name">{user.displayName}</p>
                 <p className="profile__handle">@{user.handle}</p>
-                <p className="profile__joined">Joined {fullTime(user.createdAt)}</p>
+                <p className="profile__joined">Joined {joined(user.createdAt)}</p>
                 <p className="profile__counts">
                     <Link to={`${base}/following`}>
                         <strong data-testid="following-count">{compactNumber(user.following)}</strong> Following
