@@ -1,0 +1,14 @@
+// Wiring and lifecycle of chirpd: builds the modules, runs the loop, shuts down in order.
+#pragma once
+
+#include "chirp/config/config.hpp"
+
+namespace chirp::app {
+
+// Sets up spdlog (text or JSON lines, level) for the process.
+void setup_logging(const config& cfg);
+
+// Runs the command in cfg.command; returns the process exit code.
+int run(const config& cfg);
+
+}  // namespace chirp::app

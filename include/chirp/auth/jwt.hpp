@@ -1,0 +1,50 @@
+// JSON Web Tokens, HS256 only (the algorithm is pinned: "none" and every other alg are
+// rejected). HMAC-SHA256 and base64url come from libsodium; nothing here is hand-rolled crypto.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace chirp::auth {
+
+struct claims {
+    std::int64_t user_id = 0;
+    std::string handle;
+    std::int64_t issued_at = 0;   // seconds since the epoch
+    std::int64_t expires_at = 0;  // seconds since the epoch
+};
+
+enum class jwt_error { malformed, bad_algorithm, bad_signature, expired, bad_claims };
+const char* to_string(jwt_error e) noexcept;
+
+class jwt_codec {
+public:
+    // secret: any bytes; at least 16 recommended (config enforces outside dev mode).
+    explicit jwt_codec(std::string secret, std::chrono::seconds ttl = std::chrono::hours(24));
+
+    std::string sign(std::int64_t user_id, std::string_view handle,
+                     std::int64_t now_seconds) const;
+    std::string sign(std::int64_t user_id, std::string_view handle) const;
+
+    // Verifies signature, algorithm and expiry; fills out on success.
+    std::optional<jwt_error> verify(std::string_view token, std::int64_t now_seconds,
+                                    claims& out) const;
+    std::optional<jwt_error> verify(std::string_view token, claims& out) const;
+
+    std::chrono::seconds ttl() const noexcept { return ttl_; }
+
+private:
+    std::string secret_;
+    std::chrono::seconds ttl_;
+};
+
+std::int64_t unix_now() noexcept;
+
+// base64url without padding (RFC 7515), via libsodium.
+std::string base64url_encode(std::string_view bytes);
+std::optional<std::string> base64url_decode(std::string_view text);
+
+}  // namespace chirp::auth

@@ -1,0 +1,114 @@
+// The REST API's types: a plain request/response (no Beast here), the services handlers use,
+// and the route table. Handlers are thin: parse and validate, call the store, map the result.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "chirp/auth/jwt.hpp"
+#include "chirp/domain/errc.hpp"
+
+namespace chirp {
+struct config;
+namespace metrics {
+struct registry;
+}
+namespace store {
+class event_store;
+}
+}  // namespace chirp
+
+namespace chirp::http {
+
+enum class method { get, post, put, del, patch, head, options, other };
+
+struct request {
+    method verb = method::get;
+    std::string path;  // decoded path without the query
+    std::map<std::string, std::string> query;
+    std::vector<std::string> params;  // path parameters, in order
+    std::string body;
+    std::string content_type;
+    std::string authorization;
+    std::string idempotency_key;
+    std::string remote_ip;
+    std::optional<auth::claims> user;  // set when a valid bearer token came with the request
+    std::string auth_error;            // why the token (if any) was rejected
+};
+
+struct response {
+    unsigned status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+response json_response(unsigned status, std::string body);
+response error_response(errc code, std::string_view message);
+
+// Implemented by the real-time module; the HTTP layer asks it for live numbers and for the
+// timeline cache. Optional: null when real-time is not wired (tests of the REST layer).
+class realtime_info {
+public:
+    virtual ~realtime_info() = default;
+    virtual bool redis_ready() const = 0;
+    // Adds the real-time part of /api/stats into `out` (a JSON object text without braces).
+    virtual void stats_fields(std::string& out) const = 0;
+    // Timeline through the Redis home cache; nullopt when the cache cannot answer.
+    virtual boost::asio::awaitable<std::optional<std::string>> cached_timeline(
+        long long user, long long before, int limit) = 0;
+};
+
+// Failed-login throttle: per handle and per address, within a one-minute window.
+class login_limiter {
+public:
+    // Seconds to wait when over the limit, else 0.
+    int retry_after(const std::string& handle, const std::string& ip);
+    void failed(const std::string& handle, const std::string& ip);
+    void succeeded(const std::string& handle);
+
+private:
+    struct window {
+        std::int64_t start = 0;
+        int failures = 0;
+    };
+    std::unordered_map<std::string, window> by_handle_, by_ip_;
+};
+
+struct services {
+    boost::asio::io_context& ioc;
+    const config& cfg;
+    metrics::registry& metrics;
+    store::event_store& store;
+    auth::jwt_codec& jwt;
+    boost::asio::thread_pool& cpu;  // password hashing
+    realtime_info* realtime = nullptr;
+    login_limiter logins;
+};
+
+using handler = std::function<boost::asio::awaitable<response>(services&, request&)>;
+
+struct route {
+    method verb;
+    std::string_view pattern;  // "/api/users/{}/follow": {} matches one segment
+    handler fn;
+};
+
+// The one route table (api_routes.cpp).
+const std::vector<route>& routes();
+
+// Matches req.path/verb; fills req.params. On no match, the error is 404 or 405 (with Allow).
+const route* match(request& req, errc& err, std::string& allow);
+
+// Runs a request through auth, routing and the handler; never throws.
+boost::asio::awaitable<response> dispatch(services& svc, request& req);
+
+}  // namespace chirp::http

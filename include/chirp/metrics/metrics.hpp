@@ -1,0 +1,75 @@
+// Counters and latency histograms behind /api/stats and /metrics. Updated on the event loop
+// only (no locks), except `append_latency`, which the writer thread records through atomics.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace chirp::metrics {
+
+// Log-linear histogram of microseconds: exact below 64 us, then 32 sub-buckets per power of
+// two (relative error < 3.2 %), up to ~1.2 hours. Atomic buckets so any thread may record.
+class histogram {
+public:
+    static constexpr int sub_bits = 5;
+    static constexpr int buckets = 64 + 32 * 27;
+
+    void record(std::uint64_t micros) noexcept;
+    // q in [0, 1]; the upper bound of the bucket holding the q-quantile, in microseconds.
+    std::uint64_t quantile(double q) const noexcept;
+    std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+    std::uint64_t max() const noexcept { return max_.load(std::memory_order_relaxed); }
+    void reset() noexcept;
+
+    static int bucket_of(std::uint64_t micros) noexcept;
+    static std::uint64_t upper_bound_of(int bucket) noexcept;
+
+private:
+    std::array<std::atomic<std::uint64_t>, buckets> counts_{};
+    std::atomic<std::uint64_t> count_{0};
+    std::atomic<std::uint64_t> max_{0};
+};
+
+// Events per second over the last few seconds (a ring of one-second slots).
+class rate_meter {
+public:
+    void add(std::uint64_t n = 1) noexcept;
+    double per_second() const noexcept;
+
+private:
+    static constexpr int slots = 6;
+    std::array<std::atomic<std::uint64_t>, slots> counts_{};
+    std::array<std::atomic<std::int64_t>, slots> stamps_{};
+};
+
+struct registry {
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::atomic<std::uint64_t> requests{0};
+    rate_meter request_rate;
+    histogram request_latency;   // HTTP request handling
+    histogram append_latency;    // submit -> commit in the event writer
+    std::atomic<std::uint64_t> events_appended{0};
+    std::atomic<std::uint64_t> append_batches{0};
+
+    // real-time (event loop)
+    std::atomic<std::int64_t> connections{0};
+    std::atomic<std::int64_t> peak_connections{0};
+    std::atomic<std::int64_t> sessions{0};
+    rate_meter delivered_rate;
+    std::atomic<std::uint64_t> delivered{0};
+    histogram delivery_latency;  // commit -> socket write
+    std::atomic<std::uint64_t> slow_consumer_closes{0};
+    std::atomic<std::uint64_t> replays{0};
+    std::atomic<std::uint64_t> resyncs{0};
+    std::atomic<std::uint64_t> redis_reconnects{0};
+    std::atomic<std::uint64_t> typing_dropped{0};
+    std::atomic<std::int64_t> online_users{0};  // across all processes, refreshed from Redis
+
+    void connection_opened() noexcept;
+    void connection_closed() noexcept;
+};
+
+}  // namespace chirp::metrics

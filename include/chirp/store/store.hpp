@@ -1,0 +1,84 @@
+// The event store seam: appends go to one writer thread (group commit: everything queued is
+// written in one transaction), reads go to a small pool of reader threads. Both complete on
+// the event loop; the loop never waits on PostgreSQL. libpqxx stays behind this interface.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chirp/domain/errc.hpp"
+
+namespace chirp {
+struct config;
+namespace metrics {
+struct registry;
+}
+}  // namespace chirp
+
+namespace chirp::store {
+
+enum class channel_kind { timeline, notifications, messages };
+
+// One event to deliver live after its commit: a frame serialized once and shared.
+struct delivery {
+    channel_kind channel = channel_kind::timeline;
+    long long seq = 0;
+    long long author = 0;         // timeline: whose followers receive it
+    std::vector<long long> users;  // notifications / messages: the recipients
+    std::shared_ptr<const std::string> frame;  // {"type":"event","channel",...}
+};
+
+struct write_result {
+    unsigned status = 503;
+    std::string body;  // JSON text
+    long long seq = 0;  // of the (last) appended event; 0 when nothing was appended
+    bool replayed = false;  // answered from an Idempotency-Key record
+    std::vector<delivery> deliveries;
+    std::chrono::steady_clock::time_point committed_at{};
+};
+
+struct read_result {
+    errc code = errc::ok;  // ok, unavailable
+    std::optional<std::string> json;  // first column of the first row; nullopt for SQL NULL
+};
+
+class event_store {
+public:
+    virtual ~event_store() = default;
+
+    // Queues a command ({"type", "actor", "args", "idem"?}) for the writer. Completes after
+    // the commit (or with 503 when PostgreSQL is unavailable or the queue is full).
+    virtual boost::asio::awaitable<write_result> submit(nlohmann::json command) = 0;
+
+    // Runs a named read (see queries.cpp) with text parameters ("" is NULL).
+    virtual boost::asio::awaitable<read_result> query(std::string_view name,
+                                                      std::vector<std::string> params) = 0;
+
+    // Called on the loop for every committed write that has deliveries.
+    virtual void on_committed(std::function<void(const write_result&)> fn) = 0;
+
+    // True when PostgreSQL answers.
+    virtual boost::asio::awaitable<bool> ping() = 0;
+
+    // Flushes the writer queue and stops the threads (blocking; call at shutdown).
+    virtual void stop() = 0;
+};
+
+std::unique_ptr<event_store> create_event_store(boost::asio::io_context& ioc, const config& cfg,
+                                                metrics::registry& metrics);
+
+// Blocking maintenance used by `chirpd rebuild-projections`: returns events replayed.
+long long rebuild_projections(const std::string& database_url);
+
+// Parses the chirp_exec result of one command into a write_result (frames included).
+write_result parse_write_result(const nlohmann::json& r);
+
+}  // namespace chirp::store

@@ -1,0 +1,530 @@
+-- 002: the event store's logic, in the database so that one round trip appends a whole batch.
+--
+--   chirp_exec(commands)  decide: check each command against the current state (under the
+--                         cross-process append lock), append its events and return the
+--                         HTTP result plus the wire events to deliver. One call per batch.
+--   chirp_apply(event)    evolve: update the projections from one event. The live path and
+--                         chirp_rebuild() both use it, so a rebuild equals the live state.
+--   chirp_*_json(...)     the JSON views shared by the REST API, WebSocket and replay.
+
+-- Views ----------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION chirp_ts(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_user_ref(uid bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', u.id::text, 'handle', u.handle, 'displayName', u.display_name)
+    FROM users u WHERE u.id = uid
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_user_json(u users, viewer bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', u.id::text, 'handle', u.handle, 'displayName', u.display_name,
+        'createdAt', chirp_ts(u.created_at), 'followers', u.follower_count,
+        'following', u.following_count, 'tweets', u.tweet_count)
+        || CASE WHEN viewer IS NULL OR viewer = u.id THEN '{}'::jsonb
+                ELSE jsonb_build_object('followedByMe', EXISTS (
+                    SELECT 1 FROM follows f WHERE f.follower_id = viewer AND f.followee_id = u.id))
+           END
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_tweet_json(t tweets, viewer bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', t.id::text, 'author', chirp_user_ref(t.author_id), 'content', t.content,
+        'createdAt', chirp_ts(t.created_at), 'replyTo', t.reply_to::text,
+        'retweetOf', (SELECT chirp_tweet_json(o, viewer) FROM tweets o
+                      WHERE o.id = t.retweet_of AND NOT o.deleted),
+        'mentions', COALESCE((SELECT jsonb_agg(m->'handle') FROM jsonb_array_elements(t.mentions) m),
+                             '[]'::jsonb),
+        'hashtags', to_jsonb(t.hashtags),
+        'likes', t.like_count, 'retweets', t.retweet_count, 'replies', t.reply_count,
+        'likedByMe', viewer IS NOT NULL AND EXISTS (
+            SELECT 1 FROM likes l WHERE l.tweet_id = t.id AND l.user_id = viewer),
+        'retweetedByMe', viewer IS NOT NULL AND EXISTS (
+            SELECT 1 FROM tweets r WHERE r.retweet_of = t.id AND r.author_id = viewer
+                                     AND NOT r.deleted))
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_tweet_by_id(tid bigint, viewer bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT chirp_tweet_json(t, viewer) FROM tweets t WHERE t.id = tid AND NOT t.deleted
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_notification_json(n notifications) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', n.seq::text, 'seq', n.seq::text, 'type', n.type,
+        'actor', chirp_user_ref(n.actor_id),
+        'tweet', chirp_tweet_by_id(n.tweet_id, n.recipient_id),
+        'conversationId', n.conversation_id::text,
+        'createdAt', chirp_ts(n.created_at),
+        'read', n.seq <= (SELECT u.notif_read_upto FROM users u WHERE u.id = n.recipient_id))
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_message_json(m messages) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', m.id::text, 'conversationId', m.conversation_id::text,
+        'sender', chirp_user_ref(m.sender_id), 'content', m.content,
+        'createdAt', chirp_ts(m.created_at), 'seq', m.seq::text)
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_conversation_json(c conversations) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', c.id::text,
+        'participants', (SELECT jsonb_agg(chirp_user_ref(p) ORDER BY p)
+                         FROM unnest(c.participants) p),
+        'createdAt', chirp_ts(c.created_at),
+        'lastMessage', (SELECT chirp_message_json(m) FROM messages m
+                        WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1))
+$$;
+
+-- The audit-trail form of an event (secrets stripped).
+CREATE OR REPLACE FUNCTION chirp_event_json(e events) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'seq', e.seq::text, 'id', e.id::text, 'type', e.type, 'userId', e.user_id::text,
+        'timestamp', chirp_ts(e.created_at), 'version', e.version,
+        'payload', e.payload - 'passwordHash')
+$$;
+
+-- The wire form of an event on a stream: the payload holds what a client needs to render.
+CREATE OR REPLACE FUNCTION chirp_wire(e events, type text, payload jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', e.id::text, 'type', type, 'userId', e.user_id::text,
+        'timestamp', chirp_ts(e.created_at), 'version', e.version, 'payload', payload)
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_wire_timeline(e events) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT CASE e.type
+        WHEN 'TweetCreated' THEN chirp_wire(e, e.type, jsonb_build_object('tweet',
+            (SELECT chirp_tweet_json(t, NULL) FROM tweets t
+             WHERE t.id = (e.payload->>'tweetId')::bigint)))
+        WHEN 'TweetDeleted' THEN chirp_wire(e, e.type,
+            jsonb_build_object('tweetId', e.payload->>'tweetId'))
+        ELSE chirp_wire(e, e.type, (SELECT jsonb_build_object(
+            'tweetId', t.id::text, 'likes', t.like_count, 'retweets', t.retweet_count,
+            'replies', t.reply_count)
+            FROM tweets t WHERE t.id = (e.payload->>'tweetId')::bigint))
+    END
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_wire_notification(n notifications) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT chirp_wire(e, 'Notification', jsonb_build_object('notification', chirp_notification_json(n)))
+    FROM events e WHERE e.seq = n.seq
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_wire_message(e events) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT chirp_wire(e, e.type, jsonb_build_object(
+        'message', (SELECT chirp_message_json(m) FROM messages m
+                    WHERE m.id = (e.payload->>'messageId')::bigint),
+        'conversation', (SELECT chirp_conversation_json(c) FROM conversations c
+                         WHERE c.id = (e.payload->>'conversationId')::bigint)))
+$$;
+
+-- Evolve ---------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION chirp_notify(recipient bigint, e events, kind text,
+                                        tweet bigint, conv bigint) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id,
+                               created_at)
+    SELECT recipient, e.seq, kind, e.user_id, tweet, conv, e.created_at
+    WHERE recipient IS NOT NULL AND recipient <> e.user_id
+    ON CONFLICT DO NOTHING
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_apply(e events) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    p jsonb := e.payload;
+    tid bigint;
+    parent tweets;
+    reply_recipient bigint;
+    m jsonb;
+    target bigint;
+BEGIN
+    CASE e.type
+    WHEN 'UserRegistered' THEN
+        INSERT INTO users (id, handle, display_name, password_hash, created_at)
+        VALUES ((p->>'userId')::bigint, p->>'handle', p->>'displayName', p->>'passwordHash',
+                e.created_at);
+    WHEN 'UserFollowed' THEN
+        target := (p->>'followeeId')::bigint;
+        INSERT INTO follows VALUES (e.user_id, target, e.seq, e.created_at) ON CONFLICT DO NOTHING;
+        IF FOUND THEN
+            UPDATE users SET following_count = following_count + 1 WHERE id = e.user_id;
+            UPDATE users SET follower_count = follower_count + 1 WHERE id = target;
+            PERFORM chirp_notify(target, e, 'follow', NULL, NULL);
+        END IF;
+    WHEN 'UserUnfollowed' THEN
+        target := (p->>'followeeId')::bigint;
+        DELETE FROM follows WHERE follower_id = e.user_id AND followee_id = target;
+        IF FOUND THEN
+            UPDATE users SET following_count = following_count - 1 WHERE id = e.user_id;
+            UPDATE users SET follower_count = follower_count - 1 WHERE id = target;
+        END IF;
+    WHEN 'TweetCreated' THEN
+        tid := (p->>'tweetId')::bigint;
+        INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags,
+                            created_at, seq)
+        VALUES (tid, e.user_id, p->>'content', (p->>'replyTo')::bigint,
+                (p->>'retweetOf')::bigint, COALESCE(p->'mentions', '[]'::jsonb),
+                ARRAY(SELECT jsonb_array_elements_text(COALESCE(p->'hashtags', '[]'::jsonb))),
+                e.created_at, e.seq);
+        UPDATE users SET tweet_count = tweet_count + 1 WHERE id = e.user_id;
+        IF p->>'replyTo' IS NOT NULL THEN
+            UPDATE tweets SET reply_count = reply_count + 1
+            WHERE id = (p->>'replyTo')::bigint RETURNING * INTO parent;
+            reply_recipient := parent.author_id;
+            PERFORM chirp_notify(reply_recipient, e, 'reply', tid, NULL);
+        END IF;
+        IF p->>'retweetOf' IS NOT NULL THEN
+            UPDATE tweets SET retweet_count = retweet_count + 1
+            WHERE id = (p->>'retweetOf')::bigint RETURNING * INTO parent;
+            PERFORM chirp_notify(parent.author_id, e, 'retweet', parent.id, NULL);
+        END IF;
+        FOR m IN SELECT * FROM jsonb_array_elements(COALESCE(p->'mentions', '[]'::jsonb)) LOOP
+            IF reply_recipient IS NULL OR (m->>'id')::bigint <> reply_recipient THEN
+                PERFORM chirp_notify((m->>'id')::bigint, e, 'mention', tid, NULL);
+            END IF;
+        END LOOP;
+    WHEN 'TweetDeleted' THEN
+        -- The tweet and every live retweet of it disappear from the projections.
+        FOR parent IN
+            UPDATE tweets SET deleted = true, content = ''
+            WHERE (id = (p->>'tweetId')::bigint OR retweet_of = (p->>'tweetId')::bigint)
+              AND NOT deleted
+            RETURNING *
+        LOOP
+            UPDATE users SET tweet_count = tweet_count - 1 WHERE id = parent.author_id;
+            IF parent.reply_to IS NOT NULL THEN
+                UPDATE tweets SET reply_count = reply_count - 1 WHERE id = parent.reply_to;
+            END IF;
+            IF parent.retweet_of IS NOT NULL THEN
+                UPDATE tweets SET retweet_count = retweet_count - 1 WHERE id = parent.retweet_of;
+            END IF;
+        END LOOP;
+    WHEN 'TweetLiked' THEN
+        tid := (p->>'tweetId')::bigint;
+        INSERT INTO likes VALUES (e.user_id, tid, e.created_at) ON CONFLICT DO NOTHING;
+        IF FOUND THEN
+            UPDATE tweets SET like_count = like_count + 1 WHERE id = tid RETURNING * INTO parent;
+            PERFORM chirp_notify(parent.author_id, e, 'like', tid, NULL);
+        END IF;
+    WHEN 'TweetUnliked' THEN
+        tid := (p->>'tweetId')::bigint;
+        DELETE FROM likes WHERE user_id = e.user_id AND tweet_id = tid;
+        IF FOUND THEN
+            UPDATE tweets SET like_count = like_count - 1 WHERE id = tid;
+        END IF;
+    WHEN 'NotificationsRead' THEN
+        UPDATE users SET notif_read_upto = GREATEST(notif_read_upto, (p->>'upTo')::bigint)
+        WHERE id = e.user_id;
+    WHEN 'ConversationCreated' THEN
+        INSERT INTO conversations (id, participants, created_at, last_seq)
+        VALUES ((p->>'conversationId')::bigint,
+                ARRAY(SELECT (x)::bigint FROM jsonb_array_elements_text(p->'participants') x
+                      ORDER BY 1),
+                e.created_at, e.seq);
+        INSERT INTO conversation_members
+        SELECT (x)::bigint, (p->>'conversationId')::bigint
+        FROM jsonb_array_elements_text(p->'participants') x;
+    WHEN 'MessageSent' THEN
+        INSERT INTO messages (id, conversation_id, sender_id, content, created_at, seq)
+        VALUES ((p->>'messageId')::bigint, (p->>'conversationId')::bigint, e.user_id,
+                p->>'content', e.created_at, e.seq);
+        UPDATE conversations SET last_seq = e.seq WHERE id = (p->>'conversationId')::bigint;
+        FOR target IN SELECT user_id FROM conversation_members
+                      WHERE conversation_id = (p->>'conversationId')::bigint LOOP
+            PERFORM chirp_notify(target, e, 'message', NULL, (p->>'conversationId')::bigint);
+        END LOOP;
+    ELSE
+        NULL;  -- unknown (future) event types leave the projections alone
+    END CASE;
+END $$;
+
+-- Append ---------------------------------------------------------------------------------
+
+-- Every append runs under this lock, taken once per transaction: seq order = commit order.
+CREATE OR REPLACE FUNCTION chirp_lock() RETURNS void
+LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(7263947) $$;
+
+CREATE OR REPLACE FUNCTION chirp_append(etype text, actor bigint, payload jsonb) RETURNS events
+LANGUAGE plpgsql AS $$
+DECLARE e events;
+BEGIN
+    INSERT INTO events (seq, type, user_id, payload)
+    VALUES (nextval('event_seq'), etype, actor, payload)
+    RETURNING * INTO e;
+    PERFORM chirp_apply(e);
+    RETURN e;
+END $$;
+
+CREATE OR REPLACE FUNCTION chirp_err(status int, code text, message text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('status', status,
+                              'body', jsonb_build_object('error',
+                                  jsonb_build_object('code', code, 'message', message)))
+$$;
+
+-- What to deliver live for an appended event: timeline fan-out (by the author's followers),
+-- notifications and messages.
+CREATE OR REPLACE FUNCTION chirp_deliveries(e events) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    out jsonb := '[]'::jsonb;
+    n notifications;
+    author bigint;
+BEGIN
+    IF e.type IN ('TweetCreated', 'TweetDeleted') THEN
+        out := out || jsonb_build_object('channel', 'timeline', 'author', e.user_id::text,
+                                         'seq', e.seq::text, 'event', chirp_wire_timeline(e));
+    ELSIF e.type IN ('TweetLiked', 'TweetUnliked') THEN
+        author := (e.payload->>'authorId')::bigint;
+        out := out || jsonb_build_object('channel', 'timeline', 'author', author::text,
+                                         'seq', e.seq::text, 'event', chirp_wire_timeline(e));
+    ELSIF e.type = 'MessageSent' THEN
+        out := out || jsonb_build_object(
+            'channel', 'messages', 'seq', e.seq::text, 'event', chirp_wire_message(e),
+            'users', (SELECT jsonb_agg(cm.user_id::text) FROM conversation_members cm
+                      WHERE cm.conversation_id = (e.payload->>'conversationId')::bigint));
+    END IF;
+    FOR n IN SELECT * FROM notifications WHERE seq = e.seq ORDER BY recipient_id LOOP
+        out := out || jsonb_build_object('channel', 'notifications',
+                                         'user', n.recipient_id::text, 'seq', e.seq::text,
+                                         'event', chirp_wire_notification(n));
+    END LOOP;
+    RETURN out;
+END $$;
+
+CREATE OR REPLACE FUNCTION chirp_ok(status int, body jsonb, e events) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('status', status, 'body', body,
+        'seq', e.seq::text,
+        'deliveries', CASE WHEN e.seq IS NULL THEN '[]'::jsonb ELSE chirp_deliveries(e) END)
+$$;
+
+-- Decide one command. cmd = {"type": ..., "actor": "<id>" | null, "args": {...}}.
+CREATE OR REPLACE FUNCTION chirp_decide(cmd jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    a jsonb := cmd->'args';
+    actor bigint := (cmd->>'actor')::bigint;
+    e events;
+    u users;
+    t tweets;
+    c conversations;
+    ids bigint[];
+    mentions jsonb;
+    n bigint;
+BEGIN
+    IF cmd->>'type' <> 'register' AND NOT EXISTS (SELECT 1 FROM users WHERE id = actor) THEN
+        RETURN chirp_err(401, 'unauthorized', 'unknown user');
+    END IF;
+
+    CASE cmd->>'type'
+    WHEN 'register' THEN
+        IF EXISTS (SELECT 1 FROM users WHERE lower(handle) = lower(a->>'handle')) THEN
+            RETURN chirp_err(409, 'conflict', 'handle is taken');
+        END IF;
+        n := nextval('user_ids');
+        e := chirp_append('UserRegistered', n, jsonb_build_object(
+            'userId', n::text, 'handle', a->>'handle', 'displayName', a->>'displayName',
+            'passwordHash', a->>'passwordHash'));
+        SELECT * INTO u FROM users WHERE id = n;
+        RETURN chirp_ok(201, chirp_user_json(u, NULL), e);
+
+    WHEN 'follow', 'unfollow' THEN
+        SELECT * INTO u FROM users WHERE lower(handle) = lower(a->>'handle');
+        IF NOT FOUND THEN RETURN chirp_err(404, 'not_found', 'no such user'); END IF;
+        IF u.id = actor THEN
+            RETURN chirp_err(422, 'validation_failed', 'you cannot follow yourself');
+        END IF;
+        IF (cmd->>'type' = 'follow') <> EXISTS (SELECT 1 FROM follows
+                WHERE follower_id = actor AND followee_id = u.id) THEN
+            e := chirp_append(CASE WHEN cmd->>'type' = 'follow' THEN 'UserFollowed'
+                                   ELSE 'UserUnfollowed' END,
+                              actor, jsonb_build_object('followeeId', u.id::text));
+        END IF;
+        SELECT * INTO u FROM users WHERE id = u.id;
+        RETURN chirp_ok(200, chirp_user_json(u, actor), e);
+
+    WHEN 'tweet' THEN
+        IF a->>'replyTo' IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM tweets WHERE id = (a->>'replyTo')::bigint AND NOT deleted) THEN
+            RETURN chirp_err(404, 'not_found', 'the tweet you reply to does not exist');
+        END IF;
+        SELECT COALESCE(jsonb_agg(jsonb_build_object('id', x.id::text, 'handle', x.handle)
+                                  ORDER BY x.id), '[]'::jsonb)
+        INTO mentions
+        FROM users x
+        WHERE lower(x.handle) IN (SELECT lower(h) FROM jsonb_array_elements_text(a->'mentions') h);
+        n := nextval('tweet_ids');
+        e := chirp_append('TweetCreated', actor, jsonb_build_object(
+            'tweetId', n::text, 'content', a->>'content', 'replyTo', a->>'replyTo',
+            'retweetOf', NULL, 'mentions', mentions,
+            'hashtags', COALESCE(a->'hashtags', '[]'::jsonb)));
+        SELECT * INTO t FROM tweets WHERE id = n;
+        RETURN chirp_ok(201, chirp_tweet_json(t, actor), e);
+
+    WHEN 'retweet' THEN
+        SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
+        IF NOT FOUND THEN RETURN chirp_err(404, 'not_found', 'no such tweet'); END IF;
+        IF t.retweet_of IS NOT NULL THEN
+            SELECT * INTO t FROM tweets WHERE id = t.retweet_of AND NOT deleted;
+            IF NOT FOUND THEN RETURN chirp_err(404, 'not_found', 'no such tweet'); END IF;
+        END IF;
+        IF EXISTS (SELECT 1 FROM tweets WHERE retweet_of = t.id AND author_id = actor
+                                           AND NOT deleted) THEN
+            RETURN chirp_err(409, 'conflict', 'you already retweeted this tweet');
+        END IF;
+        n := nextval('tweet_ids');
+        e := chirp_append('TweetCreated', actor, jsonb_build_object(
+            'tweetId', n::text, 'content', '', 'replyTo', NULL, 'retweetOf', t.id::text,
+            'mentions', '[]'::jsonb, 'hashtags', '[]'::jsonb));
+        SELECT * INTO t FROM tweets WHERE id = n;
+        RETURN chirp_ok(201, chirp_tweet_json(t, actor), e);
+
+    WHEN 'delete_tweet' THEN
+        SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
+        IF NOT FOUND THEN RETURN chirp_err(404, 'not_found', 'no such tweet'); END IF;
+        IF t.author_id <> actor THEN
+            RETURN chirp_err(403, 'forbidden', 'only the author can delete a tweet');
+        END IF;
+        e := chirp_append('TweetDeleted', actor, jsonb_build_object('tweetId', t.id::text));
+        RETURN chirp_ok(200, jsonb_build_object('deleted', t.id::text), e);
+
+    WHEN 'like', 'unlike' THEN
+        SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
+        IF NOT FOUND THEN RETURN chirp_err(404, 'not_found', 'no such tweet'); END IF;
+        IF (cmd->>'type' = 'like') <> EXISTS (SELECT 1 FROM likes
+                WHERE tweet_id = t.id AND user_id = actor) THEN
+            e := chirp_append(CASE WHEN cmd->>'type' = 'like' THEN 'TweetLiked'
+                                   ELSE 'TweetUnliked' END,
+                              actor, jsonb_build_object('tweetId', t.id::text,
+                                                        'authorId', t.author_id::text));
+            SELECT * INTO t FROM tweets WHERE id = t.id;
+        END IF;
+        RETURN chirp_ok(200, chirp_tweet_json(t, actor), e);
+
+    WHEN 'read_notifications' THEN
+        n := COALESCE((a->>'upTo')::bigint,
+                      (SELECT max(seq) FROM notifications WHERE recipient_id = actor), 0);
+        IF n > (SELECT notif_read_upto FROM users WHERE id = actor) THEN
+            e := chirp_append('NotificationsRead', actor, jsonb_build_object('upTo', n::text));
+        END IF;
+        RETURN chirp_ok(200, jsonb_build_object('unread', (
+            SELECT count(*) FROM notifications x
+            WHERE x.recipient_id = actor
+              AND x.seq > (SELECT notif_read_upto FROM users WHERE id = actor))), e);
+
+    WHEN 'create_conversation' THEN
+        SELECT array_agg(DISTINCT x.id ORDER BY x.id) INTO ids
+        FROM users x
+        WHERE lower(x.handle) IN (SELECT lower(h) FROM jsonb_array_elements_text(a->'participants') h)
+           OR x.id = actor;
+        IF cardinality(ids) <> (SELECT count(DISTINCT lower(h)) FROM
+                                jsonb_array_elements_text(a->'participants') h
+                                WHERE lower(h) <> (SELECT lower(handle) FROM users WHERE id = actor)) + 1 THEN
+            RETURN chirp_err(404, 'not_found', 'a participant does not exist');
+        END IF;
+        IF cardinality(ids) < 2 OR cardinality(ids) > 10 THEN
+            RETURN chirp_err(422, 'validation_failed',
+                             'a conversation has 2 to 10 people including you');
+        END IF;
+        SELECT * INTO c FROM conversations WHERE participants = ids;
+        IF FOUND THEN
+            RETURN chirp_ok(200, chirp_conversation_json(c), e);
+        END IF;
+        n := nextval('conversation_ids');
+        e := chirp_append('ConversationCreated', actor, jsonb_build_object(
+            'conversationId', n::text,
+            'participants', (SELECT jsonb_agg(x::text ORDER BY x) FROM unnest(ids) x)));
+        SELECT * INTO c FROM conversations WHERE id = n;
+        RETURN chirp_ok(201, chirp_conversation_json(c), e);
+
+    WHEN 'send_message' THEN
+        SELECT * INTO c FROM conversations WHERE id = (a->>'conversationId')::bigint;
+        IF NOT FOUND THEN RETURN chirp_err(404, 'not_found', 'no such conversation'); END IF;
+        IF NOT actor = ANY (c.participants) THEN
+            RETURN chirp_err(403, 'forbidden', 'you are not in this conversation');
+        END IF;
+        n := nextval('message_ids');
+        e := chirp_append('MessageSent', actor, jsonb_build_object(
+            'messageId', n::text, 'conversationId', c.id::text, 'content', a->>'content'));
+        RETURN chirp_ok(201, (SELECT chirp_message_json(m) FROM messages m WHERE m.id = n), e);
+
+    ELSE
+        RETURN chirp_err(400, 'bad_request', 'unknown command');
+    END CASE;
+END $$;
+
+-- Execute a batch of commands in the caller's transaction (the event writer's group commit).
+-- Each command may carry {"idem": {"key", "hash"}}: a retry with the same key and hash returns
+-- the stored answer and appends nothing; the same key with another hash gives 409.
+CREATE OR REPLACE FUNCTION chirp_exec(cmds jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    cmd jsonb;
+    res jsonb;
+    out jsonb := '[]'::jsonb;
+    k idempotency_keys;
+    idem_user bigint;
+BEGIN
+    PERFORM chirp_lock();
+    FOR cmd IN SELECT * FROM jsonb_array_elements(cmds) LOOP
+        IF cmd ? 'idem' THEN
+            idem_user := COALESCE((cmd->>'actor')::bigint, 0);
+            SELECT * INTO k FROM idempotency_keys
+            WHERE user_id = idem_user AND key = cmd->'idem'->>'key';
+            IF FOUND THEN
+                IF k.request_hash = cmd->'idem'->>'hash' THEN
+                    out := out || jsonb_build_array(jsonb_build_object(
+                        'status', k.status, 'body', k.body, 'replayed', true,
+                        'deliveries', '[]'::jsonb));
+                ELSE
+                    out := out || jsonb_build_array(chirp_err(409, 'conflict',
+                        'Idempotency-Key was used with a different request'));
+                END IF;
+                CONTINUE;
+            END IF;
+        END IF;
+        res := chirp_decide(cmd);
+        IF cmd ? 'idem' AND (res->>'status')::int < 500 THEN
+            INSERT INTO idempotency_keys (user_id, key, request_hash, status, body)
+            VALUES (idem_user, cmd->'idem'->>'key', cmd->'idem'->>'hash',
+                    (res->>'status')::int, res->'body');
+        END IF;
+        out := out || jsonb_build_array(res);
+    END LOOP;
+    RETURN out;
+END $$;
+
+-- Rebuild -------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION chirp_rebuild() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    e events;
+    n bigint := 0;
+BEGIN
+    PERFORM chirp_lock();
+    TRUNCATE users, follows, tweets, likes, notifications, conversations,
+             conversation_members, messages;
+    FOR e IN SELECT * FROM events ORDER BY seq LOOP
+        PERFORM chirp_apply(e);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;

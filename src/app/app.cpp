@@ -1,0 +1,170 @@
+// DESIGN
+// chirpd's lifecycle. `serve`: migrations (blocking, before the loop), then one io_context on
+// one thread with the HTTP server, the real-time module and the event store's completions.
+// Shutdown on SIGINT/SIGTERM, in order: stop accepting, close WebSockets with 1001, let HTTP
+// requests in flight finish (at most ~8 s), stop the loop, then flush the event writer so no
+// acknowledged or queued event is lost, all within 10 s.
+#include "chirp/app/app.hpp"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <thread>
+
+#include "chirp/auth/jwt.hpp"
+#include "chirp/http/server.hpp"
+#include "chirp/metrics/metrics.hpp"
+#include "chirp/store/migrations.hpp"
+#include "chirp/store/seed.hpp"
+#include "chirp/store/store.hpp"
+#include "chirp/ws/realtime.hpp"
+
+namespace asio = boost::asio;
+
+namespace chirp::app {
+namespace {
+
+// Writes the message as JSON fields: a message that is already a JSON object is spliced in,
+// anything else becomes "msg":"<escaped>".
+class json_message_flag final : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+        std::string_view v(msg.payload.data(), msg.payload.size());
+        if (v.size() >= 2 && v.front() == '{' && v.back() == '}') {
+            dest.append(v.data() + 1, v.data() + v.size() - 1);
+            return;
+        }
+        static constexpr std::string_view head = "\"msg\":\"";
+        dest.append(head.data(), head.data() + head.size());
+        for (char c : v) {
+            if (c == '"' || c == '\\') {
+                dest.push_back('\\');
+                dest.push_back(c);
+            } else if (static_cast<unsigned char>(c) < 0x20) {
+                char buf[8];
+                const int n = std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                dest.append(buf, buf + n);
+            } else {
+                dest.push_back(c);
+            }
+        }
+        dest.push_back('"');
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override {
+        return std::make_unique<json_message_flag>();
+    }
+};
+
+bool connect_with_retry(const std::string& url) {
+    for (int attempt = 0;; ++attempt) {
+        try {
+            store::apply_migrations(url);
+            return true;
+        } catch (const std::exception& e) {
+            if (attempt >= 20) {
+                spdlog::critical("cannot prepare the database: {}", e.what());
+                return false;
+            }
+            spdlog::warn("database not ready ({}); retrying", e.what());
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
+    }
+}
+
+int serve(const config& cfg) {
+    if (!connect_with_retry(cfg.database_url)) return 1;
+
+    asio::io_context ioc(1);
+    metrics::registry metrics;
+    auth::jwt_codec jwt(cfg.jwt_secret, cfg.jwt_ttl);
+    asio::thread_pool cpu(2);
+    auto store = store::create_event_store(ioc, cfg, metrics);
+    http::services svc{ioc, cfg, metrics, *store, jwt, cpu, nullptr, {}};
+    auto realtime = rt::create_realtime(ioc, cfg, metrics, *store, jwt);
+    svc.realtime = realtime.get();
+    store->on_committed([rt = realtime.get()](const store::write_result& r) { rt->on_committed(r); });
+    auto server = http::create_http_server(svc, realtime->hooks());
+    try {
+        server->start();
+    } catch (const std::system_error& e) {
+        spdlog::critical("cannot listen on {}:{}: {}", cfg.bind, cfg.port, e.what());
+        store->stop();
+        return 1;
+    }
+    realtime->start();
+    spdlog::info("chirpd listening on http://{}:{}", cfg.bind, server->port());
+
+    asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        spdlog::info("signal {}: shutting down", sig);
+        asio::co_spawn(
+            ioc,
+            [&]() -> asio::awaitable<void> {
+                server->stop();
+                co_await realtime->shutdown();
+                asio::steady_timer t(ioc);
+                const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+                while (server->open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+                    t.expires_after(std::chrono::milliseconds(20));
+                    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+                }
+                ioc.stop();
+            },
+            asio::detached);
+    });
+    ioc.run();
+    store->stop();  // flush the writer queue
+    cpu.join();
+    spdlog::info("chirpd stopped");
+    return 0;
+}
+
+}  // namespace
+
+void setup_logging(const config& cfg) {
+    auto logger = spdlog::stderr_color_mt("chirp");
+    if (cfg.log_format == "json") {
+        auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+        f->add_flag<json_message_flag>('*').set_pattern(
+            R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%*})");
+        logger->set_formatter(std::move(f));
+    } else {
+        logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+    }
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+}
+
+int run(const config& cfg) {
+    try {
+        if (cfg.command == "migrate") {
+            const int n = store::apply_migrations(cfg.database_url);
+            spdlog::info("{} migrations applied", n);
+            return 0;
+        }
+        if (cfg.command == "rebuild-projections") {
+            store::apply_migrations(cfg.database_url);
+            const auto n = store::rebuild_projections(cfg.database_url);
+            spdlog::info("projections rebuilt from {} events", n);
+            return 0;
+        }
+        if (cfg.command == "seed") {
+            store::apply_migrations(cfg.database_url);
+            return store::seed(cfg.database_url, cfg.seed_spec) ? 0 : 2;
+        }
+        return serve(cfg);
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        return 1;
+    }
+}
+
+}  // namespace chirp::app

@@ -1,0 +1,233 @@
+// Flag and environment parsing: one table of options drives parsing and --help.
+#include "chirp/config/config.hpp"
+
+#include <charconv>
+#include <sstream>
+
+namespace chirp {
+namespace {
+
+struct option {
+    const char* flag;  // without "--"
+    const char* env;
+    const char* help;
+    bool is_switch;
+    std::function<bool(config&, const std::string&, std::string&)> set;
+};
+
+template <class T>
+bool parse_int(const std::string& v, T& out, T lo, T hi) {
+    long long x = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (ec != std::errc{} || p != v.data() + v.size() || x < static_cast<long long>(lo) ||
+        x > static_cast<long long>(hi))
+        return false;
+    out = static_cast<T>(x);
+    return true;
+}
+
+bool parse_bool(const std::string& v, bool& out) {
+    if (v == "1" || v == "true" || v == "yes" || v == "on" || v.empty()) return out = true, true;
+    if (v == "0" || v == "false" || v == "no" || v == "off") return out = false, true;
+    return false;
+}
+
+#define INT_OPT(field, lo, hi)                                                              \
+    [](config& c, const std::string& v, std::string& err) {                                 \
+        if (parse_int(v, c.field, decltype(c.field){lo}, decltype(c.field){hi})) return true; \
+        err = "must be an integer from " #lo " to " #hi;                                    \
+        return false;                                                                       \
+    }
+#define MS_OPT(field, lo, hi)                                                         \
+    [](config& c, const std::string& v, std::string& err) {                           \
+        long long ms = 0;                                                             \
+        if (!parse_int(v, ms, (long long)lo, (long long)hi)) {                        \
+            err = "must be milliseconds from " #lo " to " #hi;                        \
+            return false;                                                             \
+        }                                                                             \
+        c.field = std::chrono::milliseconds(ms);                                      \
+        return true;                                                                  \
+    }
+
+const std::vector<option>& options() {
+    static const std::vector<option> opts = {
+        {"port", "CHIRP_PORT", "TCP port to listen on (default 8000)", false, INT_OPT(port, 1, 65535)},
+        {"bind", "CHIRP_BIND", "address to listen on (default 0.0.0.0)", false,
+         [](config& c, const std::string& v, std::string& err) {
+             if (v.empty()) return err = "must not be empty", false;
+             c.bind = v;
+             return true;
+         }},
+        {"database-url", "CHIRP_DATABASE_URL", "PostgreSQL connection URL", false,
+         [](config& c, const std::string& v, std::string& err) {
+             if (v.rfind("postgres://", 0) != 0 && v.rfind("postgresql://", 0) != 0)
+                 return err = "must start with postgresql://", false;
+             c.database_url = v;
+             return true;
+         }},
+        {"redis-url", "CHIRP_REDIS_URL", "Redis URL, redis://host:port (default redis://127.0.0.1:6379)", false,
+         [](config& c, const std::string& v, std::string& err) {
+             if (v.rfind("redis://", 0) != 0) return err = "must start with redis://", false;
+             c.redis_url = v;
+             return true;
+         }},
+        {"jwt-secret", "CHIRP_JWT_SECRET", "secret for signing JWTs, 16+ bytes (required unless --dev)", false,
+         [](config& c, const std::string& v, std::string&) { return c.jwt_secret = v, true; }},
+        {"dev", "CHIRP_DEV", "development mode: allows a missing JWT secret", true,
+         [](config& c, const std::string& v, std::string& err) {
+             if (!parse_bool(v, c.dev)) return err = "must be true or false", false;
+             return true;
+         }},
+        {"web-root", "CHIRP_WEB_ROOT", "directory of the built web client served at /", false,
+         [](config& c, const std::string& v, std::string&) { return c.web_root = v, true; }},
+        {"log-level", "CHIRP_LOG_LEVEL", "trace, debug, info, warn, error or off (default info)", false,
+         [](config& c, const std::string& v, std::string& err) {
+             for (const char* l : {"trace", "debug", "info", "warn", "error", "off"})
+                 if (v == l) return c.log_level = v, true;
+             return err = "must be one of trace, debug, info, warn, error, off", false;
+         }},
+        {"log-format", "CHIRP_LOG_FORMAT", "text or json (JSON lines) (default text)", false,
+         [](config& c, const std::string& v, std::string& err) {
+             if (v != "text" && v != "json") return err = "must be text or json", false;
+             c.log_format = v;
+             return true;
+         }},
+        {"jwt-ttl-seconds", "CHIRP_JWT_TTL_SECONDS", "token lifetime in seconds (default 86400)", false,
+         [](config& c, const std::string& v, std::string& err) {
+             long long s = 0;
+             if (!parse_int(v, s, 1LL, 31LL * 86400)) return err = "must be 1 to 2678400", false;
+             c.jwt_ttl = std::chrono::seconds(s);
+             return true;
+         }},
+        {"db-threads", "CHIRP_DB_THREADS", "PostgreSQL reader threads (default 4)", false, INT_OPT(db_threads, 1, 64)},
+        {"writer-max-batch", "CHIRP_WRITER_MAX_BATCH", "commands per group commit (default 2000)", false,
+         INT_OPT(writer_max_batch, 1, 100000)},
+        {"writer-max-queue", "CHIRP_WRITER_MAX_QUEUE", "queued writes before 503 (default 50000)", false,
+         INT_OPT(writer_max_queue, 1, 10000000)},
+        {"fast-password-hash", "CHIRP_FAST_PASSWORD_HASH", "cheapest argon2id cost (tests, benchmarks only)", true,
+         [](config& c, const std::string& v, std::string& err) {
+             if (!parse_bool(v, c.fast_password_hash)) return err = "must be true or false", false;
+             return true;
+         }},
+        {"allowed-origins", "CHIRP_ALLOWED_ORIGINS", "comma-separated WebSocket Origins (default: own origin and localhost)", false,
+         [](config& c, const std::string& v, std::string&) {
+             c.allowed_origins.clear();
+             std::stringstream ss(v);
+             for (std::string item; std::getline(ss, item, ',');)
+                 if (!item.empty()) c.allowed_origins.push_back(item);
+             return true;
+         }},
+        {"ws-auth-timeout-ms", "CHIRP_WS_AUTH_TIMEOUT_MS", "time to authenticate a WebSocket (default 5000)", false,
+         MS_OPT(ws_auth_timeout, 100, 600000)},
+        {"heartbeat-ms", "CHIRP_HEARTBEAT_MS", "WebSocket ping interval (default 20000)", false,
+         MS_OPT(heartbeat, 100, 600000)},
+        {"replay-max", "CHIRP_REPLAY_MAX", "most events replayed before a resync (default 1000)", false,
+         INT_OPT(replay_max, 1, 1000000)},
+        {"ws-queue-messages", "CHIRP_WS_QUEUE_MESSAGES", "per-socket send queue bound in messages (default 1024)", false,
+         INT_OPT(ws_queue_messages, 1, 1000000)},
+        {"ws-queue-bytes", "CHIRP_WS_QUEUE_BYTES", "per-socket send queue bound in bytes (default 4194304)", false,
+         INT_OPT(ws_queue_bytes, 1024, 1073741824)},
+        {"celebrity-threshold", "CHIRP_CELEBRITY_THRESHOLD", "followers above which tweets fan out on read (default 10000)", false,
+         INT_OPT(celebrity_threshold, 0, 1000000000)},
+        {"ws-rate-limit", "CHIRP_WS_RATE_LIMIT", "client WebSocket messages per second before 4029 (default 50)", false,
+         INT_OPT(ws_rate_limit, 1, 1000000)},
+        {"seed", "CHIRP_SEED", "for `chirpd seed`: users=N,prefix=P,password=PW[,follow=A:F]", false,
+         [](config& c, const std::string& v, std::string&) { return c.seed_spec = v, true; }},
+    };
+    return opts;
+}
+
+std::string help_text() {
+    std::ostringstream out;
+    out << "usage: chirpd [serve|migrate|rebuild-projections|seed] [options]\n\n"
+           "  serve                 run the server (default)\n"
+           "  migrate               apply database migrations and exit\n"
+           "  rebuild-projections   empty the projections and replay the event log\n"
+           "  seed                  bulk-create users and follows (benchmark setup only)\n\n"
+           "options (each also as an environment variable; flags win):\n";
+    for (const auto& o : options()) {
+        std::string f = std::string("  --") + o.flag + (o.is_switch ? "" : " VALUE");
+        if (f.size() < 30) f.resize(30, ' ');
+        out << f << o.env << "\n      " << o.help << "\n";
+    }
+    out << "  --help                        show this text\n";
+    return out.str();
+}
+
+}  // namespace
+
+parse_result parse_config(int argc, const char* const* argv, const env_lookup& getenv_fn) {
+    parse_result r;
+    std::string err;
+    for (const auto& o : options()) {
+        if (const char* v = getenv_fn(o.env); v != nullptr) {
+            if (!o.set(r.cfg, v, err)) {
+                r.message = std::string(o.env) + " " + err;
+                return r;
+            }
+        }
+    }
+    int i = 1;
+    if (i < argc && argv[i][0] != '-') {
+        const std::string cmd = argv[i++];
+        if (cmd != "serve" && cmd != "migrate" && cmd != "rebuild-projections" && cmd != "seed") {
+            r.message = "unknown command '" + cmd + "' (see --help)";
+            return r;
+        }
+        r.cfg.command = cmd;
+    }
+    for (; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            r.help = true;
+            r.ok = true;
+            r.message = help_text();
+            return r;
+        }
+        if (arg.rfind("--", 0) != 0) {
+            r.message = "unexpected argument '" + arg + "' (see --help)";
+            return r;
+        }
+        std::string name = arg.substr(2), value;
+        bool has_value = false;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+            has_value = true;
+        }
+        const option* opt = nullptr;
+        for (const auto& o : options())
+            if (name == o.flag) opt = &o;
+        if (opt == nullptr) {
+            r.message = "unknown option --" + name + " (see --help)";
+            return r;
+        }
+        if (!has_value && !opt->is_switch) {
+            if (i + 1 >= argc) {
+                r.message = "--" + name + " needs a value";
+                return r;
+            }
+            value = argv[++i];
+        } else if (!has_value) {
+            value = "true";
+        }
+        if (!opt->set(r.cfg, value, err)) {
+            r.message = "--" + name + " " + err;
+            return r;
+        }
+    }
+    if (r.cfg.jwt_secret.empty()) {
+        if (!r.cfg.dev && r.cfg.command == "serve") {
+            r.message = "CHIRP_JWT_SECRET (or --jwt-secret) is required outside --dev mode";
+            return r;
+        }
+        r.cfg.jwt_secret = "chirp-dev-secret-not-for-production";
+    } else if (r.cfg.jwt_secret.size() < 16 && !r.cfg.dev) {
+        r.message = "CHIRP_JWT_SECRET must be at least 16 bytes";
+        return r;
+    }
+    r.ok = true;
+    return r;
+}
+
+}  // namespace chirp

@@ -1,0 +1,575 @@
+// The route table and the REST handlers. Each handler: check auth, parse and validate input
+// with domain/, call the store (a command for the writer, or a named read), map the result.
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
+
+#include "chirp/auth/password.hpp"
+#include "chirp/config/config.hpp"
+#include "chirp/domain/text.hpp"
+#include "chirp/http/api.hpp"
+#include "chirp/metrics/metrics.hpp"
+#include "chirp/store/store.hpp"
+#include "chirp/util/offload.hpp"
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+namespace chirp::http {
+namespace {
+
+using awaitable_response = asio::awaitable<response>;
+
+std::string dump(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::optional<response> require_user(const request& req) {
+    if (req.user) return std::nullopt;
+    return error_response(errc::unauthorized, req.auth_error.empty() ? "authentication required"
+                                                                     : req.auth_error);
+}
+
+// Parses a JSON object body. Returns an error response when the body is unacceptable.
+std::optional<response> parse_body(const request& req, json& out, bool allow_empty = false) {
+    if (req.body.empty() && allow_empty) {
+        out = json::object();
+        return std::nullopt;
+    }
+    std::string_view ct = req.content_type;
+    if (auto semi = ct.find(';'); semi != std::string_view::npos) ct = ct.substr(0, semi);
+    while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
+    if (ct != "application/json")
+        return error_response(errc::unsupported_media_type, "Content-Type must be application/json");
+    if (!domain::valid_utf8(req.body))
+        return error_response(errc::malformed_json, "body is not valid UTF-8");
+    out = json::parse(req.body, nullptr, false);
+    if (out.is_discarded()) return error_response(errc::malformed_json, "body is not valid JSON");
+    if (!out.is_object()) return error_response(errc::malformed_json, "body must be a JSON object");
+    return std::nullopt;
+}
+
+// A required string field.
+std::optional<response> get_string(const json& body, const char* key, std::string& out,
+                                   bool required = true) {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) {
+        if (!required) return std::nullopt;
+        return error_response(errc::validation_failed, std::string(key) + " is required");
+    }
+    if (!it->is_string())
+        return error_response(errc::validation_failed, std::string(key) + " must be a string");
+    out = it->get<std::string>();
+    return std::nullopt;
+}
+
+std::optional<response> get_limit(const request& req, int& limit) {
+    limit = 20;
+    auto it = req.query.find("limit");
+    if (it == req.query.end()) return std::nullopt;
+    auto v = domain::parse_id(it->second);
+    if (!v || *v > 100) return error_response(errc::bad_request, "limit must be 1 to 100");
+    limit = static_cast<int>(*v);
+    return std::nullopt;
+}
+
+std::optional<response> get_cursor(const request& req, const char* key, std::string& out) {
+    auto it = req.query.find(key);
+    if (it == req.query.end() || it->second.empty()) return std::nullopt;
+    if (!domain::parse_id(it->second))
+        return error_response(errc::bad_request, std::string(key) + " must be a positive id");
+    out = it->second;
+    return std::nullopt;
+}
+
+std::optional<response> get_id_param(const request& req, std::size_t i, std::string& out) {
+    if (!domain::parse_id(req.params.at(i)))
+        return error_response(errc::not_found, "no such resource: ids are positive integers");
+    out = req.params.at(i);
+    return std::nullopt;
+}
+
+// Builds query parameters without a braced list (GCC 12 cannot keep an initializer_list's
+// array alive across co_await in the same expression).
+template <class... A>
+std::vector<std::string> P(A&&... a) {
+    std::vector<std::string> v;
+    v.reserve(sizeof...(a));
+    (v.emplace_back(std::forward<A>(a)), ...);
+    return v;
+}
+
+std::string viewer(const request& req) { return req.user ? std::to_string(req.user->user_id) : ""; }
+
+std::string request_hash(const request& req) {
+    unsigned char out[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    const std::string head = std::to_string(static_cast<int>(req.verb)) + " " + req.path + "\n";
+    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(head.data()), head.size());
+    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(req.body.data()),
+                              req.body.size());
+    crypto_hash_sha256_final(&st, out);
+    char hex[sizeof out * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+    return hex;
+}
+
+// Submits a command for the writer: {"type", "actor", "args", "idem"?}.
+asio::awaitable<store::write_result> submit(services& svc, const request& req, std::string type,
+                                            json args) {
+    json cmd = {{"type", std::move(type)}, {"args", std::move(args)}};
+    cmd["actor"] = req.user ? json(std::to_string(req.user->user_id)) : json(nullptr);
+    if (!req.idempotency_key.empty())
+        cmd["idem"] = {{"key", req.idempotency_key}, {"hash", request_hash(req)}};
+    co_return co_await svc.store.submit(std::move(cmd));
+}
+
+response from_write(store::write_result&& r) {
+    auto resp = json_response(r.status, std::move(r.body));
+    if (r.replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
+    return resp;
+}
+
+std::optional<response> check_idempotency_key(const request& req) {
+    if (req.idempotency_key.size() > 200 ||
+        std::any_of(req.idempotency_key.begin(), req.idempotency_key.end(),
+                    [](unsigned char c) { return c < 0x21 || c > 0x7e; }))
+        return error_response(errc::bad_request,
+                              "Idempotency-Key must be 1 to 200 printable ASCII characters");
+    return std::nullopt;
+}
+
+response from_read(const store::read_result& r, std::string_view what) {
+    if (r.code != errc::ok) return error_response(r.code, r.code == errc::unavailable
+                                                              ? "the database is unavailable"
+                                                              : "bad request");
+    if (!r.json) return error_response(errc::not_found, std::string("no such ") + std::string(what));
+    return json_response(200, *r.json);
+}
+
+// Wraps {user, token} around a user object.
+response with_token(services& svc, unsigned status, const std::string& user_json) {
+    auto user = json::parse(user_json, nullptr, false);
+    if (!user.is_object() || !user.contains("id"))
+        return error_response(errc::internal, "unexpected user record");
+    const auto id = std::stoll(user["id"].get<std::string>());
+    json out = {{"user", user}, {"token", svc.jwt.sign(id, user["handle"].get<std::string>())}};
+    return json_response(status, dump(out));
+}
+
+// --- accounts -------------------------------------------------------------------------------
+
+awaitable_response register_user(services& svc, request& req) {
+    json body;
+    if (auto e = parse_body(req, body)) co_return *e;
+    if (auto e = check_idempotency_key(req)) co_return *e;
+    std::string handle, password, display;
+    if (auto e = get_string(body, "handle", handle)) co_return *e;
+    if (auto e = get_string(body, "password", password)) co_return *e;
+    if (auto e = get_string(body, "displayName", display, false)) co_return *e;
+    if (!domain::valid_handle(handle))
+        co_return error_response(errc::validation_failed,
+                                 "handle must be 3 to 15 letters, digits or underscores");
+    if (auto m = domain::check_password(password)) co_return error_response(errc::validation_failed, *m);
+    std::string name(domain::trim(display.empty() ? handle : display));
+    if (auto m = domain::check_display_name(name)) co_return error_response(errc::validation_failed, *m);
+
+    const auto cost = svc.cfg.fast_password_hash ? auth::hash_cost::minimal : auth::hash_cost::interactive;
+    auto hash = co_await util::offload(svc.cpu, [password, cost] { return auth::hash_password(password, cost); });
+    json args = {{"handle", handle}, {"displayName", name}, {"passwordHash", hash}};
+    auto r = co_await submit(svc, req, "register", std::move(args));
+    if (r.status != 201) co_return from_write(std::move(r));
+    co_return with_token(svc, 201, r.body);
+}
+
+awaitable_response login(services& svc, request& req) {
+    json body;
+    if (auto e = parse_body(req, body)) co_return *e;
+    std::string handle, password;
+    if (auto e = get_string(body, "handle", handle)) co_return *e;
+    if (auto e = get_string(body, "password", password)) co_return *e;
+    if (const int wait = svc.logins.retry_after(handle, req.remote_ip); wait > 0) {
+        auto resp = error_response(errc::rate_limited, "too many failed logins; try again later");
+        resp.headers.emplace_back("Retry-After", std::to_string(wait));
+        co_return resp;
+    }
+    if (!domain::valid_handle(handle) || password.size() > 128) {
+        svc.logins.failed(handle, req.remote_ip);
+        co_return error_response(errc::unauthorized, "invalid handle or password");
+    }
+    auto r = co_await svc.store.query("user_auth", P(handle));
+    if (r.code != errc::ok) co_return from_read(r, "user");
+    bool ok = false;
+    json rec;
+    if (r.json) {
+        rec = json::parse(*r.json);
+        auto hash = rec["passwordHash"].get<std::string>();
+        ok = co_await util::offload(svc.cpu, [hash, password] { return auth::verify_password(hash, password); });
+    } else {
+        // Spend comparable time for unknown handles so that timing does not reveal them.
+        (void)co_await util::offload(svc.cpu, [] {
+            auth::hash_password("not-a-real-password", auth::hash_cost::minimal);
+            return true;
+        });
+    }
+    if (!ok) {
+        svc.logins.failed(handle, req.remote_ip);
+        co_return error_response(errc::unauthorized, "invalid handle or password");
+    }
+    svc.logins.succeeded(handle);
+    co_return with_token(svc, 200, dump(rec["user"]));
+}
+
+awaitable_response me(services& svc, request& req) {
+    if (auto e = require_user(req)) co_return *e;
+    auto r = co_await svc.store.query("user_by_id", P(std::to_string(req.user->user_id)));
+    if (r.code == errc::ok && !r.json)
+        co_return error_response(errc::unauthorized, "the account of this token does not exist");
+    co_return from_read(r, "user");
+}
+
+// --- users and follows ----------------------------------------------------------------------
+
+std::optional<response> check_handle_param(const request& req) {
+    if (!domain::valid_handle(req.params.at(0)))
+        return error_response(errc::not_found, "no such user");
+    return std::nullopt;
+}
+
+awaitable_response search_users(services& svc, request& req) {
+    int limit = 0;
+    if (auto e = get_limit(req, limit)) co_return *e;
+    auto q = req.query.count("q") ? req.query.at("q") : std::string();
+    if (q.size() > 15 || !domain::valid_utf8(q))
+        co_return error_response(errc::bad_request, "q must be a handle prefix");
+    auto r = co_await svc.store.query("users_search", P(q, std::to_string(limit), viewer(req)));
+    co_return from_read(r, "user");
+}
+
+awaitable_response get_user(services& svc, request& req) {
+    if (auto e = check_handle_param(req)) co_return *e;
+    co_return from_read(co_await svc.store.query("user_by_handle", P(req.params[0], viewer(req))), "user");
+}
+
+awaitable_response user_list(services& svc, request& req, const char* query) {
+    if (auto e = check_handle_param(req)) co_return *e;
+    int limit = 0;
+    std::string before;
+    if (auto e = get_limit(req, limit)) co_return *e;
+    if (auto e = get_cursor(req, "before", before)) co_return *e;
+    co_return from_read(co_await svc.store.query(query, P(req.params[0], before, std::to_string(limit), viewer(req))),
+                        "user");
+}
+
+awaitable_response followers(services& svc, request& req) { return user_list(svc, req, "followers"); }
+awaitable_response following(services& svc, request& req) { return user_list(svc, req, "following"); }
+awaitable_response user_tweets(services& svc, request& req) { return user_list(svc, req, "user_tweets"); }
+
+awaitable_response follow_cmd(services& svc, request& req, const char* type) {
+    if (auto e = require_user(req)) co_return *e;
+    if (auto e = check_idempotency_key(req)) co_return *e;
+    if (auto e = check_handle_param(req)) co_return *e;
+    json args = {{"handle", req.params[0]}};
+    co_return from_write(co_await submit(svc, req, type, std::move(args)));
+}
+awaitable_response follow(services& svc, request& req) { return follow_cmd(svc, req, "follow"); }
+awaitable_response unfollow(services& svc, request& req) { return follow_cmd(svc, req, "unfollow"); }
+
+// --- tweets ---------------------------------------------------------------------------------
+
+awaitable_response create_tweet(services& svc, request& req) {
+    if (auto e = require_user(req)) co_return *e;
+    json body;
+    if (auto e = parse_body(req, body)) co_return *e;
+    if (auto e = check_idempotency_key(req)) co_return *e;
+    std::string content, reply_to;
+    if (auto e = get_string(body, "content", content)) co_return *e;
+    if (auto e = get_string(body, "replyTo", reply_to, false)) co_return *e;
+    const auto trimmed = domain::trim(content);
+    if (auto m = domain::check_tweet_content(trimmed)) co_return error_response(errc::validation_failed, *m);
+    json args = {{"content", std::string(trimmed)},
+                 {"mentions", domain::extract_mentions(trimmed)},
+                 {"hashtags", domain::extract_hashtags(trimmed)}};
+    if (!reply_to.empty()) {
+        if (!domain::parse_id(reply_to)) co_return error_response(errc::validation_failed, "replyTo must be a tweet id");
+        args["replyTo"] = reply_to;
+    }
+    co_return from_write(co_await submit(svc, req, "tweet", std::move(args)));
+}
+
+awaitable_response get_tweet(services& svc, request& req) {
+    std::string id;
+    if (auto e = get_id_param(req, 0, id)) co_return *e;
+    co_return from_read(co_await svc.store.query("tweet", P(id, viewer(req))), "tweet");
+}
+
+awaitable_response tweet_replies(services& svc, request& req) {
+    std::string id, before;
+    int limit = 0;
+    if (auto e = get_id_param(req, 0, id)) co_return *e;
+    if (auto e = get_limit(req, limit)) co_return *e;
+    if (auto e = get_cursor(req, "before", before)) co_return *e;
+    co_return from_read(co_await svc.store.query("replies", P(id, before, std::to_string(limit), viewer(req))),
+                        "tweet");
+}
+
+awaitable_response tweet_cmd(services& svc, request& req, const char* type) {
+    if (auto e = require_user(req)) co_return *e;
+    if (auto e = check_idempotency_key(req)) co_return *e;
+    std::string id;
+    if (auto e = get_id_param(req, 0, id)) co_return *e;
+    json args = {{"tweetId", id}};
+    co_return from_write(co_await submit(svc, req, type, std::move(args)));
+}
+awaitable_response delete_tweet(services& svc, request& req) { return tweet_cmd(svc, req, "delete_tweet"); }
+awaitable_response like(services& svc, request& req) { return tweet_cmd(svc, req, "like"); }
+awaitable_response unlike(services& svc, request& req) { return tweet_cmd(svc, req, "unlike"); }
+awaitable_response retweet(services& svc, request& req) { return tweet_cmd(svc, req, "retweet"); }
+
+// --- timeline, notifications, audit trail ----------------------------------------------------
+
+awaitable_response timeline(services& svc, request& req) {
+    if (auto e = require_user(req)) co_return *e;
+    int limit = 0;
+    std::string before;
+    if (auto e = get_limit(req, limit)) co_return *e;
+    if (auto e = get_cursor(req, "before", before)) co_return *e;
+    if (svc.realtime != nullptr) {
+        auto cached = co_await svc.realtime->cached_timeline(
+            req.user->user_id, before.empty() ? 0 : std::stoll(before), limit);
+        if (cached) co_return json_response(200, std::move(*cached));
+    }
+    co_return from_read(co_await svc.store.query(
+                            "timeline", P(std::to_string(req.user->user_id), before, std::to_string(limit))),
+                        "timeline");
+}
+
+awaitable_response notifications(services& svc, request& req) {
+    if (auto e = require_user(req)) co_return *e;
+    int limit = 0;
+    std::string before;
+    if (auto e = get_limit(req, limit)) co_return *e;
+    if (auto e = get_cursor(req, "before", before)) co_return *e;
+    co_return from_read(co_await svc.store.query("notifications", P(std::to_string(req.user->user_id), before,
+                                                                   std::to_string(limit))),
+                        "notifications");
+}
+
+awaitable_response read_notifications(services& svc, request& req) {
+    if (auto e = require_user(req)) co_return *e;
+    if (auto e = check_idempotency_key(req)) co_return *e;
+    json body;
+    if (auto e = parse_body(req, body, true)) co_return *e;
+    std::string up_to;
+    if (auto e = get_string(body, "upTo", up_to, false)) co_return *e;
+    json args = json::object();
+    if (!up_to.empty()) {
+        if (!domain::parse_id(up_to)) co_return error_response(errc::validation_failed, "upTo must be a seq");
+        args["upTo"] = up_to;
+    }
+    co_return from_write(co_await submit(svc, req, "read_notifications", std::move(args)));
+}
+
+awaitable_response events(services& svc, request& req) {
+    if (auto e = require_user(req)) co_return *e;
+    int limit = 0;
+    std::string after;
+    if (auto e = get_limit(req, limit)) co_return *e;
+    if (auto e = get_cursor(req, "after", after)) co_return *e;
+    co_return from_read(co_await svc.store.query("events", P(std::to_string(req.user->user_id), after,
+                                                            std::to_string(limit))),
+                        "events");
+}
+
+// --- direct messages ------------------------------------------------------------------------
+
+awaitable_response create_conversation(services& svc, request& req) {
+    if (auto e = require_user(req)) co_return *e;
+    json body;
+    if (auto e = parse_body(req, body)) co_return *e;
+    if (auto e = check_idempotency_key(req)) co_return *e;
+    auto it = body.find("participants");
+    if (it == body.end() || !it->is_array() || it->empty() || it->size() > 9)
+        co_return error_response(errc::validation_failed, "participants must list 1 to 9 handles");
+    std::vector<std::string> handles;
+    for (const auto& h : *it) {
+        if (!h.is_string() || !domain::valid_handle(h.get<std::string>()))
+            co_return error_response(errc::validation_failed, "participants must be handles");
+        handles.push_back(h.get<std::string>());
+    }
+    json args = {{"participants", handles}};
+    co_return from_write(co_await submit(svc, req, "create_conversation", std::move(args)));
+}
+
+awaitable_response conversations(services& svc, request& req) {
+    if (auto e = require_user(req)) co_return *e;
+    co_return from_read(co_await svc.store.query("conversations", P(std::to_string(req.user->user_id))),
+                        "conversation");
+}
+
+awaitable_response messages(services& svc, request& req) {
+    if (auto e = require_user(req)) co_return *e;
+    std::string id, before;
+    int limit = 0;
+    if (auto e = get_id_param(req, 0, id)) co_return *e;
+    if (auto e = get_limit(req, limit)) co_return *e;
+    if (auto e = get_cursor(req, "before", before)) co_return *e;
+    auto r = co_await svc.store.query("messages", P(id, std::to_string(req.user->user_id), before,
+                                                   std::to_string(limit)));
+    if (r.code == errc::ok && r.json && r.json->find("\"forbidden\"") != std::string::npos &&
+        r.json->size() < 30)
+        co_return error_response(errc::forbidden, "you are not in this conversation");
+    co_return from_read(r, "conversation");
+}
+
+awaitable_response send_message(services& svc, request& req) {
+    if (auto e = require_user(req)) co_return *e;
+    std::string id, content;
+    if (auto e = get_id_param(req, 0, id)) co_return *e;
+    json body;
+    if (auto e = parse_body(req, body)) co_return *e;
+    if (auto e = check_idempotency_key(req)) co_return *e;
+    if (auto e = get_string(body, "content", content)) co_return *e;
+    const auto trimmed = domain::trim(content);
+    if (auto m = domain::check_message_content(trimmed)) co_return error_response(errc::validation_failed, *m);
+    json args = {{"conversationId", id}, {"content", std::string(trimmed)}};
+    co_return from_write(co_await submit(svc, req, "send_message", std::move(args)));
+}
+
+// --- operations -----------------------------------------------------------------------------
+
+awaitable_response healthz(services&, request&) { co_return json_response(200, R"({"status":"ok"})"); }
+
+awaitable_response readyz(services& svc, request&) {
+    const bool pg = co_await svc.store.ping();
+    const bool redis = svc.realtime == nullptr || svc.realtime->redis_ready();
+    json j = {{"status", pg && redis ? "ready" : "unavailable"},
+              {"postgres", pg ? "up" : "down"},
+              {"redis", svc.realtime == nullptr ? "disabled" : (redis ? "up" : "down")}};
+    co_return json_response(pg && redis ? 200 : 503, dump(j));
+}
+
+std::string ms(std::uint64_t micros) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(micros) / 1000.0);
+    return buf;
+}
+
+awaitable_response stats(services& svc, request&) {
+    auto r = co_await svc.store.query("stats_counts", std::vector<std::string>());
+    json counts = r.json ? json::parse(*r.json) : json::object();
+    auto& m = svc.metrics;
+    const double uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count();
+    std::string out = "{";
+    out += "\"uptimeSeconds\":" + std::to_string(uptime);
+    out += ",\"eventsStored\":" + std::to_string(counts.value("events", 0LL));
+    out += ",\"users\":" + std::to_string(counts.value("users", 0LL));
+    out += ",\"tweets\":" + std::to_string(counts.value("tweets", 0LL));
+    out += ",\"database\":\"" + std::string(r.code == errc::ok ? "up" : "down") + "\"";
+    out += ",\"requests\":" + std::to_string(m.requests.load());
+    out += ",\"requestsPerSecond\":" + std::to_string(m.request_rate.per_second());
+    out += ",\"requestLatencyMs\":{\"p50\":" + ms(m.request_latency.quantile(0.5)) +
+           ",\"p99\":" + ms(m.request_latency.quantile(0.99)) + "}";
+    out += ",\"appendLatencyMs\":{\"p50\":" + ms(m.append_latency.quantile(0.5)) +
+           ",\"p99\":" + ms(m.append_latency.quantile(0.99)) + "}";
+    out += ",\"connections\":" + std::to_string(m.connections.load());
+    out += ",\"peakConnections\":" + std::to_string(m.peak_connections.load());
+    out += ",\"sessions\":" + std::to_string(m.sessions.load());
+    out += ",\"onlineUsers\":" + std::to_string(m.online_users.load());
+    out += ",\"messagesPerSecond\":" + std::to_string(m.delivered_rate.per_second());
+    out += ",\"deliveryLatencyMs\":{\"p50\":" + ms(m.delivery_latency.quantile(0.5)) +
+           ",\"p90\":" + ms(m.delivery_latency.quantile(0.9)) +
+           ",\"p99\":" + ms(m.delivery_latency.quantile(0.99)) +
+           ",\"max\":" + ms(m.delivery_latency.max()) + "}";
+    out += ",\"slowConsumerCloses\":" + std::to_string(m.slow_consumer_closes.load());
+    out += ",\"replays\":" + std::to_string(m.replays.load());
+    out += ",\"resyncs\":" + std::to_string(m.resyncs.load());
+    out += ",\"redisReconnects\":" + std::to_string(m.redis_reconnects.load());
+    if (svc.realtime != nullptr) svc.realtime->stats_fields(out);
+    out += "}";
+    co_return json_response(200, std::move(out));
+}
+
+awaitable_response prometheus(services& svc, request&) {
+    auto r = co_await svc.store.query("stats_counts", std::vector<std::string>());
+    json counts = r.json ? json::parse(*r.json) : json::object();
+    auto& m = svc.metrics;
+    std::string out;
+    auto gauge = [&](const char* name, const char* help, const char* type, auto value) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+               name + " " + std::to_string(value) + "\n";
+    };
+    auto summary = [&](const char* name, const char* help, const metrics::histogram& h) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " summary\n";
+        for (double q : {0.5, 0.9, 0.99})
+            out += std::string(name) + "{quantile=\"" + std::to_string(q).substr(0, 4) + "\"} " +
+                   std::to_string(static_cast<double>(h.quantile(q)) / 1e6) + "\n";
+        out += std::string(name) + "_count " + std::to_string(h.count()) + "\n";
+    };
+    gauge("chirp_uptime_seconds", "Seconds since start.", "gauge",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count());
+    gauge("chirp_events_stored", "Events in the log.", "gauge", counts.value("events", 0LL));
+    gauge("chirp_users", "Registered users.", "gauge", counts.value("users", 0LL));
+    gauge("chirp_tweets", "Tweets not deleted.", "gauge", counts.value("tweets", 0LL));
+    gauge("chirp_http_requests_total", "HTTP requests served.", "counter", m.requests.load());
+    summary("chirp_http_request_seconds", "HTTP request latency.", m.request_latency);
+    summary("chirp_append_seconds", "Event append latency, submit to commit.", m.append_latency);
+    gauge("chirp_events_appended_total", "Events appended by this process.", "counter", m.events_appended.load());
+    gauge("chirp_connections", "Open WebSocket and SSE connections.", "gauge", m.connections.load());
+    gauge("chirp_connections_peak", "Peak open connections.", "gauge", m.peak_connections.load());
+    gauge("chirp_sessions", "Authenticated real-time sessions.", "gauge", m.sessions.load());
+    gauge("chirp_online_users", "Users online across all processes.", "gauge", m.online_users.load());
+    gauge("chirp_delivered_total", "Events written to sockets.", "counter", m.delivered.load());
+    summary("chirp_delivery_seconds", "Commit to socket write latency.", m.delivery_latency);
+    gauge("chirp_slow_consumer_closes_total", "Sockets closed as slow consumers.", "counter",
+          m.slow_consumer_closes.load());
+    gauge("chirp_replays_total", "Replays served.", "counter", m.replays.load());
+    gauge("chirp_resyncs_total", "Resyncs sent.", "counter", m.resyncs.load());
+    gauge("chirp_redis_reconnects_total", "Redis reconnections.", "counter", m.redis_reconnects.load());
+    response resp = json_response(200, std::move(out));
+    resp.content_type = "text/plain; version=0.0.4";
+    co_return resp;
+}
+
+}  // namespace
+
+const std::vector<route>& routes() {
+    static const std::vector<route> table = {
+        {method::get, "/healthz", healthz},
+        {method::get, "/readyz", readyz},
+        {method::get, "/metrics", prometheus},
+        {method::get, "/api/stats", stats},
+        {method::post, "/api/auth/register", register_user},
+        {method::post, "/api/auth/login", login},
+        {method::get, "/api/me", me},
+        {method::get, "/api/users", search_users},
+        {method::get, "/api/users/{}", get_user},
+        {method::get, "/api/users/{}/followers", followers},
+        {method::get, "/api/users/{}/following", following},
+        {method::get, "/api/users/{}/tweets", user_tweets},
+        {method::post, "/api/users/{}/follow", follow},
+        {method::del, "/api/users/{}/follow", unfollow},
+        {method::post, "/api/tweets", create_tweet},
+        {method::get, "/api/tweets/{}", get_tweet},
+        {method::del, "/api/tweets/{}", delete_tweet},
+        {method::get, "/api/tweets/{}/replies", tweet_replies},
+        {method::post, "/api/tweets/{}/like", like},
+        {method::del, "/api/tweets/{}/like", unlike},
+        {method::post, "/api/tweets/{}/retweet", retweet},
+        {method::get, "/api/timeline", timeline},
+        {method::get, "/api/notifications", notifications},
+        {method::post, "/api/notifications/read", read_notifications},
+        {method::get, "/api/events", events},
+        {method::post, "/api/conversations", create_conversation},
+        {method::get, "/api/conversations", conversations},
+        {method::get, "/api/conversations/{}/messages", messages},
+        {method::post, "/api/conversations/{}/messages", send_message},
+    };
+    return table;
+}
+
+}  // namespace chirp::http

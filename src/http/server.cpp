@@ -1,0 +1,260 @@
+// DESIGN
+// One coroutine per connection, all on the event loop. Each request is read with strict
+// limits (8 KiB of headers, 64 KiB of body), turned into a plain http::request, dispatched
+// through the route table, answered, and logged once. /ws upgrades and /api/stream are handed
+// to the real-time module. Graceful stop: the acceptor closes and every connection's read
+// side is shut down, so idle keep-alive connections end now and busy ones after their answer.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/url/parse.hpp>
+#include <unordered_set>
+
+#include "chirp/config/config.hpp"
+#include "chirp/http/server.hpp"
+#include "chirp/metrics/metrics.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace chirp::http {
+namespace {
+
+constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
+
+method to_method(bhttp::verb v) {
+    switch (v) {
+        case bhttp::verb::get: return method::get;
+        case bhttp::verb::post: return method::post;
+        case bhttp::verb::put: return method::put;
+        case bhttp::verb::delete_: return method::del;
+        case bhttp::verb::patch: return method::patch;
+        case bhttp::verb::head: return method::head;
+        case bhttp::verb::options: return method::options;
+        default: return method::other;
+    }
+}
+
+std::string json_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+class server_impl final : public http_server {
+public:
+    server_impl(services& svc, server_hooks hooks)
+        : svc_(svc), hooks_(std::move(hooks)), acceptor_(svc.ioc), files_(svc.cfg.web_root),
+          json_logs_(svc.cfg.log_format == "json") {}
+
+    void start() override {
+        const auto addr = asio::ip::make_address(svc_.cfg.bind);
+        tcp::endpoint ep(addr, svc_.cfg.port);
+        acceptor_.open(ep.protocol());
+        acceptor_.set_option(asio::socket_base::reuse_address(true));
+        acceptor_.bind(ep);
+        acceptor_.listen(asio::socket_base::max_listen_connections);
+        port_ = acceptor_.local_endpoint().port();
+        asio::co_spawn(svc_.ioc, accept_loop(), asio::detached);
+    }
+
+    void stop() override {
+        stopping_ = true;
+        beast::error_code ec;
+        acceptor_.close(ec);
+        for (auto* s : open_) s->socket().shutdown(tcp::socket::shutdown_receive, ec);
+    }
+
+    std::uint16_t port() const override { return port_; }
+    std::size_t open_connections() const override { return open_.size(); }
+
+private:
+    asio::awaitable<void> accept_loop() {
+        asio::steady_timer backoff(svc_.ioc);
+        while (!stopping_) {
+            auto [ec, sock] = co_await acceptor_.async_accept(as_tuple);
+            if (ec == asio::error::operation_aborted || stopping_) break;
+            if (ec) {
+                // Out of descriptors or similar: wait a little instead of spinning.
+                spdlog::warn("accept: {}", ec.message());
+                backoff.expires_after(std::chrono::milliseconds(50));
+                co_await backoff.async_wait(as_tuple);
+                continue;
+            }
+            sock.set_option(tcp::no_delay(true), ec);
+            asio::co_spawn(svc_.ioc, session(std::move(sock)), asio::detached);
+        }
+    }
+
+    struct registration {
+        server_impl& s;
+        beast::tcp_stream* stream;
+        registration(server_impl& srv, beast::tcp_stream* st) : s(srv), stream(st) { s.open_.insert(st); }
+        ~registration() {
+            if (stream) s.open_.erase(stream);
+        }
+        void release() {
+            s.open_.erase(stream);
+            stream = nullptr;
+        }
+    };
+
+    asio::awaitable<void> write_plain(beast::tcp_stream& stream, unsigned version, const response& r,
+                                      bool keep_alive, bool head = false) {
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+        res.set(bhttp::field::server, "chirpd");
+        res.set(bhttp::field::content_type, r.content_type);
+        for (const auto& [k, v] : r.headers) res.set(k, v);
+        res.body() = r.body;
+        res.keep_alive(keep_alive);
+        res.prepare_payload();
+        if (head) res.body().clear();
+        stream.expires_after(std::chrono::seconds(30));
+        if (head) {
+            bhttp::response_serializer<bhttp::string_body> sr(res);
+            co_await bhttp::async_write_header(stream, sr, as_tuple);
+        } else {
+            co_await bhttp::async_write(stream, res, as_tuple);
+        }
+    }
+
+    asio::awaitable<void> session(tcp::socket sock) {
+        beast::error_code ec;
+        const auto remote = sock.remote_endpoint(ec);
+        const std::string ip = ec ? std::string("?") : remote.address().to_string();
+        beast::tcp_stream stream(std::move(sock));
+        registration reg(*this, &stream);
+        beast::flat_buffer buffer;
+        while (!stopping_) {
+            bhttp::request_parser<bhttp::string_body> parser;
+            parser.header_limit(8 * 1024);
+            parser.body_limit(64 * 1024);
+            stream.expires_after(std::chrono::seconds(75));
+            auto [rec, n] = co_await bhttp::async_read(stream, buffer, parser, as_tuple);
+            (void)n;
+            if (rec) {
+                if (rec == bhttp::error::body_limit) {
+                    co_await write_plain(stream, 11, error_response(errc::payload_too_large,
+                                                                    "body over 64 KiB"), false);
+                } else if (rec == bhttp::error::header_limit) {
+                    auto r = error_response(errc::bad_request, "headers over 8 KiB");
+                    r.status = 431;
+                    co_await write_plain(stream, 11, r, false);
+                } else if (rec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+                           rec != bhttp::error::end_of_stream && rec != bhttp::error::partial_message) {
+                    co_await write_plain(stream, 11, error_response(errc::bad_request, "malformed HTTP request"),
+                                         false);
+                }
+                break;
+            }
+            const auto started = std::chrono::steady_clock::now();
+            auto& breq = parser.get();
+            const bool keep_alive = breq.keep_alive();
+            const unsigned version = breq.version();
+
+            request req;
+            req.verb = to_method(breq.method());
+            req.remote_ip = ip;
+            auto target = boost::urls::parse_origin_form(breq.target());
+            if (!target) {
+                co_await write_plain(stream, version, error_response(errc::bad_request, "bad request target"),
+                                     false);
+                break;
+            }
+            req.path = target->path();
+            for (auto p : target->params()) req.query[std::string(p.key)] = std::string(p.value);
+
+            if (req.path == "/ws") {
+                if (beast::websocket::is_upgrade(breq) && hooks_.websocket) {
+                    reg.release();
+                    hooks_.websocket(std::move(stream), parser.release(), ip);
+                    co_return;
+                }
+                co_await write_plain(stream, version,
+                                     error_response(errc::bad_request, "WebSocket upgrade required"),
+                                     keep_alive);
+                if (!keep_alive) break;
+                continue;
+            }
+
+            req.content_type = std::string(breq[bhttp::field::content_type]);
+            req.authorization = std::string(breq[bhttp::field::authorization]);
+            req.idempotency_key = std::string(breq["Idempotency-Key"]);
+            req.body = std::move(breq.body());
+
+            if (req.path == "/api/stream" && req.verb == method::get && hooks_.sse) {
+                co_await hooks_.sse(stream, breq, req);
+                log_request("GET", req.path, 200, started);
+                break;
+            }
+
+            response res;
+            const bool is_api = req.path.rfind("/api/", 0) == 0 || req.path == "/api" ||
+                                req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics";
+            const response* file = nullptr;
+            if (!is_api && (req.verb == method::get || req.verb == method::head))
+                file = files_.find(req.path);
+            if (file != nullptr) {
+                res = *file;
+            } else {
+                res = co_await dispatch(svc_, req);
+            }
+            svc_.metrics.requests.fetch_add(1, std::memory_order_relaxed);
+            svc_.metrics.request_rate.add();
+            co_await write_plain(stream, version, res, keep_alive && !stopping_, req.verb == method::head);
+            const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::steady_clock::now() - started)
+                                    .count();
+            svc_.metrics.request_latency.record(static_cast<std::uint64_t>(micros));
+            log_request(std::string(breq.method_string()), req.path, res.status, started);
+            if (!keep_alive) break;
+        }
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+
+    void log_request(std::string_view verb, std::string_view path, unsigned status,
+                     std::chrono::steady_clock::time_point started) {
+        if (!spdlog::should_log(spdlog::level::info)) return;
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        if (json_logs_)
+            spdlog::info(R"({{"event":"request","method":"{}","path":"{}","status":{},"latencyMs":{:.3f}}})",
+                         json_escape(verb), json_escape(path), status, ms);
+        else
+            spdlog::info("{} {} {} {:.3f}ms", verb, path, status, ms);
+    }
+
+    services& svc_;
+    server_hooks hooks_;
+    tcp::acceptor acceptor_;
+    static_files files_;
+    bool json_logs_;
+    bool stopping_ = false;
+    std::uint16_t port_ = 0;
+    std::unordered_set<beast::tcp_stream*> open_;
+};
+
+}  // namespace
+
+std::unique_ptr<http_server> create_http_server(services& svc, server_hooks hooks) {
+    return std::make_unique<server_impl>(svc, std::move(hooks));
+}
+
+}  // namespace chirp::http

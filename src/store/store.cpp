@@ -1,0 +1,333 @@
+// DESIGN
+// The loop never touches PostgreSQL. Two kinds of threads own connections:
+//  - reader threads (cfg.db_threads) take named queries from a bounded queue;
+//  - one writer thread takes every queued command at once and runs them as one batch:
+//    BEGIN; SELECT chirp_exec(<all commands>); COMMIT. That is group commit: one fsync for
+//    the whole batch, so throughput grows with load. chirp_exec takes the append advisory
+//    lock first, so seq order is commit order across processes (ARCHITECTURE guarantee 3).
+// Results are parsed (and the live frames serialized once) on the writer thread, then posted
+// to the loop, where the awaiting coroutine resumes and the on_committed hook runs (fan-out).
+// A command is answered only after its commit (guarantee 1).
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "chirp/config/config.hpp"
+#include "chirp/metrics/metrics.hpp"
+#include "chirp/store/store.hpp"
+#include "queries.hpp"
+
+namespace asio = boost::asio;
+
+namespace chirp::store {
+namespace {
+
+template <class T>
+using completion = std::function<void(T)>;
+
+// Wraps a move-only completion handler so that std::function can hold it.
+template <class T, class Handler>
+completion<T> make_completion(Handler&& h) {
+    auto p = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(h));
+    return [p](T v) {
+        auto ex = asio::get_associated_executor(*p);
+        asio::post(ex, [p, v = std::move(v)]() mutable { (*p)(std::move(v)); });
+    };
+}
+
+std::shared_ptr<const std::string> make_frame(std::string_view channel, const std::string& seq,
+                                              const nlohmann::json& event) {
+    std::string s;
+    s.reserve(256);
+    s += R"({"type":"event","channel":")";
+    s += channel;
+    s += R"(","seq":")";
+    s += seq;
+    s += R"(","event":)";
+    s += event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    s += '}';
+    return std::make_shared<const std::string>(std::move(s));
+}
+
+long long to_ll(const nlohmann::json& j) {
+    if (j.is_string()) return std::stoll(j.get<std::string>());
+    if (j.is_number_integer()) return j.get<long long>();
+    return 0;
+}
+
+struct pending_write {
+    std::string command;  // JSON text
+    completion<write_result> done;
+    std::chrono::steady_clock::time_point submitted;
+};
+
+struct pending_read {
+    std::string name;
+    std::vector<std::string> params;
+    completion<read_result> done;
+};
+
+class pg_event_store final : public event_store {
+public:
+    pg_event_store(asio::io_context& ioc, const config& cfg, metrics::registry& m)
+        : ioc_(ioc), url_(cfg.database_url), max_batch_(cfg.writer_max_batch),
+          max_queue_(cfg.writer_max_queue), metrics_(m) {
+        writer_ = std::thread([this] { writer_loop(); });
+        for (int i = 0; i < cfg.db_threads; ++i) readers_.emplace_back([this] { reader_loop(); });
+    }
+
+    ~pg_event_store() override { stop(); }
+
+    asio::awaitable<write_result> submit(nlohmann::json command) override {
+        auto text = command.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        auto r = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(write_result)>(
+            [this, text = std::move(text)](auto handler) mutable {
+                auto done = make_completion<write_result>(std::move(handler));
+                {
+                    std::lock_guard lk(write_mu_);
+                    if (!stopping_ && write_queue_.size() < max_queue_) {
+                        write_queue_.push_back(
+                            {std::move(text), std::move(done), std::chrono::steady_clock::now()});
+                        write_cv_.notify_one();
+                        return;
+                    }
+                }
+                write_result busy;
+                busy.status = 503;
+                busy.body = error_body(errc::unavailable, "the event writer is overloaded");
+                done(std::move(busy));
+            },
+            asio::use_awaitable);
+        if (!r.deliveries.empty() && committed_hook_) committed_hook_(r);
+        co_return r;
+    }
+
+    asio::awaitable<read_result> query(std::string_view name,
+                                       std::vector<std::string> params) override {
+        co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(read_result)>(
+            [this, n = std::string(name), params = std::move(params)](auto handler) mutable {
+                auto done = make_completion<read_result>(std::move(handler));
+                {
+                    std::lock_guard lk(read_mu_);
+                    if (!stopping_ && read_queue_.size() < max_queue_) {
+                        read_queue_.push_back({std::move(n), std::move(params), std::move(done)});
+                        read_cv_.notify_one();
+                        return;
+                    }
+                }
+                done(read_result{errc::unavailable, std::nullopt});
+            },
+            asio::use_awaitable);
+    }
+
+    void on_committed(std::function<void(const write_result&)> fn) override {
+        committed_hook_ = std::move(fn);
+    }
+
+    asio::awaitable<bool> ping() override {
+        auto r = co_await query("ping", {});
+        co_return r.code == errc::ok;
+    }
+
+    void stop() override {
+        {
+            std::scoped_lock lk(write_mu_, read_mu_);
+            if (stopping_) return;
+            stopping_ = true;
+        }
+        write_cv_.notify_all();
+        read_cv_.notify_all();
+        if (writer_.joinable()) writer_.join();
+        for (auto& t : readers_)
+            if (t.joinable()) t.join();
+    }
+
+private:
+    std::unique_ptr<pqxx::connection> connect() {
+        auto c = std::make_unique<pqxx::connection>(url_);
+        return c;
+    }
+
+    void writer_loop() {
+        std::unique_ptr<pqxx::connection> conn;
+        auto backoff = std::chrono::milliseconds(50);
+        for (;;) {
+            std::vector<pending_write> batch;
+            {
+                std::unique_lock lk(write_mu_);
+                write_cv_.wait(lk, [&] { return stopping_ || !write_queue_.empty(); });
+                if (write_queue_.empty()) return;  // stopping, and everything is flushed
+                const auto n = std::min(write_queue_.size(), max_batch_);
+                batch.reserve(n);
+                for (std::size_t i = 0; i < n; ++i) {
+                    batch.push_back(std::move(write_queue_.front()));
+                    write_queue_.pop_front();
+                }
+            }
+            try {
+                if (!conn || !conn->is_open()) {
+                    conn.reset();
+                    conn = connect();
+                    backoff = std::chrono::milliseconds(50);
+                }
+                run_batch(*conn, batch);
+            } catch (const std::exception& e) {
+                // Nothing of this batch was acknowledged. A broken connection in COMMIT is
+                // "in doubt": answer 503 so the client retries with its Idempotency-Key.
+                spdlog::error("event writer: {}", e.what());
+                conn.reset();
+                for (auto& w : batch) {
+                    write_result r;
+                    r.status = 503;
+                    r.body = error_body(errc::unavailable, "the database is unavailable");
+                    w.done(std::move(r));
+                }
+                std::this_thread::sleep_for(backoff);
+                backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+            }
+        }
+    }
+
+    void run_batch(pqxx::connection& conn, std::vector<pending_write>& batch) {
+        std::string cmds;
+        std::size_t total = 2;
+        for (const auto& w : batch) total += w.command.size() + 1;
+        cmds.reserve(total);
+        cmds += '[';
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (i) cmds += ',';
+            cmds += batch[i].command;
+        }
+        cmds += ']';
+
+        std::string out;
+        {
+            pqxx::work tx(conn);
+            auto r = tx.exec_params("SELECT chirp_exec($1::jsonb)::text", cmds);
+            out = r[0][0].c_str();
+            tx.commit();
+        }
+        const auto committed = std::chrono::steady_clock::now();
+        auto results = nlohmann::json::parse(out);
+        metrics_.append_batches.fetch_add(1, std::memory_order_relaxed);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            auto wr = parse_write_result(results.at(i));
+            wr.committed_at = committed;
+            if (wr.seq != 0) metrics_.events_appended.fetch_add(1, std::memory_order_relaxed);
+            metrics_.append_latency.record(static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(committed - batch[i].submitted)
+                    .count()));
+            batch[i].done(std::move(wr));
+        }
+    }
+
+    void reader_loop() {
+        std::unique_ptr<pqxx::connection> conn;
+        for (;;) {
+            pending_read job;
+            {
+                std::unique_lock lk(read_mu_);
+                read_cv_.wait(lk, [&] { return stopping_ || !read_queue_.empty(); });
+                if (read_queue_.empty()) return;
+                job = std::move(read_queue_.front());
+                read_queue_.pop_front();
+            }
+            read_result res;
+            try {
+                if (!conn || !conn->is_open()) {
+                    conn.reset();
+                    conn = connect();
+                    for (const auto& q : named_queries())
+                        conn->prepare(std::string(q.name), std::string(q.sql));
+                }
+                pqxx::nontransaction tx(*conn);
+                auto r = tx.exec_prepared(job.name, pqxx::prepare::make_dynamic_params(job.params));
+                if (!r.empty() && !r[0][0].is_null()) res.json = r[0][0].c_str();
+            } catch (const pqxx::broken_connection& e) {
+                spdlog::warn("database reader: {}", e.what());
+                conn.reset();
+                res.code = errc::unavailable;
+            } catch (const pqxx::data_exception& e) {
+                // Parameters the handler validated should never get here; treat as bad input.
+                spdlog::warn("query {}: {}", job.name, e.what());
+                res.code = errc::bad_request;
+            } catch (const std::exception& e) {
+                spdlog::error("query {}: {}", job.name, e.what());
+                if (conn && !conn->is_open()) conn.reset();
+                res.code = errc::unavailable;
+            }
+            job.done(std::move(res));
+        }
+    }
+
+    asio::io_context& ioc_;
+    std::string url_;
+    std::size_t max_batch_;
+    std::size_t max_queue_;
+    metrics::registry& metrics_;
+    std::function<void(const write_result&)> committed_hook_;
+
+    std::mutex write_mu_;
+    std::condition_variable write_cv_;
+    std::deque<pending_write> write_queue_;
+    std::mutex read_mu_;
+    std::condition_variable read_cv_;
+    std::deque<pending_read> read_queue_;
+    bool stopping_ = false;
+    std::thread writer_;
+    std::vector<std::thread> readers_;
+};
+
+}  // namespace
+
+write_result parse_write_result(const nlohmann::json& r) {
+    write_result wr;
+    wr.status = r.value("status", 500u);
+    wr.body = r.at("body").dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    wr.replayed = r.value("replayed", false);
+    if (auto s = r.find("seq"); s != r.end() && s->is_string()) wr.seq = to_ll(*s);
+    if (auto d = r.find("deliveries"); d != r.end() && d->is_array()) {
+        for (const auto& x : *d) {
+            delivery del;
+            const auto ch = x.at("channel").get<std::string>();
+            const auto seq = x.at("seq").get<std::string>();
+            del.seq = std::stoll(seq);
+            if (ch == "timeline") {
+                del.channel = channel_kind::timeline;
+                del.author = to_ll(x.at("author"));
+            } else if (ch == "notifications") {
+                del.channel = channel_kind::notifications;
+                del.users.push_back(to_ll(x.at("user")));
+            } else {
+                del.channel = channel_kind::messages;
+                for (const auto& u : x.at("users")) del.users.push_back(to_ll(u));
+            }
+            del.frame = make_frame(ch, seq, x.at("event"));
+            wr.deliveries.push_back(std::move(del));
+        }
+    }
+    return wr;
+}
+
+std::unique_ptr<event_store> create_event_store(asio::io_context& ioc, const config& cfg,
+                                                metrics::registry& metrics) {
+    return std::make_unique<pg_event_store>(ioc, cfg, metrics);
+}
+
+long long rebuild_projections(const std::string& database_url) {
+    pqxx::connection conn(database_url);
+    pqxx::work tx(conn);
+    auto r = tx.exec("SELECT chirp_rebuild()");
+    tx.commit();
+    return r[0][0].as<long long>();
+}
+
+}  // namespace chirp::store
