@@ -291,6 +291,18 @@ describe('resume with since', () => {
         expect(s.sentOfType('subscribe').at(-1)).toEqual({ type: 'subscribe', channels: ['timeline'] });
     });
 
+    it('asks the app to reload over REST when it reconnects with nothing to resume from', () => {
+        const h = harness();
+        h.client.start();
+        h.handshake();
+        expect(h.resyncs).toEqual([]); // first connection: the app loads its views anyway
+        h.last().serverClose(1006);
+        h.timers.advance(30_000);
+        const s2 = h.handshake();
+        expect(s2.sentOfType('subscribe')[0].since).toBeUndefined();
+        expect(h.resyncs).toEqual(['timeline', 'notifications', 'messages']);
+    });
+
     it('forgets the resume point on stop (logout)', () => {
         const h = harness();
         h.client.start();

@@ -209,6 +209,8 @@ export class RealtimeClient {
     private networkOnline = true;
 
     private lastSeqValue: string | null = null;
+    /** Whether this session was subscribed before: a reconnect must then resume. */
+    private everSubscribed = false;
     private readonly seenSeqs: BoundedSet;
     private readonly seenIds: BoundedSet;
     private readonly lastTypingSent = new Map<string, number>();
@@ -272,6 +274,7 @@ export class RealtimeClient {
         this.clearAllTimers();
         this.dropSocket(1000, 'logout');
         this.lastSeqValue = null;
+        this.everSubscribed = false;
         this.seenSeqs.clear();
         this.seenIds.clear();
         this.lastTypingSent.clear();
@@ -483,8 +486,17 @@ export class RealtimeClient {
                 this.setStatus({ state: 'connected' });
                 this.subscribe(this.opts.channels, this.lastSeqValue);
                 this.schedulePing();
+                if (this.everSubscribed && this.lastSeqValue === null) {
+                    // We were live before but never saw an event, so there is no seq to
+                    // resume from: whatever happened during the gap is only on the server.
+                    // Treat it like a resync and let the app reload its views over REST.
+                    for (const channel of this.opts.channels) {
+                        for (const fn of this.listeners.resync) fn(channel);
+                    }
+                }
                 break;
             case 'subscribed':
+                this.everSubscribed = true;
                 this.setStatus({ state: 'subscribed', attempt: 0, retryAt: null, reason: null });
                 break;
             case 'event':

@@ -61,14 +61,15 @@ function tokenValid(token: string): boolean {
     return exp === null || exp * 1000 > Date.now();
 }
 
-function readStoredSession(): AppState['session'] {
+function readStoredSession(): { session: AppState['session']; expired: boolean } {
     try {
         const token = localStorage.getItem(TOKEN_KEY);
         const userJson = localStorage.getItem(USER_KEY);
-        if (!token || !userJson || !tokenValid(token)) return null;
-        return { token, user: JSON.parse(userJson) as User };
+        if (!token || !userJson) return { session: null, expired: false };
+        if (!tokenValid(token)) return { session: null, expired: true };
+        return { session: { token, user: JSON.parse(userJson) as User }, expired: false };
     } catch {
-        return null;
+        return { session: null, expired: false };
     }
 }
 
@@ -134,9 +135,13 @@ export function bootstrap(): void {
     });
     window.addEventListener('online', () => setOnline(true));
     window.addEventListener('offline', () => setOnline(false));
-    const session = readStoredSession();
+    const { session, expired } = readStoredSession();
     if (!session) persistSession(null);
-    store.set({ session, online: navigator.onLine });
+    store.set({
+        session,
+        online: navigator.onLine,
+        sessionNotice: expired ? 'Your session has expired. Please log in again.' : null,
+    });
     if (session) {
         startSession();
         // Refresh the cached user (counts may have changed).
