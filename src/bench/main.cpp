@@ -1,0 +1,256 @@
+// chirp-bench: Chirp's load generator. Drives a running chirpd through its public API (REST and
+// /ws) on one io_context thread and reports latency percentiles, loss, duplicates, errors and the
+// server's CPU and memory; `relay` is the minimal fan-out server that measures this machine's
+// ceiling with the same client. See BENCHMARKS.md for the scenarios and scripts/bench.sh.
+#include <sodium.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "histogram.hpp"
+#include "options.hpp"
+#include "relay.hpp"
+#include "scan.hpp"
+#include "scenarios.hpp"
+
+namespace chirp::bench {
+namespace {
+
+constexpr const char* kUsage = R"(usage: chirp-bench <command> [--option value ...]
+
+commands
+  smoke      small end-to-end run; exits 1 on any loss, duplicate or error
+             --users 50 --tweets 5
+  idle       open N WebSockets, time auth+subscribe, chirpd RSS per connection
+             --connections 1000,10000,20000 --settle 2
+  fanout     tweets at fixed rates from authors with F online followers each
+             --authors 10 --followers 1000 --rates 10,50,100,200,500 --duration 20
+             --max-p99-ms 100 --stop-after-failures 2 --http-conns 64
+  celebrity  fanout with one author: --followers 10000 --rates 5,10
+  notify     likes at fixed rates, each notifying the tweet's author
+             --rates 1000,5000 --duration 20 --authors 10 --tweets-per-author 10
+  storm      N followers cut at once reconnect with jitter and `since`
+             --clients 10000 --rate 5 --before 3 --after 5 --jitter 2 --timeout 60
+  relay      minimal one-thread WebSocket fan-out server (the machine's ceiling)
+             --port 8090 --frame-bytes 1400 --duration 0
+  summary    one table from the JSON files in a results directory: --dir DIR
+  selftest   checks of the histogram and the frame scanners
+
+common options
+  --url http://127.0.0.1:8000   chirpd (or relay) address, 127.0.0.1 only
+  --json FILE                   write the result as JSON
+  --dat FILE                    write ladder rows for gnuplot (rate p50 p90 p99 p999 max ...)
+  --relay                       the target is `chirp-bench relay` (no setup, no API)
+  --server-pid PID              sample this process (default: whoever listens on the port)
+  --prefix bu --password PW     users are <prefix><i> with this password
+  --seed-cmd CMD                create users and follows with
+                                `CMD --users N --prefix P --password PW --follow A0-A1:F0-F1`
+  --jwt-secret S                mint HS256 tokens instead of logging in (setup only)
+  --token-cache FILE            reuse tokens between runs
+  --setup-concurrency 32        REST setup requests in flight
+  --connect-concurrency 256     WebSocket handshakes in flight
+  --strict                      exit 1 when the run lost, duplicated or failed anything
+)";
+
+std::string selftest() {
+    std::string failures = histogram_selftest();
+    const std::string frame =
+        R"({"channel":"timeline","event":{"payload":{"tweet":{"content":"bench ab12 345",)"
+        R"("id":"9"}},"type":"TweetCreated"},"seq":"1201","type":"event"})";
+    if (find_marker(frame, "bench ab12 ") != 345u) failures += "find_marker; ";
+    if (find_marker(frame, "bench zz ")) failures += "find_marker matched another run; ";
+    if (max_seq(frame) != 1201) failures += "max_seq; ";
+    if (max_seq(R"({"seq": 7, "x": {"seq":"12"}})") != 12) failures += "max_seq nested; ";
+    if (!is_event_frame(frame) || is_event_frame(R"({"type":"auth_ok"})"))
+        failures += "is_event_frame; ";
+    std::vector<std::uint64_t> bits;
+    if (test_and_set(bits, 1000) || !test_and_set(bits, 1000) || test_bit(bits, 999))
+        failures += "bitset; ";
+    return failures;
+}
+
+void write_dat(const json& result, const std::string& path) {
+    std::ofstream out(path);
+    out << "# rate p50 p90 p99 p999 max deliveries_per_s lost server_cpu_pct\n";
+    for (const auto& s : result.value("steps", json::array())) {
+        if (!s.contains("latencyMs")) continue;
+        const auto& l = s["latencyMs"];
+        const double cpu = s.contains("server") && s["server"].is_object()
+                               ? s["server"].value("cpuPercent", 0.0)
+                               : 0.0;
+        out << s.value("rate", 0.0) << ' ' << l.value("p50", 0.0) << ' ' << l.value("p90", 0.0)
+            << ' ' << l.value("p99", 0.0) << ' ' << l.value("p999", 0.0) << ' '
+            << l.value("max", 0.0) << ' ' << s.value("deliveriesPerSecond", 0.0) << ' '
+            << s.value("lost", std::uint64_t{0}) << ' ' << cpu << '\n';
+    }
+}
+
+json read_json(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return nullptr;
+    auto j = json::parse(in, nullptr, false);
+    return j.is_discarded() ? json(nullptr) : j;
+}
+
+std::string fmt_num(const json& j, const char* key, int decimals = 1) {
+    if (!j.is_object() || !j.contains(key) || j[key].is_null()) return "-";
+    if (j[key].is_number()) return fmt::format("{:.{}f}", j[key].get<double>(), decimals);
+    return j[key].dump();
+}
+
+int summary(const options& opts) {
+    const auto dir = opts.str("dir", "bench-results/latest");
+    std::string out;
+    out +=
+        fmt::format("{:<44} {:>14} {:>14} {:>10}\n", "measure", "chirpd", "relay", "chirpd/relay");
+    auto row = [&](const std::string& what, const std::string& a, const std::string& b,
+                   const std::string& pct) {
+        out += fmt::format("{:<44} {:>14} {:>14} {:>10}\n", what, a, b, pct);
+    };
+    auto idle = read_json(dir + "/idle.json");
+    auto idle_relay = read_json(dir + "/idle-relay.json");
+    if (idle.is_object()) {
+        for (const auto& s : idle["steps"]) {
+            const auto n = s.value("connections", 0);
+            json rs;
+            if (idle_relay.is_object())
+                for (const auto& r : idle_relay["steps"])
+                    if (r.value("connections", 0) == n) rs = r;
+            row(fmt::format("idle {:>5}: seconds to subscribe all", n),
+                fmt_num(s["connect"], "seconds", 2),
+                rs.is_object() ? fmt_num(rs["connect"], "seconds", 2) : "-", "");
+            row(fmt::format("idle {:>5}: subscribed", n), fmt_num(s["connect"], "subscribed", 0),
+                rs.is_object() ? fmt_num(rs["connect"], "subscribed", 0) : "-", "");
+            row(fmt::format("idle {:>5}: server RSS KiB per connection", n),
+                fmt_num(s, "rssPerConnectionKiB", 2),
+                rs.is_object() ? fmt_num(rs, "rssPerConnectionKiB", 2) : "-", "");
+        }
+    }
+    for (const char* name : {"fanout", "celebrity"}) {
+        auto a = read_json(dir + "/" + name + ".json");
+        auto b = read_json(dir + "/" + name + "-relay.json");
+        if (!a.is_object() && !b.is_object()) continue;
+        const auto F = a.is_object() ? a.value("followers", 0) : b.value("followers", 0);
+        std::map<double, std::pair<json, json>> by_rate;
+        if (a.is_object())
+            for (const auto& s : a["steps"]) by_rate[s.value("rate", 0.0)].first = s;
+        if (b.is_object())
+            for (const auto& s : b["steps"]) by_rate[s.value("rate", 0.0)].second = s;
+        for (const auto& [rate, pr] : by_rate) {
+            auto cell = [](const json& s) {
+                if (!s.is_object()) return std::string("-");
+                return fmt::format("{}/{}/{}{}", fmt_num(s["latencyMs"], "p50", 1),
+                                   fmt_num(s["latencyMs"], "p99", 1),
+                                   fmt_num(s["latencyMs"], "max", 0),
+                                   s.value("lost", 0) ? " L" : "");
+            };
+            row(fmt::format("{} F={} R={:>4}: p50/p99/max ms", name, F, rate), cell(pr.first),
+                cell(pr.second), "");
+        }
+        const double ca = a.is_object() ? a.value("capacityTweetsPerSecond", 0.0) : 0.0;
+        const double cb = b.is_object() ? b.value("capacityTweetsPerSecond", 0.0) : 0.0;
+        row(fmt::format("{} capacity (tweets/s, p99<=limit, 0 loss)", name),
+            a.is_object() ? fmt::format("{:.0f}", ca) : "-",
+            b.is_object() ? fmt::format("{:.0f}", cb) : "-",
+            cb > 0 && a.is_object() ? fmt::format("{:.0f} %", 100 * ca / cb) : "-");
+    }
+    if (auto n = read_json(dir + "/notify.json"); n.is_object()) {
+        for (const auto& s : n["steps"])
+            row(fmt::format("notify {:>5} likes/s: p50/p99/max ms", s.value("rate", 0.0)),
+                fmt::format("{}/{}/{}{}", fmt_num(s["latencyMs"], "p50"),
+                            fmt_num(s["latencyMs"], "p99"), fmt_num(s["latencyMs"], "max", 0),
+                            s.value("lost", 0) ? " L" : ""),
+                "-", "");
+    }
+    if (auto s = read_json(dir + "/storm.json"); s.is_object()) {
+        row(fmt::format("storm {}: seconds until all current", s.value("clients", 0)),
+            fmt_num(s, "secondsUntilAllCurrent", 2), "-", "");
+        row("storm: missed / duplicates",
+            fmt::format("{} / {}", s.value("missed", 0), s.value("duplicates", 0)), "-", "");
+    }
+    if (auto w = read_json(dir + "/wrk-timeline.json"); w.is_object()) {
+        row("GET /api/timeline requests/s", fmt_num(w, "requestsPerSecond", 0), "-", "");
+        row("GET /api/timeline p99 ms", fmt_num(w, "p99Ms", 2), "-", "");
+    }
+    if (auto e = read_json(dir + "/append.json"); e.is_object()) {
+        for (const auto& [k, v] : e.items())
+            if (v.is_number()) row("append: " + k, fmt::format("{}", v.get<double>()), "-", "");
+    }
+    std::fputs(out.c_str(), stdout);
+    return 0;
+}
+
+int run(int argc, char** argv) {
+    if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "help") {
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const std::string cmd = argv[1];
+    options opts(argc, argv, 2);
+    spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
+    if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+    if (cmd == "selftest") {
+        const auto failures = selftest();
+        if (!failures.empty()) {
+            std::printf("selftest FAILED: %s\n", failures.c_str());
+            std::printf("0 passed, 1 failed\n");
+            return 1;
+        }
+        std::printf("selftest: histogram and scanners ok\n");
+        return 0;
+    }
+    if (cmd == "relay") return run_relay(opts);
+    if (cmd == "summary") return summary(opts);
+
+    asio::awaitable<json> (*scenario)(const options&) = nullptr;
+    if (cmd == "idle")
+        scenario = scenario_idle;
+    else if (cmd == "fanout")
+        scenario = [](const options& o) { return scenario_fanout(o, false); };
+    else if (cmd == "celebrity")
+        scenario = [](const options& o) { return scenario_fanout(o, true); };
+    else if (cmd == "notify")
+        scenario = scenario_notify;
+    else if (cmd == "storm")
+        scenario = scenario_storm;
+    else if (cmd == "smoke")
+        scenario = scenario_smoke;
+    else
+        throw std::invalid_argument("unknown command: " + cmd);
+
+    const auto json_path = opts.str("json");
+    const auto dat_path = opts.str("dat");
+    const bool strict = opts.flag("strict") || cmd == "smoke";
+    asio::io_context ioc(1);
+    json result;
+    std::exception_ptr error;
+    asio::co_spawn(ioc, scenario(opts), [&](std::exception_ptr e, json r) {
+        error = e;
+        result = std::move(r);
+    });
+    ioc.run();
+    for (const auto& k : opts.unused()) spdlog::warn("unknown option --{} (ignored)", k);
+    if (error) std::rethrow_exception(error);
+    std::fputs(format_table(result).c_str(), stdout);
+    if (!json_path.empty()) std::ofstream(json_path) << result.dump(2) << "\n";
+    if (!dat_path.empty()) write_dat(result, dat_path);
+    const bool ok = result.value("ok", false);
+    if (!ok) {
+        for (const auto& f : result["failures"])
+            std::printf("FAILURE: %s\n", f.get<std::string>().c_str());
+    }
+    return strict && !ok ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace chirp::bench
+
+int main(int argc, char** argv) {
+    try {
+        return chirp::bench::run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "chirp-bench: %s\n", e.what());
+        return 2;
+    }
+}
