@@ -125,10 +125,9 @@ async function waitConnected(u, timeout = 10_000) {
 }
 
 async function unreadBadge(u) {
-    const badge = u.page.getByTestId('unread-badge');
-    if ((await badge.count()) === 0) return 0;
-    const text = (await badge.first().textContent())?.trim() ?? '0';
-    return Number.parseInt(text, 10) || 0;
+    // One atomic read: the badge may disappear between a count() and a textContent().
+    const text = await u.page.evaluate(() => document.querySelector('[data-testid="unread-badge"]')?.textContent ?? '0');
+    return Number.parseInt(text.trim(), 10) || 0;
 }
 
 async function goHome(u) {

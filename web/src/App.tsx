@@ -5,6 +5,7 @@ import { LiveAnnouncer, Toasts } from './components/Feedback';
 import { Nav } from './components/Nav';
 import { SidePanel } from './components/SidePanel';
 import { matchPath, navigate, navigationCount, useLocation } from './lib/router';
+import { setUnreadInTitle } from './lib/title';
 import { useApp } from './store/app';
 import { LoginPage, RegisterPage } from './pages/Auth';
 import { HomePage } from './pages/Home';
@@ -70,7 +71,9 @@ function useFocusOnNavigate(href: string) {
 export function App() {
     const { path, href } = useLocation();
     const signedIn = useApp((s) => !!s.session);
+    const unread = useApp((s) => s.notifications.unread);
     const { route, params } = resolve(path);
+    useEffect(() => setUnreadInTitle(signedIn ? unread : 0), [signedIn, unread]);
     useFocusOnNavigate(href);
 
     const isAuthPage = path === '/login' || path === '/register';

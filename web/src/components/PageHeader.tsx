@@ -1,9 +1,10 @@
 import { useEffect, type ReactNode } from 'react';
+import { setPageTitle } from '../lib/title';
 
 /** The page's h1 (focus target after navigation) and the document title. */
 export function PageHeader({ title, sub, children, docTitle }: { title: string; sub?: ReactNode; children?: ReactNode; docTitle?: string }) {
     useEffect(() => {
-        document.title = `${docTitle ?? title} · Chirp`;
+        setPageTitle(docTitle ?? title);
     }, [title, docTitle]);
     return (
         <header className="page-header">

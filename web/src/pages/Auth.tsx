@@ -4,6 +4,7 @@ import { useEffect, useId, useState, type FormEvent, type ReactNode } from 'reac
 import { ApiError } from '../api/http';
 import { Icon } from '../components/Icons';
 import { Link, navigate, useLocation } from '../lib/router';
+import { setPageTitle } from '../lib/title';
 import { HANDLE_RE, codePoints } from '../lib/text';
 import { clearSessionNotice, errorText, login, register, useApp } from '../store/app';
 
@@ -59,7 +60,7 @@ function Field(props: {
 
 function AuthShell({ title, children }: { title: string; children: ReactNode }) {
     useEffect(() => {
-        document.title = `${title} · Chirp`;
+        setPageTitle(title);
     }, [title]);
     return (
         <main className="auth" id="main">
