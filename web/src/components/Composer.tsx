@@ -34,7 +34,7 @@ export function Composer({ replyTo = null, initialText = '', placeholder, autoFo
         setBusy(true);
         setError(null);
         try {
-            const t = await postTweet(text, replyTo?.id ?? null);
+            const t = await postTweet(text, replyTo);
             setText('');
             onPosted?.(t);
             ref.current?.focus();

@@ -1,6 +1,7 @@
 // A user in a list (search results, followers, who-to-follow) with a follow toggle.
 import type { User } from '../api/types';
 import { Link } from '../lib/router';
+import { plural } from '../lib/text';
 import { followedByMe, setFollowing, useApp } from '../store/app';
 import { Avatar } from './Avatar';
 
@@ -37,7 +38,7 @@ export function UserRow({ user, compact = false }: { user: User; compact?: boole
                 <span className="user-row__handle">@{user.handle}</span>
                 {!compact && (
                     <span className="user-row__meta">
-                        {user.followers} followers · {user.tweets} tweets
+                        {plural(user.followers, 'follower')} · {plural(user.tweets, 'tweet')}
                     </span>
                 )}
             </div>

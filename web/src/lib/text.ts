@@ -112,3 +112,8 @@ export function parseHandles(input: string): string[] {
 }
 
 export const HANDLE_RE = /^[A-Za-z0-9_]{3,15}$/;
+
+/** "1 tweet", "3 tweets" (compact numbers for large counts). */
+export function plural(n: number, one: string, many = `${one}s`): string {
+    return `${compactNumber(n)} ${n === 1 ? one : many}`;
+}

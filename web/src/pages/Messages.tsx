@@ -161,7 +161,6 @@ function TypingIndicator({ conversationId }: { conversationId: string }) {
 export function ConversationPage({ id }: { id: string }) {
     const meId = useApp((s) => s.session?.user.id);
     const conv = useApp((s) => s.conversations.items.find((c) => c.id === id));
-    const convStatus = useApp((s) => s.conversations.status);
     const thread = useApp((s) => s.threads[id]);
     const [failed, setFailed] = useState<string | null>(null);
     const [text, setText] = useState('');
@@ -173,7 +172,8 @@ export function ConversationPage({ id }: { id: string }) {
 
     useEffect(() => {
         setFailed(null);
-        if (convStatus !== 'ready') void loadConversations();
+        // Refresh the list too: this conversation may be newer than the list we have.
+        void loadConversations();
         loadThread(id).catch((err) => {
             setFailed(err instanceof ApiError && (err.status === 404 || err.status === 403) ? 'This conversation does not exist or you are not in it.' : errorText(err));
         });

@@ -9,7 +9,7 @@ import { PageHeader } from '../components/PageHeader';
 import { TweetCard } from '../components/TweetCard';
 import { FollowButton, UserRow } from '../components/UserRow';
 import { Link, navigate } from '../lib/router';
-import { compactNumber } from '../lib/text';
+import { compactNumber, plural } from '../lib/text';
 import { errorText, useApp } from '../store/app';
 import { usePaged } from './usePaged';
 
@@ -68,7 +68,7 @@ export function ProfilePage({ handle, tab = 'tweets' }: { handle: string; tab?: 
 
     return (
         <>
-            <PageHeader title={user.displayName} sub={`${compactNumber(tweets)} tweets`} docTitle={`${user.displayName} (@${user.handle})`} />
+            <PageHeader title={user.displayName} sub={plural(tweets, 'tweet')} docTitle={`${user.displayName} (@${user.handle})`} />
             <section className="profile" aria-label="Profile">
                 <div className="profile__banner" aria-hidden="true" />
                 <div className="profile__top">

@@ -5,6 +5,7 @@ import { PageHeader } from '../components/PageHeader';
 import { Sparkline } from '../components/Sparkline';
 import { series, useStats, STATS_PERIOD_MS } from '../lib/stats';
 import type { Stats } from '../api/types';
+import { plural } from '../lib/text';
 
 interface Card {
     key: string;
@@ -24,7 +25,7 @@ const cards: Card[] = [
     { key: 'mps', label: 'Messages / s', pick: (s) => s.messagesPerSecond, format: rate, hint: (s) => `${rate(s.requestsPerSecond ?? 0)} requests/s` },
     { key: 'p50', label: 'Delivery p50', pick: (s) => s.deliveryLatencyMs?.p50, format: ms },
     { key: 'p99', label: 'Delivery p99', pick: (s) => s.deliveryLatencyMs?.p99, format: ms, hint: (s) => `max ${ms(s.deliveryLatencyMs?.max ?? 0)}` },
-    { key: 'events', label: 'Events stored', pick: (s) => s.eventsStored, format: int, hint: (s) => `${int(s.tweets ?? 0)} tweets` },
+    { key: 'events', label: 'Events stored', pick: (s) => s.eventsStored, format: int, hint: (s) => plural(s.tweets ?? 0, 'tweet') },
 ];
 
 function uptime(sec: number): string {

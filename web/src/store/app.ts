@@ -275,12 +275,12 @@ function patchFrom(t: Tweet): TweetPatch {
     return { likes: t.likes, retweets: t.retweets, replies: t.replies, likedByMe: t.likedByMe, retweetedByMe: t.retweetedByMe };
 }
 
-export async function postTweet(content: string, replyTo: string | null = null): Promise<Tweet> {
-    const tweet = await api.postTweet(content.trim(), replyTo);
+export async function postTweet(content: string, replyTo: Tweet | null = null): Promise<Tweet> {
+    const tweet = await api.postTweet(content.trim(), replyTo?.id ?? null);
     addOwnTweet(tweet);
     if (replyTo) {
-        const prev = store.get().patches[replyTo];
-        if (prev?.replies !== undefined) patchTweet(replyTo, { replies: prev.replies + 1 });
+        const known = store.get().patches[replyTo.id]?.replies ?? replyTo.replies;
+        patchTweet(replyTo.id, { replies: known + 1 });
     }
     updateMeCounts({ tweets: +1 });
     announce(replyTo ? 'Reply posted' : 'Tweet posted');
