@@ -178,7 +178,8 @@ awaitable_response register_user(services& svc, request& req) {
     if (auto m = domain::check_display_name(name)) co_return error_response(errc::validation_failed, *m);
 
     const auto cost = svc.cfg.fast_password_hash ? auth::hash_cost::minimal : auth::hash_cost::interactive;
-    auto hash = co_await util::offload(svc.cpu, [password, cost] { return auth::hash_password(password, cost); });
+    auto hash_job = [password, cost] { return auth::hash_password(password, cost); };
+    auto hash = co_await util::offload(svc.cpu, std::move(hash_job));
     json args = {{"handle", handle}, {"displayName", name}, {"passwordHash", hash}};
     auto r = co_await submit(svc, req, "register", std::move(args));
     if (r.status != 201) co_return from_write(std::move(r));
@@ -207,13 +208,15 @@ awaitable_response login(services& svc, request& req) {
     if (r.json) {
         rec = json::parse(*r.json);
         auto hash = rec["passwordHash"].get<std::string>();
-        ok = co_await util::offload(svc.cpu, [hash, password] { return auth::verify_password(hash, password); });
+        auto verify_job = [hash, password] { return auth::verify_password(hash, password); };
+        ok = co_await util::offload(svc.cpu, std::move(verify_job));
     } else {
         // Spend comparable time for unknown handles so that timing does not reveal them.
-        (void)co_await util::offload(svc.cpu, [] {
+        auto dummy_job = [] {
             auth::hash_password("not-a-real-password", auth::hash_cost::minimal);
             return true;
-        });
+        };
+        (void)co_await util::offload(svc.cpu, std::move(dummy_job));
     }
     if (!ok) {
         svc.logins.failed(handle, req.remote_ip);

@@ -34,12 +34,20 @@ template <class T>
 using completion = std::function<void(T)>;
 
 // Wraps a move-only completion handler so that std::function can hold it.
+// With a hook (the fan-out), the hook sees a committed write on the loop before the awaiting
+// coroutine resumes.
 template <class T, class Handler>
-completion<T> make_completion(Handler&& h) {
+completion<T> make_completion(Handler&& h,
+                              const std::function<void(const write_result&)>* hook = nullptr) {
     auto p = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(h));
-    return [p](T v) {
+    return [p, hook](T v) {
         auto ex = asio::get_associated_executor(*p);
-        asio::post(ex, [p, v = std::move(v)]() mutable { (*p)(std::move(v)); });
+        asio::post(ex, [p, hook, v = std::move(v)]() mutable {
+            if constexpr (std::is_same_v<T, write_result>) {
+                if (hook != nullptr && *hook && !v.deliveries.empty()) (*hook)(v);
+            }
+            (*p)(std::move(v));
+        });
     };
 }
 
@@ -86,11 +94,13 @@ public:
 
     ~pg_event_store() override { stop(); }
 
+    // Not coroutines: GCC 12 mishandles lambdas with captures inside co_await expressions, so
+    // these return the awaitable of async_initiate directly.
     asio::awaitable<write_result> submit(nlohmann::json command) override {
         auto text = command.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        auto r = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(write_result)>(
+        return asio::async_initiate<const asio::use_awaitable_t<>, void(write_result)>(
             [this, text = std::move(text)](auto handler) mutable {
-                auto done = make_completion<write_result>(std::move(handler));
+                auto done = make_completion<write_result>(std::move(handler), &committed_hook_);
                 {
                     std::lock_guard lk(write_mu_);
                     if (!stopping_ && write_queue_.size() < max_queue_) {
@@ -106,13 +116,11 @@ public:
                 done(std::move(busy));
             },
             asio::use_awaitable);
-        if (!r.deliveries.empty() && committed_hook_) committed_hook_(r);
-        co_return r;
     }
 
     asio::awaitable<read_result> query(std::string_view name,
                                        std::vector<std::string> params) override {
-        co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(read_result)>(
+        return asio::async_initiate<const asio::use_awaitable_t<>, void(read_result)>(
             [this, n = std::string(name), params = std::move(params)](auto handler) mutable {
                 auto done = make_completion<read_result>(std::move(handler));
                 {
