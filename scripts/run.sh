@@ -37,9 +37,24 @@ CHIRPD=$BUILD/chirpd
 # --- packages
 chirp_install_packages core
 
-# --- leftovers of a run that was killed without cleaning up: stop them, then check ports
+# --- one run per checkout: the lock is held for as long as this script runs (fd 9 is not
+# passed on to the servers, so a leftover server never holds it)
 mkdir -p "$VAR"
 chmod 755 "$VAR"
+exec 9>"$VAR/run.lock"
+if ! flock -n 9; then
+    chirp_die 1 "Chirp is already running from $CHIRP_ROOT (another scripts/run.sh holds var/run.lock)"
+fi
+
+# --- leftovers of a run that was killed without cleaning up: stop them, then check ports
+if [[ -f $VAR/chirpd.pid ]]; then
+    old_pid=$(<"$VAR/chirpd.pid")
+    if [[ $old_pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$old_pid/cmdline" 2>/dev/null | grep -qF "$CHIRPD"; then
+        chirp_log "stopping chirpd left over from an earlier run (pid $old_pid)"
+        chirp_stop_pid "$old_pid" 20
+    fi
+    rm -f "$VAR/chirpd.pid"
+fi
 if chirp_pg_running "$PG_DATA"; then
     chirp_log "stopping PostgreSQL left over from an earlier run"
     chirp_pg_stop "$PG_DATA" fast
@@ -80,6 +95,7 @@ cleanup() {
         chirp_stop_pid "$CHIRPD_PID" 20
         wait "$CHIRPD_PID" 2>/dev/null || true
     fi
+    rm -f "$VAR/chirpd.pid"
     if [[ -n $REDIS_STARTED ]]; then
         chirp_log "stopping Redis"
         chirp_redis_stop "$REDIS_DIR" "$REDIS_PORT" || true
@@ -97,13 +113,13 @@ trap 'exit 0' INT TERM # a requested stop is a clean stop
 chirp_pg_init "$PG_DATA"
 chirp_log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
 PG_STARTED=1
-chirp_pg_start "$PG_DATA" "$PG_RUN" "$PG_PORT" "$PG_RUN/postgresql.log" -c max_connections=200
+chirp_pg_start "$PG_DATA" "$PG_RUN" "$PG_PORT" "$PG_RUN/postgresql.log" -c max_connections=200 9>&-
 chirp_pg_ensure_db "$PG_PORT" chirp chirp
 
 # --- Redis: pub/sub and caches only, nothing to persist
 chirp_log "starting Redis on 127.0.0.1:$REDIS_PORT"
 REDIS_STARTED=1
-chirp_redis_start "$REDIS_DIR" "$REDIS_PORT"
+chirp_redis_start "$REDIS_DIR" "$REDIS_PORT" 9>&-
 
 # --- JWT secret, generated once
 if [[ ! -s $VAR/jwt_secret ]]; then
@@ -119,8 +135,9 @@ args=(--port "$PORT"
     --redis-url "redis://127.0.0.1:$REDIS_PORT")
 [[ -n $WEB_ROOT ]] && args+=(--web-root "$WEB_ROOT")
 chirp_log "starting chirpd"
-"$CHIRPD" "${args[@]}" "$@" </dev/null &
+"$CHIRPD" "${args[@]}" "$@" </dev/null 9>&- &
 CHIRPD_PID=$!
+echo "$CHIRPD_PID" >"$VAR/chirpd.pid"
 
 if chirp_wait_http "http://127.0.0.1:$PORT/healthz" 60 "$CHIRPD_PID"; then
     printf '\n  Chirp is running at \033[1mhttp://localhost:%s\033[0m   (Ctrl-C to stop)\n\n' "$PORT"
@@ -132,5 +149,7 @@ wait "$CHIRPD_PID"
 rc=$?
 set -e
 CHIRPD_PID=
-chirp_warn "chirpd exited with code $rc"
+if ((rc != 0)); then
+    chirp_warn "chirpd exited with code $rc"
+fi
 exit "$rc"
