@@ -172,16 +172,20 @@ export function applyEvent(s: AppState, ev: ChannelEvent): { patch: Partial<AppS
         case 'Notification': {
             const n = p.notification as Notification | undefined;
             if (!n?.id || s.notifications.items.some((x) => x.id === n.id)) return { patch: {}, effects: {} };
-            return {
-                patch: {
-                    notifications: {
-                        ...s.notifications,
-                        items: [n, ...s.notifications.items],
-                        unread: s.notifications.unread + (n.read ? 0 : 1),
-                    },
+            const patch: Partial<AppState> = {
+                notifications: {
+                    ...s.notifications,
+                    items: [n, ...s.notifications.items],
+                    unread: s.notifications.unread + (n.read ? 0 : 1),
                 },
-                effects: { announce: notificationText(n) },
             };
+            // A like or retweet of my tweet carries the tweet as it is now: its counts are
+            // live counts too (events arrive in order, so this never goes backwards).
+            if (n.tweet && (n.type === 'like' || n.type === 'retweet')) {
+                const t = targetOf(n.tweet);
+                patch.patches = { ...s.patches, [t.id]: { ...s.patches[t.id], likes: t.likes, retweets: t.retweets } };
+            }
+            return { patch, effects: { announce: notificationText(n) } };
         }
         case 'MessageSent': {
             const m = p.message as Message | undefined;
