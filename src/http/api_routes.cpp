@@ -455,46 +455,10 @@ awaitable_response readyz(services& svc, request&) {
     co_return json_response(pg && redis ? 200 : 503, dump(j));
 }
 
-std::string ms(std::uint64_t micros) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(micros) / 1000.0);
-    return buf;
-}
-
 awaitable_response stats(services& svc, request&) {
     auto r = co_await svc.store.query("stats_counts", std::vector<std::string>());
-    json counts = r.json ? json::parse(*r.json) : json::object();
-    auto& m = svc.metrics;
-    const double uptime =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count();
-    std::string out = "{";
-    out += "\"uptimeSeconds\":" + std::to_string(uptime);
-    out += ",\"eventsStored\":" + std::to_string(counts.value("events", 0LL));
-    out += ",\"users\":" + std::to_string(counts.value("users", 0LL));
-    out += ",\"tweets\":" + std::to_string(counts.value("tweets", 0LL));
-    out += ",\"database\":\"" + std::string(r.code == errc::ok ? "up" : "down") + "\"";
-    out += ",\"requests\":" + std::to_string(m.requests.load());
-    out += ",\"requestsPerSecond\":" + std::to_string(m.request_rate.per_second());
-    out += ",\"requestLatencyMs\":{\"p50\":" + ms(m.request_latency.quantile(0.5)) +
-           ",\"p99\":" + ms(m.request_latency.quantile(0.99)) + "}";
-    out += ",\"appendLatencyMs\":{\"p50\":" + ms(m.append_latency.quantile(0.5)) +
-           ",\"p99\":" + ms(m.append_latency.quantile(0.99)) + "}";
-    out += ",\"connections\":" + std::to_string(m.connections.load());
-    out += ",\"peakConnections\":" + std::to_string(m.peak_connections.load());
-    out += ",\"sessions\":" + std::to_string(m.sessions.load());
-    out += ",\"onlineUsers\":" + std::to_string(m.online_users.load());
-    out += ",\"messagesPerSecond\":" + std::to_string(m.delivered_rate.per_second());
-    out += ",\"deliveryLatencyMs\":{\"p50\":" + ms(m.delivery_latency.quantile(0.5)) +
-           ",\"p90\":" + ms(m.delivery_latency.quantile(0.9)) +
-           ",\"p99\":" + ms(m.delivery_latency.quantile(0.99)) +
-           ",\"max\":" + ms(m.delivery_latency.max()) + "}";
-    out += ",\"slowConsumerCloses\":" + std::to_string(m.slow_consumer_closes.load());
-    out += ",\"replays\":" + std::to_string(m.replays.load());
-    out += ",\"resyncs\":" + std::to_string(m.resyncs.load());
-    out += ",\"redisReconnects\":" + std::to_string(m.redis_reconnects.load());
-    if (svc.realtime != nullptr) svc.realtime->stats_fields(out);
-    out += "}";
-    co_return json_response(200, std::move(out));
+    co_return json_response(200, stats_json(svc.metrics, r.code == errc::ok ? r.json : std::nullopt,
+                                            svc.realtime));
 }
 
 awaitable_response prometheus(services& svc, request&) {
@@ -539,6 +503,49 @@ awaitable_response prometheus(services& svc, request&) {
 }
 
 }  // namespace
+
+std::string stats_json(const metrics::registry& m, const std::optional<std::string>& counts_json,
+                       const realtime_info* rt) {
+    json counts = counts_json ? json::parse(*counts_json, nullptr, false) : json::object();
+    if (!counts.is_object()) counts = json::object();
+    auto ms = [](std::uint64_t micros) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(micros) / 1000.0);
+        return std::string(buf);
+    };
+    const double uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count();
+    std::string out = "{";
+    out += "\"uptimeSeconds\":" + std::to_string(uptime);
+    out += ",\"eventsStored\":" + std::to_string(counts.value("events", 0LL));
+    out += ",\"users\":" + std::to_string(counts.value("users", 0LL));
+    out += ",\"tweets\":" + std::to_string(counts.value("tweets", 0LL));
+    out += ",\"database\":\"" + std::string(counts_json ? "up" : "down") + "\"";
+    out += ",\"requests\":" + std::to_string(m.requests.load());
+    out += ",\"requestsPerSecond\":" + std::to_string(m.request_rate.per_second());
+    out += ",\"requestLatencyMs\":{\"p50\":" + ms(m.request_latency.quantile(0.5)) +
+           ",\"p99\":" + ms(m.request_latency.quantile(0.99)) + "}";
+    out += ",\"appendLatencyMs\":{\"p50\":" + ms(m.append_latency.quantile(0.5)) +
+           ",\"p99\":" + ms(m.append_latency.quantile(0.99)) + "}";
+    out += ",\"connections\":" + std::to_string(m.connections.load());
+    out += ",\"peakConnections\":" + std::to_string(m.peak_connections.load());
+    out += ",\"sessions\":" + std::to_string(m.sessions.load());
+    out += ",\"onlineUsers\":" + std::to_string(m.online_users.load());
+    out += ",\"messagesPerSecond\":" + std::to_string(m.delivered_rate.per_second());
+    out += ",\"delivered\":" + std::to_string(m.delivered.load());
+    out += ",\"deliveryLatencyMs\":{\"p50\":" + ms(m.delivery_latency.quantile(0.5)) +
+           ",\"p90\":" + ms(m.delivery_latency.quantile(0.9)) +
+           ",\"p99\":" + ms(m.delivery_latency.quantile(0.99)) +
+           ",\"max\":" + ms(m.delivery_latency.max()) + "}";
+    out += ",\"slowConsumerCloses\":" + std::to_string(m.slow_consumer_closes.load());
+    out += ",\"replays\":" + std::to_string(m.replays.load());
+    out += ",\"resyncs\":" + std::to_string(m.resyncs.load());
+    out += ",\"redisReconnects\":" + std::to_string(m.redis_reconnects.load());
+    out += ",\"typingDropped\":" + std::to_string(m.typing_dropped.load());
+    if (rt != nullptr) rt->stats_fields(out);
+    out += "}";
+    return out;
+}
 
 const std::vector<route>& routes() {
     static const std::vector<route> table = {

@@ -154,6 +154,43 @@ const std::vector<named_query>& named_queries() {
         {"conversation_members", R"sql(
             SELECT COALESCE(jsonb_agg(user_id::text), '[]')::text FROM conversation_members
             WHERE conversation_id = $1::bigint)sql"},
+        // $1 user, $2 since (seq), $3 limit: newline-separated live frames
+        {"replay_timeline", "SELECT chirp_replay_timeline($1::bigint, $2::bigint, $3::int)"},
+        {"replay_notifications", "SELECT chirp_replay_notifications($1::bigint, $2::bigint, $3::int)"},
+        {"replay_messages", "SELECT chirp_replay_messages($1::bigint, $2::bigint, $3::int)"},
+        // $1 user, $2 threshold: followees with more followers than the threshold
+        {"celebrity_followees", R"sql(
+            SELECT COALESCE(jsonb_agg(u.id::text), '[]')::text FROM follows f
+            JOIN users u ON u.id = f.followee_id
+            WHERE f.follower_id = $1::bigint AND u.follower_count > $2::int)sql"},
+        {"max_seq", "SELECT COALESCE((SELECT max(seq) FROM events), 0)::text"},
+        // $1 user, $2 ids (JSON array of cached tweet ids), $3 before, $4 limit, $5 threshold:
+        // hydrates the cached ids and merges the tweets of celebrity followees (fan-out on read).
+        {"timeline_hydrate", R"sql(
+            WITH cached AS (SELECT (x)::bigint AS id FROM jsonb_array_elements_text($2::jsonb) x),
+            celeb AS (SELECT u.id FROM follows f JOIN users u ON u.id = f.followee_id
+                      WHERE f.follower_id = $1::bigint AND u.follower_count > $5::int),
+            page AS (
+                SELECT t.* FROM tweets t
+                WHERE (t.id IN (SELECT id FROM cached)
+                       OR t.author_id IN (SELECT id FROM celeb))
+                  AND NOT t.deleted
+                  AND (NULLIF($3, '') IS NULL OR t.id < NULLIF($3, '')::bigint)
+                ORDER BY t.id DESC LIMIT $4::int)
+            SELECT jsonb_build_object(
+                'items', COALESCE((SELECT jsonb_agg(chirp_tweet_json(p, $1::bigint) ORDER BY p.id DESC)
+                                   FROM page p), '[]'),
+                'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $4::int
+                                   THEN (SELECT min(id)::text FROM page) END)::text)sql"},
+        // $1 user, $2 threshold: ids for a cold home cache (non-celebrity authors only), newest first
+        {"home_cache_ids", R"sql(
+            SELECT COALESCE(jsonb_agg(id::text ORDER BY id DESC), '[]')::text FROM (
+                SELECT t.id FROM tweets t
+                WHERE t.author_id IN (SELECT f.followee_id FROM follows f JOIN users u ON u.id = f.followee_id
+                                      WHERE f.follower_id = $1::bigint AND u.follower_count <= $2::int
+                                      UNION ALL SELECT $1::bigint)
+                  AND NOT t.deleted
+                ORDER BY t.id DESC LIMIT 800) t)sql"},
         {"stats_counts", R"sql(
             SELECT jsonb_build_object(
                 'events', COALESCE((SELECT last_value FROM event_seq WHERE is_called), 0),

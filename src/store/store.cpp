@@ -224,11 +224,15 @@ private:
             tx.commit();
         }
         const auto committed = std::chrono::steady_clock::now();
+        const auto committed_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
         auto results = nlohmann::json::parse(out);
         metrics_.append_batches.fetch_add(1, std::memory_order_relaxed);
         for (std::size_t i = 0; i < batch.size(); ++i) {
             auto wr = parse_write_result(results.at(i));
             wr.committed_at = committed;
+            wr.committed_unix_us = committed_us;
             if (wr.seq != 0) metrics_.events_appended.fetch_add(1, std::memory_order_relaxed);
             metrics_.append_latency.record(static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::microseconds>(committed - batch[i].submitted)
@@ -308,6 +312,16 @@ write_result parse_write_result(const nlohmann::json& r) {
             const auto ch = x.at("channel").get<std::string>();
             const auto seq = x.at("seq").get<std::string>();
             del.seq = std::stoll(seq);
+            if (auto a = x.find("actor"); a != x.end()) del.actor = to_ll(*a);
+            if (auto t = x.find("tweetId"); t != x.end() && x.value("type", "") == "TweetCreated")
+                del.tweet_id = to_ll(*t);
+            if (auto c = x.find("conversation"); c != x.end()) del.conversation = to_ll(*c);
+            if (ch == "follow") {
+                del.follow_change = true;
+                del.author = to_ll(x.at("author"));
+                wr.deliveries.push_back(std::move(del));
+                continue;
+            }
             if (ch == "timeline") {
                 del.channel = channel_kind::timeline;
                 del.author = to_ll(x.at("author"));

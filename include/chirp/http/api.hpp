@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <map>
 #include <memory>
@@ -107,6 +108,11 @@ const std::vector<route>& routes();
 
 // Matches req.path/verb; fills req.params. On no match, the error is 404 or 405 (with Allow).
 const route* match(request& req, errc& err, std::string& allow);
+
+// The body of /api/stats (also pushed on the WebSocket `stats` channel). counts_json: the
+// stats_counts query result, nullopt when PostgreSQL is down.
+std::string stats_json(const metrics::registry& m, const std::optional<std::string>& counts_json,
+                       const realtime_info* rt);
 
 // Runs a request through auth, routing and the handler; never throws.
 boost::asio::awaitable<response> dispatch(services& svc, request& req);

@@ -31,7 +31,11 @@ enum class channel_kind { timeline, notifications, messages };
 struct delivery {
     channel_kind channel = channel_kind::timeline;
     long long seq = 0;
-    long long author = 0;         // timeline: whose followers receive it
+    long long author = 0;         // timeline: whose followers receive it; follow: the followee
+    long long actor = 0;          // who acted
+    long long tweet_id = 0;       // TweetCreated: for the home-timeline cache
+    long long conversation = 0;   // MessageSent
+    bool follow_change = false;   // UserFollowed / UserUnfollowed (no frame)
     std::vector<long long> users;  // notifications / messages: the recipients
     std::shared_ptr<const std::string> frame;  // {"type":"event","channel",...}
 };
@@ -43,6 +47,7 @@ struct write_result {
     bool replayed = false;  // answered from an Idempotency-Key record
     std::vector<delivery> deliveries;
     std::chrono::steady_clock::time_point committed_at{};
+    std::int64_t committed_unix_us = 0;  // system clock, comparable across processes
 };
 
 struct read_result {

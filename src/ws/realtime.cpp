@@ -1,0 +1,524 @@
+// DESIGN
+// The hub: which local sessions belong to which user, and the Redis side of real time.
+//  - First session of user U here: SUBSCRIBE timeline:U notifications:U messages:U, mark U
+//    online (sorted set chirp:online with expiry scores, refreshed every 20 s, plus a
+//    chirp:presence message so other processes learn it at once), and subscribe author:A for
+//    every celebrity A that U follows. Last session gone: the reverse.
+//  - Fan-out (on_committed, on the loop, never suspends): a committed tweet is published to
+//    timeline:F of every online follower F and of the author, one pipelined batch; celebrity
+//    authors (followers > threshold) publish once to author:A instead. Notifications go to
+//    notifications:U, messages to messages:U. Payload = "<seq> <commit_us>\n<frame>", the
+//    frame serialized once by the event writer.
+//  - Redis messages are turned into one shared live_event and enqueued on each local session.
+//  - Home-timeline cache: home:U lists tweet ids (max 800) for online users; pushed with
+//    LPUSHX at fan-out (only existing caches), rebuilt from PostgreSQL when cold, dropped when
+//    U comes online or changes whom they follow.
+//  - Redis lost and back: every session replays from the log (nothing published meanwhile is
+//    trusted), follower caches are dropped.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "chirp/config/config.hpp"
+#include "chirp/metrics/metrics.hpp"
+#include "chirp/redis/redis.hpp"
+#include "chirp/store/store.hpp"
+#include "chirp/ws/realtime.hpp"
+#include "session.hpp"
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+namespace chirp::rt {
+namespace {
+
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t home_cache_max = 800;
+
+std::vector<long long> parse_ids(const std::optional<std::string>& text) {
+    std::vector<long long> out;
+    if (!text) return out;
+    auto j = json::parse(*text, nullptr, false);
+    if (!j.is_array()) return out;
+    out.reserve(j.size());
+    for (const auto& x : j)
+        if (x.is_string()) out.push_back(std::stoll(x.get<std::string>()));
+    return out;
+}
+
+template <class... A>
+std::vector<std::string> argv(A&&... a) {
+    std::vector<std::string> v;
+    v.reserve(sizeof...(a));
+    (v.emplace_back(std::forward<A>(a)), ...);
+    return v;
+}
+
+class realtime_impl final : public service, public hub {
+public:
+    realtime_impl(asio::io_context& ioc, const config& cfg, metrics::registry& m, store::event_store& st,
+                  auth::jwt_codec& jwt)
+        : ioc_(ioc), cfg_(cfg), metrics_(m), store_(st),
+          deps_{ioc, cfg, m, st, jwt, *this, &all_, &stopping_}, timer_(ioc) {
+        redis::callbacks cbs;
+        cbs.on_message = [this](std::string_view ch, std::string_view payload) { on_message(ch, payload); };
+        cbs.on_reconnected = [this] { on_redis_back(); };
+        cbs.on_lost = [this] { spdlog::warn("live updates paused until Redis is back; sessions will replay"); };
+        redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs));
+    }
+
+    // --- service -----------------------------------------------------------------------------
+
+    void start() override {
+        redis_->subscribe("chirp:follows");
+        redis_->subscribe("chirp:presence");
+        redis_->start();
+        asio::co_spawn(ioc_, housekeeping(), asio::detached);
+    }
+
+    http::server_hooks hooks() override {
+        http::server_hooks h;
+        h.websocket = [this](boost::beast::tcp_stream s, http::beast_request req, std::string ip) {
+            run_websocket(deps_, std::move(s), std::move(req), std::move(ip));
+        };
+        h.sse = [this](boost::beast::tcp_stream& s, const http::beast_request& breq, http::request& req) {
+            return run_sse(deps_, s, breq, req);
+        };
+        return h;
+    }
+
+    asio::awaitable<void> shutdown() override {
+        stopping_ = true;
+        for (auto& w : all_)
+            if (auto s = w.lock()) s->go_away();
+        asio::steady_timer t(ioc_);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+        while (metrics_.connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+            t.expires_after(std::chrono::milliseconds(20));
+            co_await t.async_wait(tuple_awaitable);
+        }
+        timer_.cancel();
+        redis_->stop();
+    }
+
+    bool redis_ready() const override { return redis_->ready(); }
+
+    void stats_fields(std::string& out) const override {
+        out += ",\"redis\":\"" + std::string(redis_->ready() ? "up" : "down") + "\"";
+        out += ",\"localUsers\":" + std::to_string(local_.size());
+        out += ",\"redisSubscriptions\":" + std::to_string(redis_->subscription_count());
+    }
+
+    asio::awaitable<std::optional<std::string>> cached_timeline(long long user, long long before,
+                                                                int limit) override {
+        if (!redis_->ready()) co_return std::nullopt;
+        const std::string key = "home:" + std::to_string(user);
+        auto r = co_await redis_->call(argv("LRANGE", key, "0", "-1"));
+        if (!r || r->type != redis::reply::kind::array) co_return std::nullopt;
+        std::vector<std::string> ids;
+        ids.reserve(r->elements.size());
+        for (auto& e : r->elements) ids.push_back(std::move(e.str));
+        if (ids.empty()) {
+            // Cold: rebuild from PostgreSQL (only while the user is online here or elsewhere,
+            // so that fan-out keeps it current).
+            auto q = co_await store_.query("home_cache_ids",
+                                           argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold)));
+            if (q.code != errc::ok) co_return std::nullopt;
+            for (auto id : parse_ids(q.json)) ids.push_back(std::to_string(id));
+            if (!ids.empty() && is_online(user)) {
+                std::vector<std::string> push = argv("RPUSH", key);
+                push.insert(push.end(), ids.begin(), ids.end());
+                redis_->send(std::move(push));
+                redis_->send(argv("EXPIRE", key, "900"));
+            }
+        }
+        // Page through the cached ids; past the end of a full cache, PostgreSQL answers.
+        json page = json::array();
+        std::size_t taken = 0, i = 0;
+        for (; i < ids.size() && taken < static_cast<std::size_t>(limit) + 20; ++i) {
+            const long long id = std::atoll(ids[i].c_str());
+            if (before != 0 && id >= before) continue;
+            page.push_back(ids[i]);
+            ++taken;
+        }
+        if (i == ids.size() && ids.size() >= home_cache_max && taken < static_cast<std::size_t>(limit))
+            co_return std::nullopt;
+        auto h = co_await store_.query(
+            "timeline_hydrate", argv(std::to_string(user), page.dump(), before ? std::to_string(before) : std::string(),
+                                     std::to_string(limit), std::to_string(cfg_.celebrity_threshold)));
+        if (h.code != errc::ok || !h.json) co_return std::nullopt;
+        co_return std::move(h.json);
+    }
+
+    void on_committed(const store::write_result& r) override {
+        for (const auto& d : r.deliveries) {
+            if (d.follow_change) {
+                follow_changed(d.author, d.actor, true);
+                continue;
+            }
+            auto payload = std::make_shared<std::string>();
+            payload->reserve(d.frame->size() + 32);
+            *payload += std::to_string(d.seq);
+            *payload += ' ';
+            *payload += std::to_string(r.committed_unix_us);
+            *payload += '\n';
+            *payload += *d.frame;
+            switch (d.channel) {
+                case store::channel_kind::timeline: fanout_timeline(d, payload); break;
+                case store::channel_kind::notifications:
+                    for (auto u : d.users) publish("notifications:" + std::to_string(u), *payload);
+                    break;
+                case store::channel_kind::messages:
+                    for (auto u : d.users) publish("messages:" + std::to_string(u), *payload);
+                    typing_stopped(d);
+                    break;
+            }
+        }
+    }
+
+    // --- hub ---------------------------------------------------------------------------------
+
+    asio::awaitable<void> attach(session_base* s) override {
+        const long long u = s->user_id();
+        auto& list = local_[u];
+        list.push_back(s);
+        if (list.size() == 1) {
+            const auto id = std::to_string(u);
+            redis_->subscribe("timeline:" + id);
+            redis_->subscribe("notifications:" + id);
+            redis_->subscribe("messages:" + id);
+            redis_->send(argv("ZADD", "chirp:online", std::to_string(now_s() + 60), id));
+            redis_->send(argv("PUBLISH", "chirp:presence", "+" + id));
+            redis_->send(argv("DEL", "home:" + id));  // may be stale from an earlier visit
+            co_await load_celebrities(u);
+        }
+        co_await redis_->subscriptions_settled();
+    }
+
+    void detach(session_base* s) override {
+        const long long u = s->user_id();
+        auto it = local_.find(u);
+        if (it == local_.end()) return;
+        std::erase(it->second, s);
+        if (!it->second.empty()) return;
+        local_.erase(it);
+        const auto id = std::to_string(u);
+        redis_->unsubscribe("timeline:" + id);
+        redis_->unsubscribe("notifications:" + id);
+        redis_->unsubscribe("messages:" + id);
+        redis_->send(argv("ZREM", "chirp:online", id));
+        redis_->send(argv("PUBLISH", "chirp:presence", "-" + id));
+        drop_celebrities(u);
+        std::erase_if(all_, [](const std::weak_ptr<session_base>& w) { return w.expired(); });
+    }
+
+    asio::awaitable<std::string> typing(long long user, const std::string& user_ref, long long conv) override {
+        auto members = co_await conversation_members(conv);
+        if (std::find(members.begin(), members.end(), user) == members.end())
+            co_return std::string("you are not in this conversation");
+        const auto key = std::to_string(user) + ":" + std::to_string(conv);
+        const auto now = std::chrono::steady_clock::now();
+        auto& last = typing_last_[key];
+        if (last.time_since_epoch().count() != 0 && now - last < std::chrono::seconds(2)) {
+            metrics_.typing_dropped.fetch_add(1, std::memory_order_relaxed);
+            co_return std::string();
+        }
+        last = now;
+        const auto frame = R"({"type":"typing","conversation":")" + std::to_string(conv) + R"(","user":)" +
+                           user_ref + R"(,"expiresInMs":5000})";
+        for (auto m : members)
+            if (m != user) publish_ephemeral(m, frame);
+        co_return std::string();
+    }
+
+private:
+    static std::int64_t now_s() { return now_us() / 1000000; }
+
+    bool is_online(long long u) const { return local_.count(u) != 0 || online_remote_.count(u) != 0; }
+
+    void publish(const std::string& channel, const std::string& payload) {
+        redis_->send(argv("PUBLISH", channel, payload));
+    }
+
+    // Typing frames reach the messages:U channel with seq 0 (ephemeral, never replayed).
+    void publish_ephemeral(long long user, const std::string& frame) {
+        if (!redis_->ready()) {
+            // Redis down: at least the sessions of this process get it.
+            if (auto it = local_.find(user); it != local_.end()) {
+                auto f = std::make_shared<const std::string>(frame);
+                for (auto* s : it->second) s->deliver_ephemeral(f);
+            }
+            return;
+        }
+        publish("messages:" + std::to_string(user), "0 0\n" + frame);
+    }
+
+    void typing_stopped(const store::delivery& d) {
+        typing_last_.erase(std::to_string(d.actor) + ":" + std::to_string(d.conversation));
+        std::string ref = "null";
+        // The sender's reference is inside the message frame; keep it simple: id only.
+        ref = R"({"id":")" + std::to_string(d.actor) + R"("})";
+        const auto frame = R"({"type":"typing","conversation":")" + std::to_string(d.conversation) +
+                           R"(","user":)" + ref + R"(,"expiresInMs":0})";
+        for (auto u : d.users)
+            if (u != d.actor) publish_ephemeral(u, frame);
+    }
+
+    struct follower_entry {
+        bool loaded = false;
+        bool loading = false;
+        long long count = 0;
+        std::vector<long long> ids;
+        std::vector<std::pair<store::delivery, std::shared_ptr<std::string>>> pending;
+        std::chrono::steady_clock::time_point fetched{};
+    };
+
+    void fanout_timeline(const store::delivery& d, const std::shared_ptr<std::string>& payload) {
+        auto& e = followers_[d.author];
+        if (e.loaded && std::chrono::steady_clock::now() - e.fetched < std::chrono::seconds(60) && e.pending.empty()) {
+            publish_timeline(d, *payload, e);
+            return;
+        }
+        e.pending.emplace_back(d, payload);
+        if (!e.loading) {
+            e.loading = true;
+            asio::co_spawn(ioc_, load_followers(d.author), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> load_followers(long long author) {
+        auto r = co_await store_.query("follower_ids", argv(std::to_string(author)));
+        auto& e = followers_[author];
+        e.loading = false;
+        if (r.code == errc::ok && r.json) {
+            auto j = json::parse(*r.json, nullptr, false);
+            e.ids.clear();
+            if (j.is_object()) {
+                e.count = j.value("count", 0LL);
+                for (const auto& x : j["ids"]) e.ids.push_back(std::stoll(x.get<std::string>()));
+            }
+            e.loaded = true;
+            e.fetched = std::chrono::steady_clock::now();
+        }
+        // Publish what waited, in commit order. Without a follower list (database down), the
+        // author's own stream still gets it; followers catch up by replay.
+        auto pending = std::move(e.pending);
+        e.pending.clear();
+        for (auto& [d, payload] : pending) publish_timeline(d, *payload, e);
+    }
+
+    void publish_timeline(const store::delivery& d, const std::string& payload, const follower_entry& e) {
+        publish("timeline:" + std::to_string(d.author), payload);
+        if (d.tweet_id != 0) {
+            publish("tweet_events", payload);
+            push_home(d.author, d.tweet_id);
+        }
+        if (!e.loaded) return;
+        if (static_cast<std::size_t>(e.count) > cfg_.celebrity_threshold) {
+            publish("author:" + std::to_string(d.author), payload);  // fan-out on read
+            return;
+        }
+        for (auto f : e.ids) {
+            if (!is_online(f)) continue;
+            publish("timeline:" + std::to_string(f), payload);
+            if (d.tweet_id != 0) push_home(f, d.tweet_id);
+        }
+    }
+
+    void push_home(long long user, long long tweet) {
+        const auto key = "home:" + std::to_string(user);
+        redis_->send(argv("LPUSHX", key, std::to_string(tweet)));
+        redis_->send(argv("LTRIM", key, "0", std::to_string(home_cache_max - 1)));
+    }
+
+    void follow_changed(long long followee, long long follower, bool local_commit) {
+        followers_.erase(followee);
+        if (local_commit) {
+            redis_->send(argv("DEL", "home:" + std::to_string(follower)));
+            publish("chirp:follows", std::to_string(followee) + " " + std::to_string(follower));
+        }
+        if (local_.count(follower) != 0) {
+            drop_celebrities(follower);
+            asio::co_spawn(ioc_, load_celebrities(follower), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> load_celebrities(long long user) {
+        auto r = co_await store_.query("celebrity_followees",
+                                       argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold)));
+        if (local_.count(user) == 0) co_return;  // left meanwhile
+        auto ids = parse_ids(r.json);
+        auto& mine = user_celebs_[user];
+        for (auto a : ids) {
+            if (std::find(mine.begin(), mine.end(), a) != mine.end()) continue;
+            mine.push_back(a);
+            if (celeb_local_[a].insert(user).second && celeb_local_[a].size() == 1)
+                redis_->subscribe("author:" + std::to_string(a));
+        }
+    }
+
+    void drop_celebrities(long long user) {
+        auto it = user_celebs_.find(user);
+        if (it == user_celebs_.end()) return;
+        for (auto a : it->second) {
+            auto& set = celeb_local_[a];
+            set.erase(user);
+            if (set.empty()) {
+                celeb_local_.erase(a);
+                redis_->unsubscribe("author:" + std::to_string(a));
+            }
+        }
+        user_celebs_.erase(it);
+    }
+
+    asio::awaitable<std::vector<long long>> conversation_members(long long conv) {
+        auto now = std::chrono::steady_clock::now();
+        if (auto it = conv_members_.find(conv); it != conv_members_.end() && now - it->second.first < std::chrono::seconds(30))
+            co_return it->second.second;
+        auto r = co_await store_.query("conversation_members", argv(std::to_string(conv)));
+        auto ids = parse_ids(r.json);
+        if (r.code == errc::ok) conv_members_[conv] = {now, ids};
+        if (conv_members_.size() > 10000) conv_members_.clear();
+        co_return ids;
+    }
+
+    void on_message(std::string_view channel, std::string_view payload) {
+        if (channel == "chirp:follows") {
+            const auto sp = payload.find(' ');
+            if (sp != std::string_view::npos)
+                follow_changed(std::atoll(std::string(payload.substr(0, sp)).c_str()),
+                               std::atoll(std::string(payload.substr(sp + 1)).c_str()), false);
+            return;
+        }
+        if (channel == "chirp:presence") {
+            if (payload.size() > 1 && payload[0] == '+')
+                online_remote_.insert(std::atoll(std::string(payload.substr(1)).c_str()));
+            return;
+        }
+        const auto colon = channel.find(':');
+        if (colon == std::string_view::npos) return;
+        const auto kind = channel.substr(0, colon);
+        const long long id = std::atoll(std::string(channel.substr(colon + 1)).c_str());
+        const auto nl = payload.find('\n');
+        if (nl == std::string_view::npos) return;
+        live_event ev;
+        {
+            const auto head = payload.substr(0, nl);
+            const auto sp = head.find(' ');
+            ev.seq = std::atoll(std::string(head.substr(0, sp)).c_str());
+            if (sp != std::string_view::npos) ev.commit_us = std::atoll(std::string(head.substr(sp + 1)).c_str());
+        }
+        ev.frame = std::make_shared<const std::string>(payload.substr(nl + 1));
+        if (kind == "author") {
+            auto it = celeb_local_.find(id);
+            if (it == celeb_local_.end()) return;
+            for (auto u : it->second) deliver_to(u, stream::timeline, ev);
+            return;
+        }
+        const stream s = kind == "timeline" ? stream::timeline
+                         : kind == "notifications" ? stream::notifications
+                                                   : stream::messages;
+        if (kind != "timeline" && kind != "notifications" && kind != "messages") return;
+        deliver_to(id, s, ev);
+    }
+
+    void deliver_to(long long user, stream s, const live_event& ev) {
+        auto it = local_.find(user);
+        if (it == local_.end()) return;
+        for (auto* sess : it->second) {
+            if (ev.seq == 0)
+                sess->deliver_ephemeral(ev.frame);
+            else
+                sess->deliver(s, ev);
+        }
+    }
+
+    void on_redis_back() {
+        metrics_.redis_reconnects.fetch_add(1, std::memory_order_relaxed);
+        followers_.clear();
+        for (auto& [u, list] : local_) {
+            redis_->send(argv("ZADD", "chirp:online", std::to_string(now_s() + 60), std::to_string(u)));
+            for (auto* s : list) s->resync_from_log();
+        }
+    }
+
+    // Presence refresh (every 20 s) and the stats channel (every 5 s).
+    asio::awaitable<void> housekeeping() {
+        int tick = 0;
+        while (!stopping_) {
+            timer_.expires_after(std::chrono::seconds(5));
+            auto [ec] = co_await timer_.async_wait(tuple_awaitable);
+            if (ec || stopping_) break;
+            if (redis_->ready()) {
+                if (tick % 4 == 0 && !local_.empty()) {
+                    std::vector<std::string> zadd = argv("ZADD", "chirp:online");
+                    const auto score = std::to_string(now_s() + 60);
+                    for (const auto& [u, list] : local_) {
+                        zadd.push_back(score);
+                        zadd.push_back(std::to_string(u));
+                    }
+                    redis_->send(std::move(zadd));
+                }
+                redis_->send(argv("ZREMRANGEBYSCORE", "chirp:online", "-inf", std::to_string(now_s())));
+                auto r = co_await redis_->call(argv("ZRANGEBYSCORE", "chirp:online", std::to_string(now_s()), "+inf"));
+                if (r && r->type == redis::reply::kind::array) {
+                    std::unordered_set<long long> online;
+                    for (const auto& e : r->elements) online.insert(std::atoll(e.str.c_str()));
+                    metrics_.online_users.store(static_cast<std::int64_t>(online.size()));
+                    online_remote_ = std::move(online);
+                }
+            } else {
+                metrics_.online_users.store(static_cast<std::int64_t>(local_.size()));
+            }
+            ++tick;
+            co_await push_stats();
+        }
+    }
+
+    asio::awaitable<void> push_stats() {
+        bool any = false;
+        for (const auto& [u, list] : local_)
+            for (auto* s : list) any = any || s->wants_stats();
+        if (!any) co_return;
+        auto r = co_await store_.query("stats_counts", std::vector<std::string>());
+        auto body = http::stats_json(metrics_, r.code == errc::ok ? r.json : std::nullopt, this);
+        auto frame = std::make_shared<const std::string>(R"({"type":"stats","stats":)" + body + "}");
+        for (const auto& [u, list] : local_)
+            for (auto* s : list)
+                if (s->wants_stats()) s->deliver_ephemeral(frame);
+    }
+
+    asio::io_context& ioc_;
+    const config& cfg_;
+    metrics::registry& metrics_;
+    store::event_store& store_;
+    std::vector<std::weak_ptr<session_base>> all_;
+    bool stopping_ = false;
+    session_deps deps_;
+    asio::steady_timer timer_;
+    std::unique_ptr<redis::client> redis_;
+    std::unordered_map<long long, std::vector<session_base*>> local_;
+    std::unordered_set<long long> online_remote_;
+    std::unordered_map<long long, follower_entry> followers_;
+    std::unordered_map<long long, std::vector<long long>> user_celebs_;
+    std::unordered_map<long long, std::unordered_set<long long>> celeb_local_;
+    std::unordered_map<std::string, std::chrono::steady_clock::time_point> typing_last_;
+    std::unordered_map<long long, std::pair<std::chrono::steady_clock::time_point, std::vector<long long>>>
+        conv_members_;
+};
+
+}  // namespace
+
+std::unique_ptr<service> create_realtime(asio::io_context& ioc, const config& cfg, metrics::registry& metrics,
+                                         store::event_store& store, auth::jwt_codec& jwt) {
+    return std::make_unique<realtime_impl>(ioc, cfg, metrics, store, jwt);
+}
+
+}  // namespace chirp::rt

@@ -1,0 +1,42 @@
+// WebSocket and SSE sessions (see session.cpp).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "chirp/http/server.hpp"
+#include "internal.hpp"
+
+namespace chirp {
+struct config;
+namespace metrics {
+struct registry;
+}
+namespace store {
+class event_store;
+}
+namespace auth {
+class jwt_codec;
+}
+}  // namespace chirp
+
+namespace chirp::rt {
+
+struct session_deps {
+    boost::asio::io_context& ioc;
+    const config& cfg;
+    metrics::registry& metrics;
+    store::event_store& store;
+    auth::jwt_codec& jwt;
+    hub& h;
+    std::vector<std::weak_ptr<session_base>>* all = nullptr;  // for shutdown
+    bool* stopping = nullptr;
+};
+
+void run_websocket(session_deps& deps, boost::beast::tcp_stream stream, http::beast_request req,
+                   std::string remote_ip);
+
+boost::asio::awaitable<void> run_sse(session_deps& deps, boost::beast::tcp_stream& stream,
+                                     const http::beast_request& breq, http::request& req);
+
+}  // namespace chirp::rt
