@@ -30,8 +30,17 @@ CHIRP_PKGS_BENCH=(wrk gnuplot-nox)
 
 # ---------------------------------------------------------------------------- messages
 
-chirp_log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
-chirp_warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }
+# Colours only on a terminal (CI logs stay plain); the callers use them too.
+# shellcheck disable=SC2034
+if [[ -t 2 && -z ${NO_COLOR:-} ]]; then
+    CHIRP_C_BLUE=$'\033[1;34m' CHIRP_C_YELLOW=$'\033[1;33m' CHIRP_C_RED=$'\033[1;31m'
+    CHIRP_C_GREEN=$'\033[1;32m' CHIRP_C_BOLD=$'\033[1m' CHIRP_C_OFF=$'\033[0m'
+else
+    CHIRP_C_BLUE='' CHIRP_C_YELLOW='' CHIRP_C_RED='' CHIRP_C_GREEN='' CHIRP_C_BOLD='' CHIRP_C_OFF=''
+fi
+
+chirp_log() { printf '%s==>%s %s\n' "$CHIRP_C_BLUE" "$CHIRP_C_OFF" "$*" >&2; }
+chirp_warn() { printf '%swarning:%s %s\n' "$CHIRP_C_YELLOW" "$CHIRP_C_OFF" "$*" >&2; }
 # chirp_die [code] message — one line on stderr, then exit (default code 1).
 chirp_die() {
     local code=1

@@ -140,7 +140,8 @@ CHIRPD_PID=$!
 echo "$CHIRPD_PID" >"$VAR/chirpd.pid"
 
 if chirp_wait_http "http://127.0.0.1:$PORT/healthz" 60 "$CHIRPD_PID"; then
-    printf '\n  Chirp is running at \033[1mhttp://localhost:%s\033[0m   (Ctrl-C to stop)\n\n' "$PORT"
+    printf '\n  Chirp is running at %shttp://localhost:%s%s   (Ctrl-C to stop)\n\n' \
+        "$CHIRP_C_BOLD" "$PORT" "$CHIRP_C_OFF"
 elif kill -0 "$CHIRPD_PID" 2>/dev/null; then
     chirp_warn "chirpd does not answer http://127.0.0.1:$PORT/healthz yet; still waiting for it"
 fi

@@ -51,7 +51,7 @@ record() {
 run_stage() {
     local name=$1 t0=$SECONDS
     shift
-    printf '\n\033[1;35m=== %s\033[0m\n' "$name" >&2
+    printf '\n%s=== %s%s\n' "$CHIRP_C_BOLD" "$name" "$CHIRP_C_OFF" >&2
     set +e
     (
         set -euo pipefail
@@ -72,16 +72,16 @@ skipped_by_user() { [[ $SKIP == *" $1 "* ]]; }
 
 print_summary() {
     local i failed=0
-    printf '\n\033[1m%-14s %-28s %8s\033[0m\n' stage result time >&2
+    printf '\n%s%-12s %-36s %6s%s\n' "$CHIRP_C_BOLD" stage result time "$CHIRP_C_OFF" >&2
     for i in "${!STAGE_NAMES[@]}"; do
-        printf '%-14s %-28s %7ss\n' "${STAGE_NAMES[$i]}" "${STAGE_RESULTS[$i]}" "${STAGE_TIMES[$i]}" >&2
+        printf '%-12s %-36s %5ss\n' "${STAGE_NAMES[$i]}" "${STAGE_RESULTS[$i]}" "${STAGE_TIMES[$i]}" >&2
         [[ ${STAGE_RESULTS[$i]} == FAIL* ]] && failed=$((failed + 1))
     done
-    printf '%-14s %-28s %7ss\n' total "" $((SECONDS - T_START)) >&2
+    printf '%-12s %-36s %5ss\n' total "" $((SECONDS - T_START)) >&2
     if ((failed > 0)); then
-        printf '\n\033[1;31m%d stage(s) failed\033[0m (logs: %s)\n' "$failed" "$LOGS" >&2
+        printf '\n%s%d stage(s) failed%s (logs: %s)\n' "$CHIRP_C_RED" "$failed" "$CHIRP_C_OFF" "$LOGS" >&2
     else
-        printf '\n\033[1;32mall stages passed\033[0m\n' >&2
+        printf '\n%sall stages passed%s\n' "$CHIRP_C_GREEN" "$CHIRP_C_OFF" >&2
     fi
     [[ -n $CTEST_LINE ]] && printf '%s\n' "$CTEST_LINE"
     return "$failed"
