@@ -153,7 +153,10 @@ start_servers() {
     CHIRP_TEST_REDIS_CMD=$(printf '%q ' "${redis_cmd[@]}")
     export CHIRP_TEST_REDIS_CMD=${CHIRP_TEST_REDIS_CMD% }
     export CHIRP_TEST_CHIRPD=$BUILD/chirpd
-    export CHIRP_TEST_TMPDIR=$TMP
+    # Scratch space and logs of the integration tests: kept after the run, beside the others.
+    export CHIRP_TEST_TMPDIR=$LOGS/tmp
+    rm -rf "$CHIRP_TEST_TMPDIR"
+    mkdir -p "$CHIRP_TEST_TMPDIR"
     chirp_log "PostgreSQL on 127.0.0.1:$PG_PORT, Redis on 127.0.0.1:$REDIS_PORT ($TMP)"
 }
 
@@ -243,7 +246,7 @@ stage_web_e2e() {
     local port
     chirp_web_deps
     (cd web && npm run build)
-    port=$(chirpd_ctl_create e2e --web-root "$CHIRP_ROOT/web/dist" --dev)
+    port=$(chirpd_ctl_create e2e --web-root "$CHIRP_ROOT/web/dist" --dev --fast-password-hash)
     "$TMP/e2e/ctl" start
     chirp_log "e2e against chirpd on http://127.0.0.1:$port"
     (cd web && CHIRP_URL="http://127.0.0.1:$port" CHIRP_E2E_CHIRPD_CTL="$TMP/e2e/ctl" \
@@ -254,7 +257,7 @@ stage_web_e2e() {
 stage_bench_smoke() {
     local port secret
     secret=$(head -c 32 /dev/urandom | base64)
-    port=$(chirpd_ctl_create bench --jwt-secret "$secret")
+    port=$(chirpd_ctl_create bench --jwt-secret "$secret" --fast-password-hash)
     "$TMP/bench/ctl" start
     CHIRP_JWT_SECRET=$secret timeout 600 "$BUILD/chirp-bench" smoke \
         --url "http://127.0.0.1:$port" --users 50 --tweets 5
