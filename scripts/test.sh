@@ -10,7 +10,7 @@
 #
 # Usage: scripts/test.sh        (CI runs it through .ci/run as root, CI=true, no stdin)
 # Environment: CHIRP_TEST_JOBS (2) ninja jobs; CHIRP_TEST_SKIP="web e2e bench compose"
-#              skips stages by name.
+#              skips stages by name; CHIRP_TEST_CMAKE_ARGS extra CMake arguments.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -223,7 +223,10 @@ stage_compose() {
 
 stage_build() {
     chirp_log "building (Debug, ASan+UBSan, -Werror) in build-test/ with $JOBS jobs"
-    chirp_cmake_build "$BUILD" "$JOBS" "" -DCMAKE_BUILD_TYPE=Debug -DCHIRP_SANITIZE=ON -DCHIRP_WERROR=ON
+    local -a extra=()
+    read -r -a extra <<<"${CHIRP_TEST_CMAKE_ARGS:-}"
+    chirp_cmake_build "$BUILD" "$JOBS" "" -DCMAKE_BUILD_TYPE=Debug -DCHIRP_SANITIZE=ON -DCHIRP_WERROR=ON \
+        "${extra[@]}"
     ccache -s 2>/dev/null | grep -iE '^(cache(able)? ?)?(hits|misses)|hit rate|Hits|Misses' | head -n 4 >&2 || true
 }
 
