@@ -131,6 +131,12 @@ const std::vector<option>& options() {
          INT_OPT(celebrity_threshold, 0, 1000000000)},
         {"ws-rate-limit", "CHIRP_WS_RATE_LIMIT", "client WebSocket messages per second before 4029 (default 50)", false,
          INT_OPT(ws_rate_limit, 1, 1000000)},
+        {"bench-events", "CHIRP_BENCH_EVENTS", "bench-append: events in the saturation phase (default 50000)", false,
+         INT_OPT(bench_events, 1, 10000000)},
+        {"bench-rate", "CHIRP_BENCH_RATE", "bench-append: events/s in the fixed-rate phase (default 1000)", false,
+         INT_OPT(bench_rate, 1, 1000000)},
+        {"bench-seconds", "CHIRP_BENCH_SECONDS", "bench-append: seconds of the fixed-rate phase (default 10)", false,
+         INT_OPT(bench_seconds, 1, 3600)},
         {"seed", "CHIRP_SEED", "for `chirpd seed`: users=N,prefix=P,password=PW[,follow=A:F]", false,
          [](config& c, const std::string& v, std::string&) { return c.seed_spec = v, true; }},
     };
@@ -139,11 +145,12 @@ const std::vector<option>& options() {
 
 std::string help_text() {
     std::ostringstream out;
-    out << "usage: chirpd [serve|migrate|rebuild-projections|seed] [options]\n\n"
+    out << "usage: chirpd [serve|migrate|rebuild-projections|seed|bench-append] [options]\n\n"
            "  serve                 run the server (default)\n"
            "  migrate               apply database migrations and exit\n"
            "  rebuild-projections   empty the projections and replay the event log\n"
-           "  seed                  bulk-create users and follows (benchmark setup only)\n\n"
+           "  seed                  bulk-create users and follows (benchmark setup only)\n"
+           "  bench-append          measure the event append path (events/s, latency)\n\n"
            "options (each also as an environment variable; flags win):\n";
     for (const auto& o : options()) {
         std::string f = std::string("  --") + o.flag + (o.is_switch ? "" : " VALUE");
@@ -160,7 +167,8 @@ parse_result parse_config(int argc, const char* const* argv, const env_lookup& g
     parse_result r;
     std::string err;
     for (const auto& o : options()) {
-        if (const char* v = getenv_fn(o.env); v != nullptr) {
+        // An empty variable is unset: `CHIRP_DEV=` must not switch dev mode on.
+        if (const char* v = getenv_fn(o.env); v != nullptr && *v != '\0') {
             if (!o.set(r.cfg, v, err)) {
                 r.message = std::string(o.env) + " " + err;
                 return r;
@@ -170,7 +178,8 @@ parse_result parse_config(int argc, const char* const* argv, const env_lookup& g
     int i = 1;
     if (i < argc && argv[i][0] != '-') {
         const std::string cmd = argv[i++];
-        if (cmd != "serve" && cmd != "migrate" && cmd != "rebuild-projections" && cmd != "seed") {
+        if (cmd != "serve" && cmd != "migrate" && cmd != "rebuild-projections" && cmd != "seed" &&
+            cmd != "bench-append") {
             r.message = "unknown command '" + cmd + "' (see --help)";
             return r;
         }

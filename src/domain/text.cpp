@@ -45,13 +45,34 @@ bool is_ascii_word(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
+// Punctuation and symbols outside ASCII (the common blocks): they end a hashtag like ASCII
+// punctuation does, so "#cpp。", "#wow…", "“#quoted”" and "#party🎉" give cpp, wow, quoted, party.
+bool is_punct_or_symbol(char32_t cp) noexcept {
+    if (cp >= 0xA1 && cp <= 0xBF)  // Latin-1 punctuation and signs, except ª ² ³ µ ¹ º ¼ ½ ¾
+        return cp != 0xAA && cp != 0xB2 && cp != 0xB3 && cp != 0xB5 && cp != 0xB9 &&
+               cp != 0xBA && (cp < 0xBC || cp > 0xBE);
+    return cp == 0xD7 || cp == 0xF7 ||                    // × ÷
+           (cp >= 0x2010 && cp <= 0x2027) ||              // dashes, quotes, bullets, …
+           (cp >= 0x2030 && cp <= 0x205E) ||              // ‰ ′ ‹ › ‼ ⁇ …
+           (cp >= 0x20A0 && cp <= 0x20CF) ||              // currency signs
+           (cp >= 0x2190 && cp <= 0x2BFF) ||              // arrows, math, shapes, dingbats
+           (cp >= 0x3001 && cp <= 0x3003) ||              // 、。〃
+           (cp >= 0x3008 && cp <= 0x3011) ||              // 〈〉《》「」『』【】
+           (cp >= 0x3014 && cp <= 0x301F) || cp == 0x3030 || cp == 0x303D ||
+           (cp >= 0xFE10 && cp <= 0xFE1F) || (cp >= 0xFE30 && cp <= 0xFE6F) ||
+           (cp >= 0xFF01 && cp <= 0xFF0F) ||              // fullwidth ！＂＃ …
+           (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0xFF3B && cp <= 0xFF40) ||
+           (cp >= 0xFF5B && cp <= 0xFF65) ||
+           (cp >= 0x1F000 && cp <= 0x1FAFF);              // emoji and pictographs
+}
+
 // A word byte for hashtags: ASCII word characters and any byte of a non-ASCII sequence
-// (letters of other scripts), excluding Unicode white space.
+// (letters of other scripts), excluding Unicode white space, punctuation and symbols.
 bool starts_word(std::string_view s, std::size_t i) noexcept {
     if (is_ascii_word(s[i])) return true;
     if (static_cast<unsigned char>(s[i]) < 0x80) return false;
     char32_t cp = 0;
-    return decode(s, i, cp) != 0 && !is_space(cp);
+    return decode(s, i, cp) != 0 && !is_space(cp) && !is_punct_or_symbol(cp);
 }
 
 std::string lower_ascii(std::string_view s) {
