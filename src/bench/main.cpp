@@ -45,8 +45,10 @@ common options
   --server-pid PID              sample this process (default: whoever listens on the port)
   --prefix bu --password PW     users are <prefix><i> with this password
   --seed-cmd CMD                create users and follows with
-                                `CMD --users N --prefix P --password PW --follow A0-A1:F0-F1`
-  --jwt-secret S                mint HS256 tokens instead of logging in (setup only)
+                                `CMD --seed users=N,prefix=P,password=PW[,follow=A:F]`
+                                (e.g. "chirpd seed --database-url URL")
+  --jwt-secret S                mint HS256 tokens instead of logging in (setup only;
+                                default $CHIRP_JWT_SECRET)
   --token-cache FILE            reuse tokens between runs
   --setup-concurrency 32        REST setup requests in flight
   --connect-concurrency 256     WebSocket handshakes in flight

@@ -27,7 +27,9 @@ setup_options setup_options::from(const options& opts) {
     so.prefix = opts.str("prefix", so.prefix);
     so.password = opts.str("password", so.password);
     so.seed_cmd = opts.str("seed-cmd");
-    so.jwt_secret = opts.str("jwt-secret");
+    // The environment variable is the one chirpd reads; scripts/test.sh sets it for us too.
+    const char* env_secret = std::getenv("CHIRP_JWT_SECRET");
+    so.jwt_secret = opts.str("jwt-secret", env_secret ? env_secret : "");
     so.token_cache = opts.str("token-cache");
     so.concurrency = static_cast<std::size_t>(opts.integer("setup-concurrency", 32));
     so.dry = opts.flag("relay");
@@ -84,17 +86,20 @@ void save_cache(const std::string& path, const population& pop) {
     for (const auto& [k, v] : lines) out << v << "\n";
 }
 
+// `CMD --seed users=N,prefix=P,password=PW[,follow=A:F]` (chirpd seed's spec: the first A users
+// are each followed by F of the others). Our graphs are "users [A, N) follow users [0, A)".
 std::string seed_command(const setup_options& so, std::size_t count,
                          const std::vector<follow_range>& follows) {
-    std::string cmd = so.seed_cmd + " --users " + std::to_string(count) + " --prefix '" +
-                      so.prefix + "' --password '" + so.password + "'";
+    std::string spec =
+        "users=" + std::to_string(count) + ",prefix=" + so.prefix + ",password=" + so.password;
+    if (follows.size() > 1) throw std::invalid_argument("--seed-cmd supports one follow range");
     for (const auto& f : follows) {
-        if (f.authors_begin >= f.authors_end || f.followers_begin >= f.followers_end) continue;
-        cmd += " --follow " + std::to_string(f.authors_begin) + "-" +
-               std::to_string(f.authors_end - 1) + ":" + std::to_string(f.followers_begin) + "-" +
-               std::to_string(f.followers_end - 1);
+        if (f.authors_begin != 0 || f.followers_begin != f.authors_end || f.followers_end > count)
+            throw std::invalid_argument("--seed-cmd: follow graph not expressible as A:F");
+        spec += ",follow=" + std::to_string(f.authors_end) + ":" +
+                std::to_string(f.followers_end - f.followers_begin);
     }
-    return cmd;
+    return so.seed_cmd + " --seed '" + spec + "'";
 }
 
 }  // namespace

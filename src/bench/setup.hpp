@@ -2,13 +2,13 @@
 // a follow graph given as ranges, and one token per user. Setup only, never on a measured path.
 //
 // Users and follows come from one of:
-//  - `--seed-cmd CMD`: runs `CMD --users N --prefix P --password PW --follow A0-A1:F0-F1 ...`
-//    (inclusive index ranges: users F0..F1 each follow users A0..A1), e.g. a bulk-seeding
-//    subcommand of chirpd; it must be idempotent;
+//  - `--seed-cmd CMD`: runs `CMD --seed users=N,prefix=P,password=PW[,follow=A:F]`, i.e.
+//    `chirpd seed --database-url URL` (each of the first A users is followed by F of the
+//    others; users that exist are kept), so the command must be idempotent;
 //  - otherwise the REST API: POST /api/auth/register (409 -> login) and
 //    POST /api/users/{handle}/follow, with `--setup-concurrency` requests in flight.
 // Tokens come from the register answer, a token cache file (`--token-cache`), HS256 minting with
-// `--jwt-secret` (ids from GET /api/users/{handle}), or POST /api/auth/login.
+// `--jwt-secret` or $CHIRP_JWT_SECRET (ids from GET /api/users/{handle}), or POST /api/auth/login.
 #pragma once
 
 #include <optional>

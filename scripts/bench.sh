@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# scripts/bench.sh — Chirp's benchmark suite (issue 5), one command, everything on 127.0.0.1.
+#
+# Builds chirpd and chirp-bench (Release, build-bench/), starts a private PostgreSQL 15
+# (durability defaults: fsync and synchronous_commit on) and Redis on free ports in a temp
+# dir, then chirpd pinned to CPU 0 and, for the machine's ceiling, `chirp-bench relay` (also
+# CPU 0, never at the same time as a chirpd measurement); chirp-bench runs on CPU 1. Runs the
+# scenarios, prints one summary table and draws latency-vs-load charts (gnuplot, SVG) next
+# to the JSON in bench-results/<time>-<commit>/ (and bench-results/latest). Each scenario
+# stops by itself; every server is stopped on the way out.
+#
+# Usage: scripts/bench.sh [--quick] [--only "idle fanout celebrity notify storm wrk append smoke"]
+#                         [--no-build] [--keep] [--no-relay]
+#   --quick     short run (5 s steps, smaller N): a few minutes instead of ~20
+#   --only      run these scenarios only (default all)
+#   --no-build  use the binaries already in build-bench/
+#   --keep      keep the temp dir with the server logs
+#   --no-relay  skip the relay (ceiling) runs
+# Environment: CHIRP_BENCH_BUILD (build-bench), CHIRP_BENCH_JOBS (2), CHIRP_BENCH_OUT
+#              (bench-results), CHIRP_BENCH_CPU_SERVER (0), CHIRP_BENCH_CPU_CLIENT (1).
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() { sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+
+QUICK=
+ONLY="idle fanout celebrity notify storm wrk append"
+BUILD_IT=1
+KEEP=
+RELAY=1
+while (($#)); do
+    case $1 in
+        --quick) QUICK=1 ;;
+        --only) ONLY=$2; shift ;;
+        --no-build) BUILD_IT= ;;
+        --keep) KEEP=1 ;;
+        --no-relay) RELAY= ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; chirp_die 2 "unknown argument: $1" ;;
+    esac
+    shift
+done
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+
+BUILD=${CHIRP_BENCH_BUILD:-$CHIRP_ROOT/build-bench}
+JOBS=${CHIRP_BENCH_JOBS:-2}
+CPU_SERVER=${CHIRP_BENCH_CPU_SERVER:-0}
+CPU_CLIENT=${CHIRP_BENCH_CPU_CLIENT:-1}
+CHIRPD=$BUILD/chirpd
+BENCH=$BUILD/chirp-bench
+
+chirp_install_packages core bench
+if [[ -n $BUILD_IT ]]; then
+    chirp_log "building chirpd and chirp-bench (Release, $BUILD)"
+    chirp_cmake_build "$BUILD" "$JOBS" "chirpd chirp-bench" -DCMAKE_BUILD_TYPE=Release -DCHIRP_BUILD_TESTS=OFF
+fi
+[[ -x $CHIRPD && -x $BENCH ]] || chirp_die "missing $CHIRPD or $BENCH (build first)"
+"$BENCH" selftest >/dev/null || chirp_die "chirp-bench selftest failed"
+
+COMMIT=$(git -C "$CHIRP_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+OUT_ROOT=${CHIRP_BENCH_OUT:-$CHIRP_ROOT/bench-results}
+OUT=$OUT_ROOT/$(date -u +%Y%m%dT%H%M%SZ)-$COMMIT${QUICK:+-quick}
+mkdir -p "$OUT"
+ln -sfn "$(basename "$OUT")" "$OUT_ROOT/latest"
+
+TMP=$(mktemp -d /tmp/chirp-bench.XXXXXX)
+chmod 755 "$TMP"
+PG_PORT=$(chirp_free_port)
+REDIS_PORT=$(chirp_free_port "$PG_PORT")
+PORT=$(chirp_free_port "$PG_PORT" "$REDIS_PORT")
+RELAY_PORT=$(chirp_free_port "$PG_PORT" "$REDIS_PORT" "$PORT")
+SECRET=$(head -c 32 /dev/urandom | base64)
+DB_URL="postgresql://chirp@127.0.0.1:$PG_PORT/chirp"
+
+CHIRPD_PID=
+RELAY_PID=
+PG_STARTED=
+REDIS_STARTED=
+# shellcheck disable=SC2317  # invoked by the trap
+cleanup() {
+    local rc=$?
+    set +e
+    trap '' INT TERM
+    [[ -n $RELAY_PID ]] && chirp_stop_pid "$RELAY_PID" 10
+    [[ -n $CHIRPD_PID ]] && chirp_stop_pid "$CHIRPD_PID" 20
+    [[ -n $REDIS_STARTED ]] && chirp_redis_stop "$TMP/redis" "$REDIS_PORT"
+    [[ -n $PG_STARTED ]] && chirp_pg_stop "$TMP/pg" fast
+    cp "$TMP"/*.log "$TMP"/pg-sock/*.log "$OUT/" 2>/dev/null
+    if [[ -n $KEEP ]]; then chirp_log "kept $TMP"; else rm -rf "$TMP"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 20,000 sockets need more descriptors than the default soft limit; the hard limit is the
+# ceiling (raising it needs CAP_SYS_RESOURCE, which a container may not have).
+ulimit -n "$(ulimit -Hn)"
+FD_LIMIT=$(ulimit -n)
+
+chirp_log "PostgreSQL on 127.0.0.1:$PG_PORT, Redis on $REDIS_PORT (in $TMP)"
+chirp_pg_init "$TMP/pg" --no-sync
+PG_STARTED=1
+chirp_pg_start "$TMP/pg" "$TMP/pg-sock" "$PG_PORT" "$TMP/pg-sock/postgresql.log" -c max_connections=200
+chirp_pg_ensure_db "$PG_PORT" chirp chirp
+REDIS_STARTED=1
+chirp_redis_start "$TMP/redis" "$REDIS_PORT"
+
+start_chirpd() {
+    chirp_log "starting chirpd on 127.0.0.1:$PORT (CPU $CPU_SERVER)"
+    taskset -c "$CPU_SERVER" "$CHIRPD" serve --port "$PORT" --bind 127.0.0.1 \
+        --database-url "$DB_URL" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
+        --jwt-secret "$SECRET" --fast-password-hash --log-level warn \
+        </dev/null >>"$TMP/chirpd.log" 2>&1 &
+    CHIRPD_PID=$!
+    chirp_wait_http "http://127.0.0.1:$PORT/healthz" 120 "$CHIRPD_PID" ||
+        chirp_die "chirpd did not start (log: $TMP/chirpd.log)"
+}
+stop_chirpd() {
+    [[ -n $CHIRPD_PID ]] || return 0
+    chirp_stop_pid "$CHIRPD_PID" 20
+    wait "$CHIRPD_PID" 2>/dev/null || true
+    CHIRPD_PID=
+}
+start_relay() {
+    chirp_log "starting the relay on 127.0.0.1:$RELAY_PORT (CPU $CPU_SERVER)"
+    taskset -c "$CPU_SERVER" "$BENCH" relay --port "$RELAY_PORT" </dev/null >>"$TMP/relay.log" 2>&1 &
+    RELAY_PID=$!
+    chirp_wait_http "http://127.0.0.1:$RELAY_PORT/healthz" 20 "$RELAY_PID" || chirp_die "relay did not start"
+}
+stop_relay() {
+    [[ -n $RELAY_PID ]] || return 0
+    chirp_stop_pid "$RELAY_PID" 10
+    wait "$RELAY_PID" 2>/dev/null || true
+    RELAY_PID=
+}
+
+# One scenario against chirpd: bench NAME SUBCOMMAND PREFIX [options...]
+bench() {
+    local name=$1 cmd=$2 prefix=$3
+    shift 3
+    chirp_log "scenario $name (chirp-bench $cmd $*)"
+    printf '%s\n' "taskset -c $CPU_CLIENT chirp-bench $cmd --url http://127.0.0.1:$PORT --prefix $prefix $*" >>"$OUT/commands.txt"
+    taskset -c "$CPU_CLIENT" "$BENCH" "$cmd" --url "http://127.0.0.1:$PORT" --server-pid "$CHIRPD_PID" \
+        --prefix "$prefix" --seed-cmd "$CHIRPD seed --database-url $DB_URL" --jwt-secret "$SECRET" \
+        --token-cache "$TMP/tokens-$prefix" --json "$OUT/$name.json" --dat "$OUT/$name.dat" "$@" \
+        2>&1 | tee "$OUT/$name.txt" || chirp_warn "scenario $name failed"
+    if ! kill -0 "$CHIRPD_PID" 2>/dev/null; then
+        chirp_warn "chirpd died during scenario $name (log: chirpd.log): restarting it"
+        echo "chirpd died during $name" >>"$OUT/crashes.txt"
+        wait "$CHIRPD_PID" 2>/dev/null || true
+        start_chirpd
+    fi
+}
+# The same client against the relay.
+bench_relay() {
+    local name=$1 cmd=$2
+    shift 2
+    chirp_log "scenario $name against the relay"
+    printf '%s\n' "taskset -c $CPU_CLIENT chirp-bench $cmd --relay --url http://127.0.0.1:$RELAY_PORT $*" >>"$OUT/commands.txt"
+    taskset -c "$CPU_CLIENT" "$BENCH" "$cmd" --relay --url "http://127.0.0.1:$RELAY_PORT" \
+        --server-pid "$RELAY_PID" --json "$OUT/$name-relay.json" --dat "$OUT/$name-relay.dat" "$@" \
+        2>&1 | tee "$OUT/$name-relay.txt" || chirp_warn "scenario $name against the relay failed"
+}
+
+# --- parameters: the issue's, or a short version
+if [[ -n $QUICK ]]; then
+    IDLE_N=1000,5000
+    LADDER=10,50,100,200
+    DURATION=5
+    CELEB_F=10000
+    NOTIFY_RATES=1000,5000
+    STORM_N=5000
+    WRK_SECONDS=5
+else
+    IDLE_N=1000,10000,20000
+    LADDER=10,25,50,75,100,150,200,300,500
+    DURATION=20
+    CELEB_F=10000
+    NOTIFY_RATES=1000,5000
+    STORM_N=10000
+    WRK_SECONDS=15
+fi
+# Each process can hold at most FD_LIMIT descriptors: chirpd needs a few dozen besides its
+# sockets, so the largest idle step is clamped to fit (reported in BENCHMARKS.md).
+IDLE_N=$(awk -v list="$IDLE_N" -v lim="$FD_LIMIT" 'BEGIN { n = split(list, a, ","); s = "";
+    for (i = 1; i <= n; i++) { v = a[i]; if (v > lim - 100) v = lim - 100; s = s (i > 1 ? "," : "") v } print s }')
+
+{
+    echo "commit: $(git -C "$CHIRP_ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
+    echo "date: $(date -u +%FT%TZ)"
+    echo "mode: ${QUICK:+quick}${QUICK:-full}"
+    echo "fd limit: $FD_LIMIT"
+    lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L2|L3)' || true
+    uname -r
+} >"$OUT/machine.txt"
+
+# --- the relay first (the machine's ceiling), then chirpd with the same ladders
+if [[ -n $RELAY ]] && { want idle || want fanout || want celebrity; }; then
+    start_relay
+    want idle && bench_relay idle idle --connections "$IDLE_N"
+    want fanout && bench_relay fanout fanout --authors 10 --followers 1000 --rates "$LADDER" --duration "$DURATION"
+    want celebrity && bench_relay celebrity celebrity --followers "$CELEB_F" --rates 5,10 --duration "$DURATION"
+    stop_relay
+fi
+
+start_chirpd
+want smoke && bench smoke smoke bsm --users 50 --tweets 5
+want idle && bench idle idle bi --connections "$IDLE_N"
+want fanout && bench fanout fanout bf --authors 10 --followers 1000 --rates "$LADDER" --duration "$DURATION"
+want celebrity && bench celebrity celebrity bc --followers "$CELEB_F" --rates 5,10 --duration "$DURATION"
+want notify && bench notify notify bn --rates "$NOTIFY_RATES" --duration "$DURATION"
+want storm && bench storm storm bc --clients "$STORM_N" --rate 5 --before 3 --after 5 --jitter 2
+
+# --- REST reads with wrk: a follower of the fan-out authors (their tweets fill its timeline)
+if want wrk; then
+    if [[ -s $TMP/tokens-bf ]]; then
+        token=$(awk '$1 == "bf10" { print $3 }' "$TMP/tokens-bf")
+        sed "s|@TOKEN@|$token|" "$CHIRP_ROOT/scripts/bench/timeline.lua" >"$TMP/timeline.lua"
+        chirp_log "scenario wrk: GET /api/timeline for ${WRK_SECONDS}s"
+        echo "taskset -c $CPU_CLIENT wrk -t1 -c64 -d${WRK_SECONDS}s --latency -s timeline.lua http://127.0.0.1:$PORT/api/timeline" >>"$OUT/commands.txt"
+        taskset -c "$CPU_CLIENT" wrk -t1 -c64 -d"${WRK_SECONDS}s" --timeout 5s --latency -s "$TMP/timeline.lua" \
+            "http://127.0.0.1:$PORT/api/timeline" | tee "$OUT/wrk-timeline.txt"
+        "$CHIRP_ROOT/scripts/bench/wrk2json.sh" <"$OUT/wrk-timeline.txt" >"$OUT/wrk-timeline.json" || true
+    else
+        chirp_warn "wrk: no fan-out population (run with the fanout scenario)"
+    fi
+fi
+
+# --- event append throughput: a hook for `chirpd bench-append` once chirpd has it
+if want append; then
+    if "$CHIRPD" bench-append --help >/dev/null 2>&1; then
+        chirp_log "scenario append (chirpd bench-append)"
+        echo "chirpd bench-append --database-url $DB_URL" >>"$OUT/commands.txt"
+        taskset -c "$CPU_SERVER" "$CHIRPD" bench-append --database-url "$DB_URL" >"$OUT/append.json" ||
+            chirp_warn "bench-append failed"
+    else
+        chirp_warn "append: chirpd has no bench-append subcommand yet: skipped"
+    fi
+fi
+
+stop_chirpd
+
+# --- summary and charts
+"$BENCH" summary --dir "$OUT" | tee "$OUT/summary.txt"
+if command -v gnuplot >/dev/null 2>&1; then
+    for name in fanout celebrity; do
+        [[ -s $OUT/$name.dat || -s $OUT/$name-relay.dat ]] || continue
+        gnuplot -e "dir='$OUT'; name='$name'" "$CHIRP_ROOT/scripts/bench/latency.gp" 2>>"$OUT/gnuplot.log" ||
+            chirp_warn "gnuplot failed for $name (see $OUT/gnuplot.log)"
+    done
+fi
+chirp_log "results in $OUT"
