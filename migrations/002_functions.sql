@@ -15,29 +15,53 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION chirp_user_ref(uid bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('id', u.id::text, 'handle', u.handle, 'displayName', u.display_name)
-    FROM users u WHERE u.id = uid
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT (SELECT jsonb_build_object('id', u.id::text, 'handle', u.handle,
+                                      'displayName', u.display_name)
+            FROM users u WHERE u.id = uid));
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_user_json(u users, viewer bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
         'id', u.id::text, 'handle', u.handle, 'displayName', u.display_name,
         'createdAt', chirp_ts(u.created_at), 'followers', u.follower_count,
         'following', u.following_count, 'tweets', u.tweet_count)
         || CASE WHEN viewer IS NULL OR viewer = u.id THEN '{}'::jsonb
                 ELSE jsonb_build_object('followedByMe', EXISTS (
                     SELECT 1 FROM follows f WHERE f.follower_id = viewer AND f.followee_id = u.id))
-           END
-$$;
+           END);
+END $$;
 
+-- A tweet without its retweeted original (the original of a retweet is never a retweet).
+CREATE OR REPLACE FUNCTION chirp_tweet_json_flat(t tweets, viewer bigint) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
+        'id', t.id::text, 'author', chirp_user_ref(t.author_id), 'content', t.content,
+        'createdAt', chirp_ts(t.created_at), 'replyTo', t.reply_to::text, 'retweetOf', NULL,
+        'mentions', COALESCE((SELECT jsonb_agg(m->'handle') FROM jsonb_array_elements(t.mentions) m),
+                             '[]'::jsonb),
+        'hashtags', to_jsonb(t.hashtags),
+        'likes', t.like_count, 'retweets', t.retweet_count, 'replies', t.reply_count,
+        'likedByMe', viewer IS NOT NULL AND EXISTS (
+            SELECT 1 FROM likes l WHERE l.tweet_id = t.id AND l.user_id = viewer),
+        'retweetedByMe', viewer IS NOT NULL AND EXISTS (
+            SELECT 1 FROM tweets r WHERE r.retweet_of = t.id AND r.author_id = viewer
+                                     AND NOT r.deleted)));
+END $$;
+
+-- These view functions are single SELECTs without FROM so that the planner inlines them
+-- (a non-inlined SQL function is planned again on every call).
 CREATE OR REPLACE FUNCTION chirp_tweet_json(t tweets, viewer bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
         'id', t.id::text, 'author', chirp_user_ref(t.author_id), 'content', t.content,
         'createdAt', chirp_ts(t.created_at), 'replyTo', t.reply_to::text,
-        'retweetOf', (SELECT chirp_tweet_json(o, viewer) FROM tweets o
+        'retweetOf', (SELECT chirp_tweet_json_flat(o, viewer) FROM tweets o
                       WHERE o.id = t.retweet_of AND NOT o.deleted),
         'mentions', COALESCE((SELECT jsonb_agg(m->'handle') FROM jsonb_array_elements(t.mentions) m),
                              '[]'::jsonb),
@@ -47,64 +71,71 @@ LANGUAGE sql STABLE AS $$
             SELECT 1 FROM likes l WHERE l.tweet_id = t.id AND l.user_id = viewer),
         'retweetedByMe', viewer IS NOT NULL AND EXISTS (
             SELECT 1 FROM tweets r WHERE r.retweet_of = t.id AND r.author_id = viewer
-                                     AND NOT r.deleted))
-$$;
+                                     AND NOT r.deleted)));
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_tweet_by_id(tid bigint, viewer bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT chirp_tweet_json(t, viewer) FROM tweets t WHERE t.id = tid AND NOT t.deleted
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT (SELECT chirp_tweet_json(t, viewer) FROM tweets t WHERE t.id = tid AND NOT t.deleted));
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_notification_json(n notifications) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
         'id', n.seq::text, 'seq', n.seq::text, 'type', n.type,
         'actor', chirp_user_ref(n.actor_id),
         'tweet', chirp_tweet_by_id(n.tweet_id, n.recipient_id),
         'conversationId', n.conversation_id::text,
         'createdAt', chirp_ts(n.created_at),
-        'read', n.seq <= (SELECT u.notif_read_upto FROM users u WHERE u.id = n.recipient_id))
-$$;
+        'read', n.seq <= (SELECT u.notif_read_upto FROM users u WHERE u.id = n.recipient_id)));
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_message_json(m messages) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
         'id', m.id::text, 'conversationId', m.conversation_id::text,
         'sender', chirp_user_ref(m.sender_id), 'content', m.content,
-        'createdAt', chirp_ts(m.created_at), 'seq', m.seq::text)
-$$;
+        'createdAt', chirp_ts(m.created_at), 'seq', m.seq::text));
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_conversation_json(c conversations) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
         'id', c.id::text,
         'participants', (SELECT jsonb_agg(chirp_user_ref(p) ORDER BY p)
                          FROM unnest(c.participants) p),
         'createdAt', chirp_ts(c.created_at),
         'lastMessage', (SELECT chirp_message_json(m) FROM messages m
-                        WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1))
-$$;
+                        WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1)));
+END $$;
 
 -- The audit-trail form of an event (secrets stripped).
 CREATE OR REPLACE FUNCTION chirp_event_json(e events) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
         'seq', e.seq::text, 'id', e.id::text, 'type', e.type, 'userId', e.user_id::text,
         'timestamp', chirp_ts(e.created_at), 'version', e.version,
-        'payload', e.payload - 'passwordHash')
-$$;
+        'payload', e.payload - 'passwordHash'));
+END $$;
 
 -- The wire form of an event on a stream: the payload holds what a client needs to render.
 CREATE OR REPLACE FUNCTION chirp_wire(e events, type text, payload jsonb) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object(
         'id', e.id::text, 'type', type, 'userId', e.user_id::text,
-        'timestamp', chirp_ts(e.created_at), 'version', e.version, 'payload', payload)
-$$;
+        'timestamp', chirp_ts(e.created_at), 'version', e.version, 'payload', payload));
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_wire_timeline(e events) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT CASE e.type
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT CASE e.type
         WHEN 'TweetCreated' THEN chirp_wire(e, e.type, jsonb_build_object('tweet',
             (SELECT chirp_tweet_json(t, NULL) FROM tweets t
              WHERE t.id = (e.payload->>'tweetId')::bigint)))
@@ -114,35 +145,40 @@ LANGUAGE sql STABLE AS $$
             'tweetId', t.id::text, 'likes', t.like_count, 'retweets', t.retweet_count,
             'replies', t.reply_count)
             FROM tweets t WHERE t.id = (e.payload->>'tweetId')::bigint))
-    END
-$$;
+    END);
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_wire_notification(n notifications) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT chirp_wire(e, 'Notification', jsonb_build_object('notification', chirp_notification_json(n)))
-    FROM events e WHERE e.seq = n.seq
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT (SELECT chirp_wire(e, 'Notification',
+                              jsonb_build_object('notification', chirp_notification_json(n)))
+            FROM events e WHERE e.seq = n.seq));
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_wire_message(e events) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT chirp_wire(e, e.type, jsonb_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT chirp_wire(e, e.type, jsonb_build_object(
         'message', (SELECT chirp_message_json(m) FROM messages m
                     WHERE m.id = (e.payload->>'messageId')::bigint),
         'conversation', (SELECT chirp_conversation_json(c) FROM conversations c
-                         WHERE c.id = (e.payload->>'conversationId')::bigint)))
-$$;
+                         WHERE c.id = (e.payload->>'conversationId')::bigint))));
+END $$;
 
 -- Evolve ---------------------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION chirp_notify(recipient bigint, e events, kind text,
                                         tweet bigint, conv bigint) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id,
-                               created_at)
-    SELECT recipient, e.seq, kind, e.user_id, tweet, conv, e.created_at
-    WHERE recipient IS NOT NULL AND recipient <> e.user_id
-    ON CONFLICT DO NOTHING
-$$;
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF recipient IS NOT NULL AND recipient <> e.user_id THEN
+        INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id,
+                                   created_at)
+        VALUES (recipient, e.seq, kind, e.user_id, tweet, conv, e.created_at)
+        ON CONFLICT DO NOTHING;
+    END IF;
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_apply(e events) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -309,11 +345,12 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION chirp_ok(status int, body jsonb, e events) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', status, 'body', body,
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object('status', status, 'body', body,
         'seq', e.seq::text,
-        'deliveries', CASE WHEN e.seq IS NULL THEN '[]'::jsonb ELSE chirp_deliveries(e) END)
-$$;
+        'deliveries', CASE WHEN e.seq IS NULL THEN '[]'::jsonb ELSE chirp_deliveries(e) END));
+END $$;
 
 -- Decide one command. cmd = {"type": ..., "actor": "<id>" | null, "args": {...}}.
 CREATE OR REPLACE FUNCTION chirp_decide(cmd jsonb) RETURNS jsonb
@@ -473,29 +510,28 @@ END $$;
 -- Execute a batch of commands in the caller's transaction (the event writer's group commit).
 -- Each command may carry {"idem": {"key", "hash"}}: a retry with the same key and hash returns
 -- the stored answer and appends nothing; the same key with another hash gives 409.
-CREATE OR REPLACE FUNCTION chirp_exec(cmds jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION chirp_exec(cmds jsonb) RETURNS SETOF jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     cmd jsonb;
     res jsonb;
-    out jsonb := '[]'::jsonb;
     k idempotency_keys;
     idem_user bigint;
 BEGIN
     PERFORM chirp_lock();
-    FOR cmd IN SELECT * FROM jsonb_array_elements(cmds) LOOP
+    -- One result row per command, in order (RETURN NEXT streams: no quadratic accumulation).
+    FOR cmd IN SELECT value FROM jsonb_array_elements(cmds) WITH ORDINALITY ORDER BY ordinality LOOP
         IF cmd ? 'idem' THEN
             idem_user := COALESCE((cmd->>'actor')::bigint, 0);
             SELECT * INTO k FROM idempotency_keys
             WHERE user_id = idem_user AND key = cmd->'idem'->>'key';
             IF FOUND THEN
                 IF k.request_hash = cmd->'idem'->>'hash' THEN
-                    out := out || jsonb_build_array(jsonb_build_object(
-                        'status', k.status, 'body', k.body, 'replayed', true,
-                        'deliveries', '[]'::jsonb));
+                    RETURN NEXT jsonb_build_object('status', k.status, 'body', k.body,
+                                                   'replayed', true, 'deliveries', '[]'::jsonb);
                 ELSE
-                    out := out || jsonb_build_array(chirp_err(409, 'conflict',
-                        'Idempotency-Key was used with a different request'));
+                    RETURN NEXT chirp_err(409, 'conflict',
+                                          'Idempotency-Key was used with a different request');
                 END IF;
                 CONTINUE;
             END IF;
@@ -506,9 +542,8 @@ BEGIN
             VALUES (idem_user, cmd->'idem'->>'key', cmd->'idem'->>'hash',
                     (res->>'status')::int, res->'body');
         END IF;
-        out := out || jsonb_build_array(res);
+        RETURN NEXT res;
     END LOOP;
-    RETURN out;
 END $$;
 
 -- Rebuild -------------------------------------------------------------------------------

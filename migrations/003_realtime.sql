@@ -15,8 +15,9 @@ $$;
 -- Replay of one user's streams after `since`, at most `lim` frames, newline-separated, in
 -- seq order. The frames equal the live ones (same wire functions).
 CREATE OR REPLACE FUNCTION chirp_replay_timeline(uid bigint, since bigint, lim int) RETURNS text
-LANGUAGE sql STABLE AS $$
-    WITH authors AS (SELECT followee_id AS id FROM follows WHERE follower_id = uid
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (WITH authors AS (SELECT followee_id AS id FROM follows WHERE follower_id = uid
                      UNION ALL SELECT uid),
     hits AS (
         SELECT * FROM (
@@ -27,29 +28,31 @@ LANGUAGE sql STABLE AS $$
             WHERE e.seq > since AND e.type IN ('TweetLiked', 'TweetUnliked')
         ) x ORDER BY seq LIMIT lim)
     SELECT string_agg(chirp_frame('timeline', h.seq, chirp_wire_timeline(h)), E'\n' ORDER BY h.seq)
-    FROM hits h
-$$;
+    FROM hits h);
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_replay_notifications(uid bigint, since bigint, lim int) RETURNS text
-LANGUAGE sql STABLE AS $$
-    WITH hits AS (SELECT * FROM notifications WHERE recipient_id = uid AND seq > since
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (WITH hits AS (SELECT * FROM notifications WHERE recipient_id = uid AND seq > since
                   ORDER BY seq LIMIT lim)
     SELECT string_agg(chirp_frame('notifications', h.seq, chirp_wire_notification(h)), E'\n'
                       ORDER BY h.seq)
-    FROM hits h
-$$;
+    FROM hits h);
+END $$;
 
 CREATE OR REPLACE FUNCTION chirp_replay_messages(uid bigint, since bigint, lim int) RETURNS text
-LANGUAGE sql STABLE AS $$
-    WITH hits AS (
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (WITH hits AS (
         SELECT e.* FROM events e
         JOIN conversation_members m
           ON m.user_id = uid AND m.conversation_id = (e.payload->>'conversationId')::bigint
         WHERE e.type = 'MessageSent' AND e.seq > since
         ORDER BY e.seq LIMIT lim)
     SELECT string_agg(chirp_frame('messages', h.seq, chirp_wire_message(h)), E'\n' ORDER BY h.seq)
-    FROM hits h
-$$;
+    FROM hits h);
+END $$;
 
 -- Deliveries, now with what fan-out needs: the actor, the tweet id for the home-timeline
 -- cache, and follow changes (to invalidate follower caches in every process).

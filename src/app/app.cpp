@@ -156,6 +156,8 @@ int run(const config& cfg) {
             spdlog::info("projections rebuilt from {} events", n);
             return 0;
         }
+        if (cfg.command == "bench-append")
+            return bench_append(cfg, cfg.bench_events, cfg.bench_rate, cfg.bench_seconds);
         if (cfg.command == "seed") {
             store::apply_migrations(cfg.database_url);
             return store::seed(cfg.database_url, cfg.seed_spec) ? 0 : 2;

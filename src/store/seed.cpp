@@ -18,10 +18,10 @@ namespace {
 void run_batch(pqxx::connection& conn, nlohmann::json& batch, long& ok) {
     if (batch.empty()) return;
     pqxx::work tx(conn);
-    auto r = tx.exec_params("SELECT chirp_exec($1::jsonb)::text", batch.dump());
+    auto r = tx.exec_params("SELECT r::text FROM chirp_exec($1::jsonb) r", batch.dump());
     tx.commit();
-    for (const auto& x : nlohmann::json::parse(r[0][0].c_str()))
-        if (x.value("status", 0) < 300) ++ok;
+    for (const auto& row : r)
+        if (nlohmann::json::parse(row[0].c_str()).value("status", 0) < 300) ++ok;
     batch = nlohmann::json::array();
 }
 

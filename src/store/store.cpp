@@ -216,21 +216,20 @@ private:
         }
         cmds += ']';
 
-        std::string out;
+        pqxx::result rows;
         {
             pqxx::work tx(conn);
-            auto r = tx.exec_params("SELECT chirp_exec($1::jsonb)::text", cmds);
-            out = r[0][0].c_str();
+            rows = tx.exec_params("SELECT r::text FROM chirp_exec($1::jsonb) r", cmds);
             tx.commit();
         }
         const auto committed = std::chrono::steady_clock::now();
         const auto committed_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();
-        auto results = nlohmann::json::parse(out);
+        if (rows.size() != batch.size()) throw std::runtime_error("chirp_exec returned a short batch");
         metrics_.append_batches.fetch_add(1, std::memory_order_relaxed);
         for (std::size_t i = 0; i < batch.size(); ++i) {
-            auto wr = parse_write_result(results.at(i));
+            auto wr = parse_write_result(nlohmann::json::parse(rows[static_cast<int>(i)][0].c_str()));
             wr.committed_at = committed;
             wr.committed_unix_us = committed_us;
             if (wr.seq != 0) metrics_.events_appended.fetch_add(1, std::memory_order_relaxed);

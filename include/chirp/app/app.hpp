@@ -8,6 +8,9 @@ namespace chirp::app {
 // Sets up spdlog (text or JSON lines, level) for the process.
 void setup_logging(const config& cfg);
 
+// `chirpd bench-append`: the append-path benchmark (see bench_append.cpp).
+int bench_append(const config& cfg, long events, int rate, int seconds);
+
 // Runs the command in cfg.command; returns the process exit code.
 int run(const config& cfg);
 

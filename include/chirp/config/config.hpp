@@ -12,7 +12,7 @@
 namespace chirp {
 
 struct config {
-    std::string command = "serve";  // serve | rebuild-projections | migrate | seed
+    std::string command = "serve";  // serve | rebuild-projections | migrate | seed | bench-append
     std::string bind = "0.0.0.0";   // listen address
     std::uint16_t port = 8000;
     std::string database_url = "postgresql://chirp@127.0.0.1:5432/chirp";
@@ -36,6 +36,9 @@ struct config {
     std::size_t celebrity_threshold = 10000;        // followers above which fan-out is on read
     int ws_rate_limit = 50;  // client messages per second (burst 2x) before 4029
     std::string seed_spec;   // chirpd seed: "users=N,prefix=P,password=PW,follow=..."
+    long bench_events = 50000;  // chirpd bench-append: events in the saturation phase
+    int bench_rate = 1000;      // chirpd bench-append: events/s in the fixed-rate phase
+    int bench_seconds = 10;     // chirpd bench-append: length of the fixed-rate phase
 };
 
 // Parses argv and the environment. On error returns a one-line message. --help yields
