@@ -127,8 +127,16 @@ export function MessagesPage() {
     );
 }
 
+/** A display name for a user ref that may arrive without one (typing frames). */
+function nameOf(u: UserRef, conv: Conversation | undefined): string {
+    if (u.displayName) return u.displayName;
+    const p = conv?.participants.find((x) => x.id === u.id);
+    return p?.displayName || (u.handle ? `@${u.handle}` : p ? `@${p.handle}` : 'Someone');
+}
+
 function TypingIndicator({ conversationId }: { conversationId: string }) {
     const typing = useApp((s) => s.typing[conversationId]);
+    const conv = useApp((s) => s.conversations.items.find((c) => c.id === conversationId));
     const [now, setNow] = useState(() => Date.now());
     const entries = Object.values(typing ?? {}).filter((e) => e.until > now);
     // Re-check expiry locally so the indicator disappears on time even without events.
@@ -140,8 +148,8 @@ function TypingIndicator({ conversationId }: { conversationId: string }) {
     useEffect(() => setNow(Date.now()), [typing]);
 
     let text = '';
-    if (entries.length === 1) text = `${entries[0].user.displayName} is typing…`;
-    else if (entries.length > 1) text = `${names(entries.map((e) => e.user))} are typing…`;
+    if (entries.length === 1) text = `${nameOf(entries[0].user, conv)} is typing…`;
+    else if (entries.length > 1) text = `${entries.map((e) => nameOf(e.user, conv)).join(', ')} are typing…`;
     return (
         <p className="typing" aria-live="polite" data-testid="typing-indicator">
             {text && (

@@ -336,6 +336,19 @@ describe('duplicate suppression', () => {
         expect(h.events.map((e) => e.seq)).toEqual(['7']);
     });
 
+    it('delivers one logged event on each channel it reaches', () => {
+        // chirpd sends a like as TweetLiked (timeline) and Notification (notifications) with
+        // the same seq and event id.
+        const h = harness();
+        h.client.start();
+        const s = h.handshake();
+        s.receive(tweetEvent(19, 'like-1', 'timeline'));
+        s.receive(tweetEvent(19, 'like-1', 'notifications'));
+        s.receive(tweetEvent(19, 'like-1', 'notifications'));
+        expect(h.events.map((e) => e.channel)).toEqual(['timeline', 'notifications']);
+        expect(h.client.lastSeq).toBe('19');
+    });
+
     it('remembers across reconnects', () => {
         const h = harness();
         h.client.start();

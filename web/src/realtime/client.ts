@@ -5,7 +5,8 @@
 // and error (the token is no longer accepted: the user must log in again).
 //
 // Invariants the rest of the app relies on:
-// - every channel event is delivered at most once: a seq or an event id seen before is dropped;
+// - every channel event is delivered at most once: a seq or an event id seen before on the
+//   same channel is dropped (one logged event may legitimately reach several channels);
 // - after a drop, the client resumes with `since` = the highest seq it has delivered, so the
 //   server replays what was missed, in order;
 // - reconnect delays follow exponential backoff with full jitter, capped at 30 s, and reset
@@ -540,9 +541,15 @@ export class RealtimeClient {
         const seq = msg.seq != null ? String(msg.seq) : null;
         const event = msg.event as EventEnvelope | undefined;
         if (!seq || !event || typeof event !== 'object') return;
-        if (this.seenSeqs.has(seq) || (event.id && this.seenIds.has(event.id))) return;
-        this.seenSeqs.add(seq);
-        if (event.id) this.seenIds.add(event.id);
+        // One logged event can reach several channels (a like is a TweetLiked on the timeline
+        // and a Notification for the author) with the same seq and id, so duplicates are
+        // judged per channel: seq order is a per-stream property.
+        const channel = String(msg.channel ?? '');
+        const seqKey = `${channel}:${seq}`;
+        const idKey = event.id ? `${channel}:${event.id}` : null;
+        if (this.seenSeqs.has(seqKey) || (idKey && this.seenIds.has(idKey))) return;
+        this.seenSeqs.add(seqKey);
+        if (idKey) this.seenIds.add(idKey);
         try {
             if (this.lastSeqValue === null || compareSeq(seq, this.lastSeqValue) > 0) {
                 this.lastSeqValue = seq;
