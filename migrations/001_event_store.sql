@@ -46,13 +46,19 @@ CREATE TABLE IF NOT EXISTS users (
     handle          text NOT NULL,
     display_name    text NOT NULL,
     password_hash   text NOT NULL,
-    created_at      timestamptz NOT NULL,
-    follower_count  integer NOT NULL DEFAULT 0,
-    following_count integer NOT NULL DEFAULT 0,
-    tweet_count     integer NOT NULL DEFAULT 0,
-    notif_read_upto bigint NOT NULL DEFAULT 0
+    created_at      timestamptz NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS users_handle_lower ON users (lower(handle) text_pattern_ops);
+
+-- Counters live apart from the rows they count: a batch that updates one author's counter
+-- 2,000 times must not make every read of that author walk 2,000 row versions.
+CREATE TABLE IF NOT EXISTS user_stats (
+    user_id         bigint PRIMARY KEY,
+    followers       integer NOT NULL DEFAULT 0,
+    following       integer NOT NULL DEFAULT 0,
+    tweets          integer NOT NULL DEFAULT 0,
+    notif_read_upto bigint NOT NULL DEFAULT 0
+);
 
 CREATE TABLE IF NOT EXISTS follows (
     follower_id bigint NOT NULL,
@@ -74,10 +80,14 @@ CREATE TABLE IF NOT EXISTS tweets (
     hashtags      text[] NOT NULL DEFAULT '{}',
     created_at    timestamptz NOT NULL,
     seq           bigint NOT NULL,
-    deleted       boolean NOT NULL DEFAULT false,
-    like_count    integer NOT NULL DEFAULT 0,
-    retweet_count integer NOT NULL DEFAULT 0,
-    reply_count   integer NOT NULL DEFAULT 0
+    deleted       boolean NOT NULL DEFAULT false
+);
+
+CREATE TABLE IF NOT EXISTS tweet_stats (
+    tweet_id bigint PRIMARY KEY,
+    likes    integer NOT NULL DEFAULT 0,
+    retweets integer NOT NULL DEFAULT 0,
+    replies  integer NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tweets_author ON tweets (author_id, id DESC);
 CREATE INDEX IF NOT EXISTS tweets_reply_to ON tweets (reply_to, id DESC) WHERE reply_to IS NOT NULL;
@@ -101,6 +111,7 @@ CREATE TABLE IF NOT EXISTS notifications (
     created_at      timestamptz NOT NULL,
     PRIMARY KEY (recipient_id, seq)
 );
+CREATE INDEX IF NOT EXISTS notifications_seq ON notifications (seq);
 
 CREATE TABLE IF NOT EXISTS conversations (
     id           bigint PRIMARY KEY,

@@ -24,11 +24,13 @@ END $$;
 
 CREATE OR REPLACE FUNCTION chirp_user_json(u users, viewer bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
+DECLARE s user_stats;
 BEGIN
+    SELECT * INTO s FROM user_stats WHERE user_id = u.id;
     RETURN (SELECT jsonb_build_object(
         'id', u.id::text, 'handle', u.handle, 'displayName', u.display_name,
-        'createdAt', chirp_ts(u.created_at), 'followers', u.follower_count,
-        'following', u.following_count, 'tweets', u.tweet_count)
+        'createdAt', chirp_ts(u.created_at), 'followers', s.followers,
+        'following', s.following, 'tweets', s.tweets)
         || CASE WHEN viewer IS NULL OR viewer = u.id THEN '{}'::jsonb
                 ELSE jsonb_build_object('followedByMe', EXISTS (
                     SELECT 1 FROM follows f WHERE f.follower_id = viewer AND f.followee_id = u.id))
@@ -38,14 +40,16 @@ END $$;
 -- A tweet without its retweeted original (the original of a retweet is never a retweet).
 CREATE OR REPLACE FUNCTION chirp_tweet_json_flat(t tweets, viewer bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
+DECLARE s tweet_stats;
 BEGIN
+    SELECT * INTO s FROM tweet_stats WHERE tweet_id = t.id;
     RETURN (SELECT jsonb_build_object(
         'id', t.id::text, 'author', chirp_user_ref(t.author_id), 'content', t.content,
         'createdAt', chirp_ts(t.created_at), 'replyTo', t.reply_to::text, 'retweetOf', NULL,
         'mentions', COALESCE((SELECT jsonb_agg(m->'handle') FROM jsonb_array_elements(t.mentions) m),
                              '[]'::jsonb),
         'hashtags', to_jsonb(t.hashtags),
-        'likes', t.like_count, 'retweets', t.retweet_count, 'replies', t.reply_count,
+        'likes', s.likes, 'retweets', s.retweets, 'replies', s.replies,
         'likedByMe', viewer IS NOT NULL AND EXISTS (
             SELECT 1 FROM likes l WHERE l.tweet_id = t.id AND l.user_id = viewer),
         'retweetedByMe', viewer IS NOT NULL AND EXISTS (
@@ -57,7 +61,9 @@ END $$;
 -- (a non-inlined SQL function is planned again on every call).
 CREATE OR REPLACE FUNCTION chirp_tweet_json(t tweets, viewer bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
+DECLARE s tweet_stats;
 BEGIN
+    SELECT * INTO s FROM tweet_stats WHERE tweet_id = t.id;
     RETURN (SELECT jsonb_build_object(
         'id', t.id::text, 'author', chirp_user_ref(t.author_id), 'content', t.content,
         'createdAt', chirp_ts(t.created_at), 'replyTo', t.reply_to::text,
@@ -66,7 +72,7 @@ BEGIN
         'mentions', COALESCE((SELECT jsonb_agg(m->'handle') FROM jsonb_array_elements(t.mentions) m),
                              '[]'::jsonb),
         'hashtags', to_jsonb(t.hashtags),
-        'likes', t.like_count, 'retweets', t.retweet_count, 'replies', t.reply_count,
+        'likes', s.likes, 'retweets', s.retweets, 'replies', s.replies,
         'likedByMe', viewer IS NOT NULL AND EXISTS (
             SELECT 1 FROM likes l WHERE l.tweet_id = t.id AND l.user_id = viewer),
         'retweetedByMe', viewer IS NOT NULL AND EXISTS (
@@ -89,7 +95,7 @@ BEGIN
         'tweet', chirp_tweet_by_id(n.tweet_id, n.recipient_id),
         'conversationId', n.conversation_id::text,
         'createdAt', chirp_ts(n.created_at),
-        'read', n.seq <= (SELECT u.notif_read_upto FROM users u WHERE u.id = n.recipient_id)));
+        'read', n.seq <= (SELECT s.notif_read_upto FROM user_stats s WHERE s.user_id = n.recipient_id)));
 END $$;
 
 CREATE OR REPLACE FUNCTION chirp_message_json(m messages) RETURNS jsonb
@@ -142,9 +148,9 @@ BEGIN
         WHEN 'TweetDeleted' THEN chirp_wire(e, e.type,
             jsonb_build_object('tweetId', e.payload->>'tweetId'))
         ELSE chirp_wire(e, e.type, (SELECT jsonb_build_object(
-            'tweetId', t.id::text, 'likes', t.like_count, 'retweets', t.retweet_count,
-            'replies', t.reply_count)
-            FROM tweets t WHERE t.id = (e.payload->>'tweetId')::bigint))
+            'tweetId', s.tweet_id::text, 'likes', s.likes, 'retweets', s.retweets,
+            'replies', s.replies)
+            FROM tweet_stats s WHERE s.tweet_id = (e.payload->>'tweetId')::bigint))
     END);
 END $$;
 
@@ -195,20 +201,21 @@ BEGIN
         INSERT INTO users (id, handle, display_name, password_hash, created_at)
         VALUES ((p->>'userId')::bigint, p->>'handle', p->>'displayName', p->>'passwordHash',
                 e.created_at);
+        INSERT INTO user_stats (user_id) VALUES ((p->>'userId')::bigint);
     WHEN 'UserFollowed' THEN
         target := (p->>'followeeId')::bigint;
         INSERT INTO follows VALUES (e.user_id, target, e.seq, e.created_at) ON CONFLICT DO NOTHING;
         IF FOUND THEN
-            UPDATE users SET following_count = following_count + 1 WHERE id = e.user_id;
-            UPDATE users SET follower_count = follower_count + 1 WHERE id = target;
+            UPDATE user_stats SET following = following + 1 WHERE user_id = e.user_id;
+            UPDATE user_stats SET followers = followers + 1 WHERE user_id = target;
             PERFORM chirp_notify(target, e, 'follow', NULL, NULL);
         END IF;
     WHEN 'UserUnfollowed' THEN
         target := (p->>'followeeId')::bigint;
         DELETE FROM follows WHERE follower_id = e.user_id AND followee_id = target;
         IF FOUND THEN
-            UPDATE users SET following_count = following_count - 1 WHERE id = e.user_id;
-            UPDATE users SET follower_count = follower_count - 1 WHERE id = target;
+            UPDATE user_stats SET following = following - 1 WHERE user_id = e.user_id;
+            UPDATE user_stats SET followers = followers - 1 WHERE user_id = target;
         END IF;
     WHEN 'TweetCreated' THEN
         tid := (p->>'tweetId')::bigint;
@@ -218,16 +225,17 @@ BEGIN
                 (p->>'retweetOf')::bigint, COALESCE(p->'mentions', '[]'::jsonb),
                 ARRAY(SELECT jsonb_array_elements_text(COALESCE(p->'hashtags', '[]'::jsonb))),
                 e.created_at, e.seq);
-        UPDATE users SET tweet_count = tweet_count + 1 WHERE id = e.user_id;
+        INSERT INTO tweet_stats (tweet_id) VALUES (tid);
+        UPDATE user_stats SET tweets = tweets + 1 WHERE user_id = e.user_id;
         IF p->>'replyTo' IS NOT NULL THEN
-            UPDATE tweets SET reply_count = reply_count + 1
-            WHERE id = (p->>'replyTo')::bigint RETURNING * INTO parent;
+            UPDATE tweet_stats SET replies = replies + 1 WHERE tweet_id = (p->>'replyTo')::bigint;
+            SELECT * INTO parent FROM tweets WHERE id = (p->>'replyTo')::bigint;
             reply_recipient := parent.author_id;
             PERFORM chirp_notify(reply_recipient, e, 'reply', tid, NULL);
         END IF;
         IF p->>'retweetOf' IS NOT NULL THEN
-            UPDATE tweets SET retweet_count = retweet_count + 1
-            WHERE id = (p->>'retweetOf')::bigint RETURNING * INTO parent;
+            UPDATE tweet_stats SET retweets = retweets + 1 WHERE tweet_id = (p->>'retweetOf')::bigint;
+            SELECT * INTO parent FROM tweets WHERE id = (p->>'retweetOf')::bigint;
             PERFORM chirp_notify(parent.author_id, e, 'retweet', parent.id, NULL);
         END IF;
         FOR m IN SELECT * FROM jsonb_array_elements(COALESCE(p->'mentions', '[]'::jsonb)) LOOP
@@ -243,30 +251,31 @@ BEGIN
               AND NOT deleted
             RETURNING *
         LOOP
-            UPDATE users SET tweet_count = tweet_count - 1 WHERE id = parent.author_id;
+            UPDATE user_stats SET tweets = tweets - 1 WHERE user_id = parent.author_id;
             IF parent.reply_to IS NOT NULL THEN
-                UPDATE tweets SET reply_count = reply_count - 1 WHERE id = parent.reply_to;
+                UPDATE tweet_stats SET replies = replies - 1 WHERE tweet_id = parent.reply_to;
             END IF;
             IF parent.retweet_of IS NOT NULL THEN
-                UPDATE tweets SET retweet_count = retweet_count - 1 WHERE id = parent.retweet_of;
+                UPDATE tweet_stats SET retweets = retweets - 1 WHERE tweet_id = parent.retweet_of;
             END IF;
         END LOOP;
     WHEN 'TweetLiked' THEN
         tid := (p->>'tweetId')::bigint;
         INSERT INTO likes VALUES (e.user_id, tid, e.created_at) ON CONFLICT DO NOTHING;
         IF FOUND THEN
-            UPDATE tweets SET like_count = like_count + 1 WHERE id = tid RETURNING * INTO parent;
+            UPDATE tweet_stats SET likes = likes + 1 WHERE tweet_id = tid;
+            SELECT * INTO parent FROM tweets WHERE id = tid;
             PERFORM chirp_notify(parent.author_id, e, 'like', tid, NULL);
         END IF;
     WHEN 'TweetUnliked' THEN
         tid := (p->>'tweetId')::bigint;
         DELETE FROM likes WHERE user_id = e.user_id AND tweet_id = tid;
         IF FOUND THEN
-            UPDATE tweets SET like_count = like_count - 1 WHERE id = tid;
+            UPDATE tweet_stats SET likes = likes - 1 WHERE tweet_id = tid;
         END IF;
     WHEN 'NotificationsRead' THEN
-        UPDATE users SET notif_read_upto = GREATEST(notif_read_upto, (p->>'upTo')::bigint)
-        WHERE id = e.user_id;
+        UPDATE user_stats SET notif_read_upto = GREATEST(notif_read_upto, (p->>'upTo')::bigint)
+        WHERE user_id = e.user_id;
     WHEN 'ConversationCreated' THEN
         INSERT INTO conversations (id, participants, created_at, last_seq)
         VALUES ((p->>'conversationId')::bigint,
@@ -458,13 +467,13 @@ BEGIN
     WHEN 'read_notifications' THEN
         n := COALESCE((a->>'upTo')::bigint,
                       (SELECT max(seq) FROM notifications WHERE recipient_id = actor), 0);
-        IF n > (SELECT notif_read_upto FROM users WHERE id = actor) THEN
+        IF n > (SELECT notif_read_upto FROM user_stats WHERE user_id = actor) THEN
             e := chirp_append('NotificationsRead', actor, jsonb_build_object('upTo', n::text));
         END IF;
         RETURN chirp_ok(200, jsonb_build_object('unread', (
             SELECT count(*) FROM notifications x
             WHERE x.recipient_id = actor
-              AND x.seq > (SELECT notif_read_upto FROM users WHERE id = actor))), e);
+              AND x.seq > (SELECT notif_read_upto FROM user_stats WHERE user_id = actor))), e);
 
     WHEN 'create_conversation' THEN
         SELECT array_agg(DISTINCT x.id ORDER BY x.id) INTO ids
@@ -555,8 +564,8 @@ DECLARE
     n bigint := 0;
 BEGIN
     PERFORM chirp_lock();
-    TRUNCATE users, follows, tweets, likes, notifications, conversations,
-             conversation_members, messages;
+    TRUNCATE users, user_stats, follows, tweets, tweet_stats, likes, notifications,
+             conversations, conversation_members, messages;
     FOR e IN SELECT * FROM events ORDER BY seq LOOP
         PERFORM chirp_apply(e);
         n := n + 1;

@@ -115,7 +115,7 @@ const std::vector<named_query>& named_queries() {
                 'items', COALESCE((SELECT jsonb_agg(chirp_notification_json(p) ORDER BY p.seq DESC)
                                    FROM page p), '[]'),
                 'unread', (SELECT count(*) FROM notifications x WHERE x.recipient_id = $1::bigint
-                             AND x.seq > (SELECT notif_read_upto FROM users WHERE id = $1::bigint)),
+                             AND x.seq > (SELECT notif_read_upto FROM user_stats WHERE user_id = $1::bigint)),
                 'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $3::int
                                    THEN (SELECT min(seq)::text FROM page) END)::text)sql"},
         // $1 user, $2 after (seq), $3 limit
@@ -160,16 +160,16 @@ const std::vector<named_query>& named_queries() {
         {"replay_messages", "SELECT chirp_replay_messages($1::bigint, $2::bigint, $3::int)"},
         // $1 user, $2 threshold: followees with more followers than the threshold
         {"celebrity_followees", R"sql(
-            SELECT COALESCE(jsonb_agg(u.id::text), '[]')::text FROM follows f
-            JOIN users u ON u.id = f.followee_id
-            WHERE f.follower_id = $1::bigint AND u.follower_count > $2::int)sql"},
+            SELECT COALESCE(jsonb_agg(s.user_id::text), '[]')::text FROM follows f
+            JOIN user_stats s ON s.user_id = f.followee_id
+            WHERE f.follower_id = $1::bigint AND s.followers > $2::int)sql"},
         {"max_seq", "SELECT COALESCE((SELECT max(seq) FROM events), 0)::text"},
         // $1 user, $2 ids (JSON array of cached tweet ids), $3 before, $4 limit, $5 threshold:
         // hydrates the cached ids and merges the tweets of celebrity followees (fan-out on read).
         {"timeline_hydrate", R"sql(
             WITH cached AS (SELECT (x)::bigint AS id FROM jsonb_array_elements_text($2::jsonb) x),
-            celeb AS (SELECT u.id FROM follows f JOIN users u ON u.id = f.followee_id
-                      WHERE f.follower_id = $1::bigint AND u.follower_count > $5::int),
+            celeb AS (SELECT s.user_id AS id FROM follows f JOIN user_stats s ON s.user_id = f.followee_id
+                      WHERE f.follower_id = $1::bigint AND s.followers > $5::int),
             page AS (
                 SELECT t.* FROM tweets t
                 WHERE (t.id IN (SELECT id FROM cached)
@@ -186,8 +186,8 @@ const std::vector<named_query>& named_queries() {
         {"home_cache_ids", R"sql(
             SELECT COALESCE(jsonb_agg(id::text ORDER BY id DESC), '[]')::text FROM (
                 SELECT t.id FROM tweets t
-                WHERE t.author_id IN (SELECT f.followee_id FROM follows f JOIN users u ON u.id = f.followee_id
-                                      WHERE f.follower_id = $1::bigint AND u.follower_count <= $2::int
+                WHERE t.author_id IN (SELECT f.followee_id FROM follows f JOIN user_stats s ON s.user_id = f.followee_id
+                                      WHERE f.follower_id = $1::bigint AND s.followers <= $2::int
                                       UNION ALL SELECT $1::bigint)
                   AND NOT t.deleted
                 ORDER BY t.id DESC LIMIT 800) t)sql"},
@@ -202,7 +202,7 @@ const std::vector<named_query>& named_queries() {
             WHERE follower_id = $1::bigint)sql"},
         // $1 author: ids of the author's followers
         {"follower_ids", R"sql(
-            SELECT jsonb_build_object('count', (SELECT follower_count FROM users WHERE id = $1::bigint),
+            SELECT jsonb_build_object('count', (SELECT followers FROM user_stats WHERE user_id = $1::bigint),
                                       'ids', COALESCE(jsonb_agg(follower_id::text), '[]'))::text
             FROM follows WHERE followee_id = $1::bigint)sql"},
     };
