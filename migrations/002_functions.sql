@@ -516,31 +516,113 @@ BEGIN
     END CASE;
 END $$;
 
+-- The fast path for the commonest write: a run of plain tweets (no reply, no mention, no
+-- Idempotency-Key) is decided and appended set-wise, a few statements for the whole run.
+-- Its projection writes are exactly what chirp_apply does for such a TweetCreated (a rebuild
+-- replays these events through chirp_apply and must give the same rows: tested).
+DROP FUNCTION IF EXISTS chirp_exec_plain_tweets(jsonb, bigint, bigint);
+CREATE OR REPLACE FUNCTION chirp_exec_plain_tweets(cmds jsonb, first_ord bigint, last_ord bigint)
+RETURNS SETOF json
+LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS chirp_run (
+        ord bigint, actor bigint, handle text, display_name text, tid bigint, seq bigint,
+        content text, hashtags jsonb, id uuid, created_at timestamptz, version int)
+        ON COMMIT DELETE ROWS;
+    TRUNCATE chirp_run;
+    INSERT INTO chirp_run (ord, actor, handle, display_name, content, hashtags)
+    SELECT x.ord, u.id, u.handle, u.display_name, x.cmd->'args'->>'content',
+           COALESCE(x.cmd->'args'->'hashtags', '[]'::jsonb)
+    FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
+    LEFT JOIN users u ON u.id = (x.cmd->>'actor')::bigint
+    WHERE x.ord BETWEEN first_ord AND last_ord
+    ORDER BY x.ord;
+    -- Ids and seqs in command order (one row at a time, so the sequences follow ord).
+    UPDATE chirp_run r SET tid = n.tid, seq = n.seq
+    FROM (SELECT ord, nextval('tweet_ids') AS tid, nextval('event_seq') AS seq
+          FROM (SELECT ord FROM chirp_run WHERE actor IS NOT NULL ORDER BY ord) o) n
+    WHERE r.ord = n.ord;
+    WITH ev AS (
+        INSERT INTO events (seq, type, user_id, payload)
+        SELECT r.seq, 'TweetCreated', r.actor,
+               jsonb_build_object('tweetId', r.tid::text, 'content', r.content, 'replyTo', NULL,
+                                  'retweetOf', NULL, 'mentions', '[]'::jsonb, 'hashtags', r.hashtags)
+        FROM chirp_run r WHERE r.actor IS NOT NULL ORDER BY r.seq
+        RETURNING seq, id, created_at, version)
+    UPDATE chirp_run r SET id = ev.id, created_at = ev.created_at, version = ev.version
+    FROM ev WHERE r.seq = ev.seq;
+    INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags, created_at, seq)
+    SELECT r.tid, r.actor, r.content, NULL, NULL, '[]'::jsonb,
+           ARRAY(SELECT jsonb_array_elements_text(r.hashtags)), r.created_at, r.seq
+    FROM chirp_run r WHERE r.actor IS NOT NULL ORDER BY r.seq;
+    INSERT INTO tweet_stats (tweet_id) SELECT r.tid FROM chirp_run r WHERE r.actor IS NOT NULL;
+    UPDATE user_stats s SET tweets = s.tweets + c.n
+    FROM (SELECT actor, count(*) AS n FROM chirp_run WHERE actor IS NOT NULL GROUP BY actor) c
+    WHERE s.user_id = c.actor;
+    RETURN QUERY
+    SELECT CASE WHEN r.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json ELSE
+        (SELECT json_build_object(
+            'status', 201, 'body', tj, 'seq', r.seq::text,
+            'deliveries', json_build_array(json_build_object(
+                'channel', 'timeline', 'author', r.actor::text, 'actor', r.actor::text,
+                'type', 'TweetCreated', 'tweetId', r.tid::text, 'seq', r.seq::text,
+                'event', json_build_object(
+                    'id', r.id::text, 'type', 'TweetCreated', 'userId', r.actor::text,
+                    'timestamp', chirp_ts(r.created_at), 'version', r.version,
+                    'payload', json_build_object('tweet', tj)))))
+         FROM (SELECT json_build_object(
+                'id', r.tid::text,
+                'author', json_build_object('id', r.actor::text, 'handle', r.handle,
+                                             'displayName', r.display_name),
+                'content', r.content, 'createdAt', chirp_ts(r.created_at), 'replyTo', NULL,
+                'retweetOf', NULL, 'mentions', '[]'::json, 'hashtags', r.hashtags::json,
+                'likes', 0, 'retweets', 0, 'replies', 0,
+                'likedByMe', false, 'retweetedByMe', false) AS tj) v)
+    END
+    FROM chirp_run r ORDER BY r.ord;
+END $$;
+
 -- Execute a batch of commands in the caller's transaction (the event writer's group commit).
 -- Each command may carry {"idem": {"key", "hash"}}: a retry with the same key and hash returns
 -- the stored answer and appends nothing; the same key with another hash gives 409.
-CREATE OR REPLACE FUNCTION chirp_exec(cmds jsonb) RETURNS SETOF jsonb
+DROP FUNCTION IF EXISTS chirp_exec(jsonb);
+CREATE OR REPLACE FUNCTION chirp_exec(cmds jsonb) RETURNS SETOF json
 LANGUAGE plpgsql AS $$
 DECLARE
     cmd jsonb;
     res jsonb;
     k idempotency_keys;
     idem_user bigint;
+    ord bigint;
+    run_start bigint := 0;
+    run_end bigint := 0;
 BEGIN
     PERFORM chirp_lock();
     -- One result row per command, in order (RETURN NEXT streams: no quadratic accumulation).
-    FOR cmd IN SELECT value FROM jsonb_array_elements(cmds) WITH ORDINALITY ORDER BY ordinality LOOP
+    -- Runs of plain tweets take the set-wise fast path.
+    FOR cmd, ord IN SELECT value, ordinality FROM jsonb_array_elements(cmds) WITH ORDINALITY
+                    ORDER BY ordinality LOOP
+        IF cmd->>'type' = 'tweet' AND NOT cmd ? 'idem' AND cmd->'args'->>'replyTo' IS NULL
+           AND jsonb_array_length(COALESCE(cmd->'args'->'mentions', '[]'::jsonb)) = 0 THEN
+            IF run_start = 0 THEN run_start := ord; END IF;
+            run_end := ord;
+            CONTINUE;
+        END IF;
+        IF run_start > 0 THEN
+            RETURN QUERY SELECT * FROM chirp_exec_plain_tweets(cmds, run_start, run_end);
+            run_start := 0;
+        END IF;
         IF cmd ? 'idem' THEN
             idem_user := COALESCE((cmd->>'actor')::bigint, 0);
             SELECT * INTO k FROM idempotency_keys
             WHERE user_id = idem_user AND key = cmd->'idem'->>'key';
             IF FOUND THEN
                 IF k.request_hash = cmd->'idem'->>'hash' THEN
-                    RETURN NEXT jsonb_build_object('status', k.status, 'body', k.body,
-                                                   'replayed', true, 'deliveries', '[]'::jsonb);
+                    RETURN NEXT json_build_object('status', k.status, 'body', k.body,
+                                                  'replayed', true, 'deliveries', '[]'::json);
                 ELSE
                     RETURN NEXT chirp_err(409, 'conflict',
-                                          'Idempotency-Key was used with a different request');
+                                          'Idempotency-Key was used with a different request')::json;
                 END IF;
                 CONTINUE;
             END IF;
@@ -551,8 +633,11 @@ BEGIN
             VALUES (idem_user, cmd->'idem'->>'key', cmd->'idem'->>'hash',
                     (res->>'status')::int, res->'body');
         END IF;
-        RETURN NEXT res;
+        RETURN NEXT res::json;
     END LOOP;
+    IF run_start > 0 THEN
+        RETURN QUERY SELECT * FROM chirp_exec_plain_tweets(cmds, run_start, run_end);
+    END IF;
 END $$;
 
 -- Rebuild -------------------------------------------------------------------------------
