@@ -1,6 +1,6 @@
 // The tweet composer: a labelled textarea, a live code-point counter (the server's rule:
 // 1..280 code points after trimming), Ctrl/⌘+Enter to post, and errors in an alert.
-import { useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { TWEET_MAX, isPostable, postLength } from '../lib/text';
 import { errorText, postTweet, useApp } from '../store/app';
 import type { Tweet } from '../api/types';
@@ -23,6 +23,16 @@ export function Composer({ replyTo = null, initialText = '', placeholder, autoFo
     const [error, setError] = useState<string | null>(null);
     const ref = useRef<HTMLTextAreaElement>(null);
     const id = useId();
+
+    // A reply starts with "@handle ": put the caret after it, not before.
+    useEffect(() => {
+        const el = ref.current;
+        if (autoFocus && el) {
+            el.focus();
+            el.setSelectionRange(el.value.length, el.value.length);
+        }
+        // eslint-disable-next-line react-hooks/exhaustive-deps
+    }, []);
 
     const used = postLength(text);
     const remaining = TWEET_MAX - used;

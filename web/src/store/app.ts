@@ -135,6 +135,10 @@ export function bootstrap(): void {
     });
     window.addEventListener('online', () => setOnline(true));
     window.addEventListener('offline', () => setOnline(false));
+    // Coming back to the tab: skip whatever backoff is left.
+    document.addEventListener('visibilitychange', () => {
+        if (document.visibilityState === 'visible') realtime?.reconnectNow();
+    });
     const { session, expired } = readStoredSession();
     if (!session) persistSession(null);
     store.set({
