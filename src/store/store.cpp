@@ -187,6 +187,12 @@ private:
                     backoff = std::chrono::milliseconds(50);
                 }
                 run_batch(*conn, batch);
+            } catch (const pqxx::sql_error& e) {
+                // The database answered but rejected the batch (a bug or an input the checks
+                // missed). Isolate it: each command alone, so one bad command fails only itself.
+                spdlog::error("event writer: batch of {} failed ({}); retrying one by one", batch.size(),
+                              e.what());
+                run_one_by_one(*conn, batch);
             } catch (const std::exception& e) {
                 // Nothing of this batch was acknowledged. A broken connection in COMMIT is
                 // "in doubt": answer 503 so the client retries with its Idempotency-Key.
@@ -200,6 +206,28 @@ private:
                 }
                 std::this_thread::sleep_for(backoff);
                 backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+            }
+        }
+    }
+
+    void run_one_by_one(pqxx::connection& conn, std::vector<pending_write>& batch) {
+        for (auto& w : batch) {
+            std::vector<pending_write> one;
+            one.push_back(std::move(w));
+            try {
+                run_batch(conn, one);
+            } catch (const pqxx::sql_error& e) {
+                spdlog::error("event writer: command rejected: {}", e.what());
+                write_result r;
+                r.status = 500;
+                r.body = error_body(errc::internal, "the command could not be stored");
+                one[0].done(std::move(r));
+            } catch (const std::exception& e) {
+                spdlog::error("event writer: {}", e.what());
+                write_result r;
+                r.status = 503;
+                r.body = error_body(errc::unavailable, "the database is unavailable");
+                one[0].done(std::move(r));
             }
         }
     }
