@@ -128,8 +128,9 @@ public:
         if (ids.empty()) {
             // Cold: rebuild from PostgreSQL (only while the user is online here or elsewhere,
             // so that fan-out keeps it current).
-            auto q = co_await store_.query("home_cache_ids",
-                                           argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold)));
+            // Arguments bound to a local first: GCC 12 miscompiles temporaries inside co_await.
+            auto cache_args = argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
+            auto q = co_await store_.query("home_cache_ids", std::move(cache_args));
             if (q.code != errc::ok) co_return std::nullopt;
             for (auto id : parse_ids(q.json)) ids.push_back(std::to_string(id));
             if (!ids.empty() && is_online(user)) {
@@ -150,9 +151,13 @@ public:
         }
         if (i == ids.size() && ids.size() >= home_cache_max && taken < static_cast<std::size_t>(limit))
             co_return std::nullopt;
-        auto h = co_await store_.query(
-            "timeline_hydrate", argv(std::to_string(user), page.dump(), before ? std::to_string(before) : std::string(),
-                                     std::to_string(limit), std::to_string(cfg_.celebrity_threshold)));
+        // A conditional std::string temporary inside the co_await expression was freed twice
+        // by GCC 12 ("free(): invalid pointer" on /api/timeline): build the arguments first.
+        std::string before_text;
+        if (before != 0) before_text = std::to_string(before);
+        auto hydrate_args = argv(std::to_string(user), page.dump(), std::move(before_text), std::to_string(limit),
+                                 std::to_string(cfg_.celebrity_threshold));
+        auto h = co_await store_.query("timeline_hydrate", std::move(hydrate_args));
         if (h.code != errc::ok || !h.json) co_return std::nullopt;
         co_return std::move(h.json);
     }
@@ -243,9 +248,7 @@ private:
 
     bool is_online(long long u) const { return local_.count(u) != 0 || online_remote_.count(u) != 0; }
 
-    void publish(const std::string& channel, const std::string& payload) {
-        redis_->send(argv("PUBLISH", channel, payload));
-    }
+    void publish(const std::string& channel, const std::string& payload) { redis_->publish(channel, payload); }
 
     // Typing frames reach the messages:U channel with seq 0 (ephemeral, never replayed).
     void publish_ephemeral(long long user, const std::string& frame) {
@@ -351,8 +354,8 @@ private:
     }
 
     asio::awaitable<void> load_celebrities(long long user) {
-        auto r = co_await store_.query("celebrity_followees",
-                                       argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold)));
+        auto celeb_args = argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
+        auto r = co_await store_.query("celebrity_followees", std::move(celeb_args));
         if (local_.count(user) == 0) co_return;  // left meanwhile
         auto ids = parse_ids(r.json);
         auto& mine = user_celebs_[user];

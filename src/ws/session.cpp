@@ -72,7 +72,7 @@ struct queued {
 // queue and its wake-up. Subclasses write the queue to their socket in their own format.
 class session_core : public session_base, public std::enable_shared_from_this<session_core> {
 public:
-    explicit session_core(session_deps& d) : d_(d), wake_(d.ioc), expiry_(d.ioc) {
+    explicit session_core(session_deps& d) : d_(d), wake_(d.ioc), room_(d.ioc), expiry_(d.ioc) {
         wake_.expires_at(asio::steady_timer::time_point::max());
     }
 
@@ -158,7 +158,19 @@ protected:
         queued q = std::move(queue_.front());
         queue_.pop_front();
         queued_bytes_ -= q.frame->size();
+        room_.cancel();
         return q;
+    }
+
+    // Replay is flow-controlled: it waits while the queue is half full, so that a client that
+    // missed more events than the queue holds gets them all instead of a 4008 (after which it
+    // would reconnect with the same `since` and be closed again, forever).
+    asio::awaitable<void> wait_for_room() {
+        while (!closing_ && (queue_.size() * 2 >= d_.cfg.ws_queue_messages ||
+                             queued_bytes_ * 2 >= d_.cfg.ws_queue_bytes)) {
+            room_.expires_at(asio::steady_timer::time_point::max());
+            co_await room_.async_wait(tuple_awaitable);
+        }
     }
 
     void record_sent(const queued& q) {
@@ -230,59 +242,78 @@ protected:
         }
     }
 
-    // Replays one stream above c.last; `announce` sends the "replayed" marker.
+    // Replays one stream above c.last; `announce` sends the "replayed" marker. Live events of
+    // the stream are buffered meanwhile; if that buffer overflowed, the log is read again.
     static asio::awaitable<void> replay(std::shared_ptr<session_core> s, stream st, bool announce) {
         auto& c = s->ch_[static_cast<std::size_t>(st)];
         const char* query = st == stream::timeline        ? "replay_timeline"
                             : st == stream::notifications ? "replay_notifications"
                                                           : "replay_messages";
-        std::vector<std::string> params;
-        params.push_back(std::to_string(s->claims_.user_id));
-        params.push_back(std::to_string(c.last));
-        params.push_back(std::to_string(s->d_.cfg.replay_max + 1));
-        auto r = co_await s->d_.store.query(query, std::move(params));
-        if (s->closing_) co_return;
-        std::vector<std::string_view> frames;
-        std::string body = r.json.value_or("");
-        for (std::size_t i = 0; i < body.size();) {
-            auto j = body.find('\n', i);
-            if (j == std::string::npos) j = body.size();
-            if (j > i) frames.emplace_back(body.data() + i, j - i);
-            i = j + 1;
-        }
-        if (r.code != errc::ok || frames.size() > s->d_.cfg.replay_max || c.overflow) {
-            // Too much missed (or the log is unreachable): the client reloads over REST.
-            s->d_.metrics.resyncs.fetch_add(1, std::memory_order_relaxed);
-            json m = {{"type", "resync"}, {"channel", stream_name(st)}};
-            s->enqueue({text(dump(m)), st, 0, 0});
+        for (;;) {
+            std::vector<std::string> params;
+            params.push_back(std::to_string(s->claims_.user_id));
+            params.push_back(std::to_string(c.last));
+            params.push_back(std::to_string(s->d_.cfg.replay_max + 1));
+            auto r = co_await s->d_.store.query(query, std::move(params));
+            if (s->closing_) co_return;
+            std::vector<std::string_view> frames;
+            std::string body = r.json.value_or("");
+            for (std::size_t i = 0; i < body.size();) {
+                auto j = body.find('\n', i);
+                if (j == std::string::npos) j = body.size();
+                if (j > i) frames.emplace_back(body.data() + i, j - i);
+                i = j + 1;
+            }
+            if (r.code != errc::ok || frames.size() > s->d_.cfg.replay_max) {
+                // Too much missed (or the log is unreachable): the client reloads over REST.
+                s->d_.metrics.resyncs.fetch_add(1, std::memory_order_relaxed);
+                json m = {{"type", "resync"}, {"channel", stream_name(st)}};
+                s->enqueue({text(dump(m)), st, 0, 0});
+                c.overflow = false;
+                c.replaying = false;
+                for (auto& ev : c.buffer) s->send_if_new(st, ev, true);
+                c.buffer.clear();
+                co_return;
+            }
+            for (auto f : frames) {
+                co_await s->wait_for_room();
+                if (s->closing_) co_return;
+                live_event ev;
+                ev.seq = frame_seq(f);
+                ev.frame = text(std::string(f));
+                s->send_if_new(st, ev, true);
+            }
+            if (!c.overflow) break;
+            // Live events were dropped while we replayed: they are in the log, read on.
             c.overflow = false;
-            c.replaying = false;
-            for (auto& ev : c.buffer) s->send_if_new(st, ev, true);
             c.buffer.clear();
-            co_return;
-        }
-        if (announce) s->d_.metrics.replays.fetch_add(1, std::memory_order_relaxed);
-        for (auto f : frames) {
-            live_event ev;
-            ev.seq = frame_seq(f);
-            ev.frame = text(std::string(f));
-            s->send_if_new(st, ev, true);
         }
         if (announce) {
+            s->d_.metrics.replays.fetch_add(1, std::memory_order_relaxed);
+            co_await s->wait_for_room();
+            if (s->closing_) co_return;
             json m = {{"type", "replayed"}, {"channel", stream_name(st)}, {"upTo", std::to_string(c.last)}};
             s->enqueue({text(dump(m)), st, 0, 0});
         }
         std::sort(c.buffer.begin(), c.buffer.end(),
                   [](const live_event& a, const live_event& b) { return a.seq < b.seq; });
-        c.replaying = false;
-        for (auto& ev : c.buffer) s->send_if_new(st, ev, true);
+        // Events arriving while this waits for room are appended (still "replaying").
+        for (std::size_t i = 0; i < c.buffer.size(); ++i) {
+            co_await s->wait_for_room();
+            if (s->closing_) co_return;
+            auto ev = c.buffer[i];
+            s->send_if_new(st, ev, true);
+        }
         c.buffer.clear();
+        c.overflow = false;
+        c.replaying = false;
     }
 
     void finish() {
         closing_ = true;
         expiry_.cancel();
         wake_.cancel();
+        room_.cancel();
         if (attached_) {
             attached_ = false;
             d_.h.detach(this);
@@ -300,6 +331,7 @@ protected:
     std::deque<queued> queue_;
     std::size_t queued_bytes_ = 0;
     asio::steady_timer wake_;
+    asio::steady_timer room_;  // woken when the writer takes from the queue
     asio::steady_timer expiry_;
 };
 
@@ -354,6 +386,7 @@ public:
         close_reason_ = std::move(reason);
         closing_ = true;
         wake_.cancel();
+        room_.cancel();
     }
 
     static asio::awaitable<void> run(std::shared_ptr<ws_session> s, std::string ip) {
@@ -594,6 +627,7 @@ public:
     void close_with(unsigned, std::string) override {
         closing_ = true;
         wake_.cancel();
+        room_.cancel();
     }
 
     static asio::awaitable<void> run(std::shared_ptr<sse_session> s, const http::beast_request& breq,

@@ -1,0 +1,129 @@
+// A synchronous WebSocket client for the integration tests (Beast over TCP). A background
+// thread reads every frame into a queue; the test thread waits on it with a timeout, so a
+// server that stays silent fails the test instead of hanging it. The close frame the server
+// sends (code and reason) is remembered. Reading can be paused, which lets the kernel buffers
+// fill up (a client that never reads, for the slow-consumer test).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace chirp::test {
+
+using namespace std::chrono_literals;
+
+// The upgrade was refused: the HTTP answer instead of 101.
+struct ws_handshake_error : std::runtime_error {
+    ws_handshake_error(unsigned s, std::string b)
+        : std::runtime_error("WebSocket upgrade refused with HTTP " + std::to_string(s) + ": " + b),
+          status(s),
+          body(std::move(b)) {}
+    unsigned status;
+    std::string body;
+};
+
+struct ws_options {
+    std::string target = "/ws";
+    std::string origin;                       // sent as Origin when not empty
+    std::string bearer;                       // sent as Authorization: Bearer when not empty
+    int receive_buffer = 0;                   // SO_RCVBUF before connecting (0: the system default)
+    std::chrono::milliseconds timeout = 10s;  // connect, handshake and each write
+};
+
+struct ws_frame {
+    bool text = true;
+    std::string data;
+};
+
+struct ws_close {
+    // The close code the server sent; 0 when the connection ended without a close frame
+    // (then `error` says why).
+    unsigned code = 0;
+    std::string reason;
+    std::string error;
+    std::string describe() const;
+};
+
+class ws_client {
+public:
+    // Connects to 127.0.0.1:port and upgrades; throws ws_handshake_error when the server
+    // answers the upgrade with anything but 101, std::runtime_error on other failures.
+    explicit ws_client(std::uint16_t port, ws_options opts = {});
+    ~ws_client();
+    ws_client(const ws_client&) = delete;
+    ws_client& operator=(const ws_client&) = delete;
+
+    // Writes one frame and waits until it is written. Returns false when the write failed
+    // (e.g. the server already closed); the error is in last_write_error().
+    bool send_text(const std::string& text);
+    bool send_binary(const std::string& bytes);
+    bool send(const nlohmann::json& j) { return send_text(j.dump()); }
+    const std::string& last_write_error() const { return write_error_; }
+
+    // The next frame, or nullopt when none arrives in time or the connection ended.
+    std::optional<ws_frame> next_frame(std::chrono::milliseconds timeout = 5s);
+    // The next text frame as JSON (throws when a binary or non-JSON frame arrives).
+    std::optional<nlohmann::json> next(std::chrono::milliseconds timeout = 5s);
+    // Frames until one has "type" == type; the skipped ones are kept in skipped().
+    // Throws (with what arrived) when none comes in time.
+    nlohmann::json expect(const std::string& type, std::chrono::milliseconds timeout = 5s);
+    // Throws unless the very next frame has that type.
+    nlohmann::json expect_next(const std::string& type, std::chrono::milliseconds timeout = 5s);
+    // Collects frames until pred(frame) holds for the last one (included); throws on timeout.
+    std::vector<nlohmann::json> collect_until(
+        const std::function<bool(const nlohmann::json&)>& pred,
+        std::chrono::milliseconds timeout = 10s);
+    // Waits for the connection to end (frames that arrived before stay readable with
+    // next()); nullopt when it is still open after the timeout. Resumes reading.
+    std::optional<ws_close> wait_closed(std::chrono::milliseconds timeout = 5s);
+    // Frames that arrived within the timeout, ending early when the connection closes.
+    std::vector<nlohmann::json> drain(std::chrono::milliseconds quiet = 300ms);
+
+    // True while no close frame or error ended the connection (as far as we have read).
+    bool open();
+    std::optional<ws_close> closed_with();
+
+    // Stops issuing reads (at most one read in progress completes); resume_reading() again.
+    void pause_reading();
+    void resume_reading();
+
+    // Sends a normal close (1000) and waits briefly for the server's answer.
+    void close();
+
+    // Frames skipped by expect(), for failure messages.
+    const std::vector<std::string>& skipped() const { return skipped_; }
+
+    // The convenience sequence: {"type":"auth","token"} and its auth_ok.
+    nlohmann::json auth(const std::string& token);
+    // {"type":"subscribe","channels",...,"since"?} and its "subscribed" reply.
+    nlohmann::json subscribe(const std::vector<std::string>& channels,
+                             std::optional<std::string> since = std::nullopt);
+
+private:
+    struct impl;
+    bool write(const std::string& data, bool text);
+    std::shared_ptr<impl> impl_;
+    std::thread thread_;
+    std::string write_error_;
+    std::vector<std::string> skipped_;
+    std::chrono::milliseconds write_timeout_;
+};
+
+// Events ({"type":"event"}) among frames, in order.
+std::vector<nlohmann::json> events_of(const std::vector<nlohmann::json>& frames);
+// The seq of an event frame as a number.
+long long seq_of(const nlohmann::json& frame);
+
+}  // namespace chirp::test
