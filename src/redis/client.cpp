@@ -153,6 +153,13 @@ public:
 
     void send(std::vector<std::string> argv) override { issue(cmd_.ac, argv, nullptr); }
 
+    void publish(std::string_view channel, std::string_view payload) override {
+        if (cmd_.ac == nullptr || !ready_) return;
+        const char* args[3] = {"PUBLISH", channel.data(), payload.data()};
+        const size_t lens[3] = {7, channel.size(), payload.size()};
+        redisAsyncCommandArgv(cmd_.ac, nullptr, nullptr, 3, args, lens);
+    }
+
     asio::awaitable<std::optional<reply>> call(std::vector<std::string> argv) override {
         return asio::async_initiate<const asio::use_awaitable_t<>, void(std::optional<reply>)>(
             [this, argv = std::move(argv)](auto handler) mutable {

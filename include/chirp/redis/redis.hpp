@@ -42,6 +42,8 @@ public:
     // Fire-and-forget command on the command connection (pipelined with the others queued in
     // the same loop turn). Dropped when Redis is down.
     virtual void send(std::vector<std::string> argv) = 0;
+    // PUBLISH without copying the payload into an argv first (the fan-out hot path).
+    virtual void publish(std::string_view channel, std::string_view payload) = 0;
     // A command whose reply is awaited; nullopt when Redis is down or the connection drops.
     virtual boost::asio::awaitable<std::optional<reply>> call(std::vector<std::string> argv) = 0;
 
