@@ -245,29 +245,51 @@ stage_web_unit() {
     (cd web && timeout 900 npm test)
 }
 
+# show_chirpd_log NAME — the end of a stage's chirpd log, after a failure.
+show_chirpd_log() {
+    local log=$LOGS/chirpd-$1.log
+    [[ -s $log ]] || return 0
+    printf '\n--- last 60 lines of %s\n' "$log" >&2
+    tail -n 60 "$log" | cut -c1-400 >&2
+}
+
 stage_web_e2e() {
-    local port
+    local port rc=0
     chirp_web_deps
     (cd web && npm run build)
     port=$(chirpd_ctl_create e2e --web-root "$CHIRP_ROOT/web/dist" --dev --fast-password-hash)
-    "$TMP/e2e/ctl" start
+    "$TMP/e2e/ctl" start || { show_chirpd_log e2e; return 1; }
     chirp_log "e2e against chirpd on http://127.0.0.1:$port"
     (cd web && CHIRP_URL="http://127.0.0.1:$port" CHIRP_E2E_CHIRPD_CTL="$TMP/e2e/ctl" \
-        timeout 1200 npm run e2e)
+        timeout 1200 npm run e2e) || rc=$?
     "$TMP/e2e/ctl" stop
+    ((rc == 0)) || show_chirpd_log e2e
+    return "$rc"
 }
 
 stage_bench_smoke() {
-    local port secret
+    local port secret rc=0
     secret=$(head -c 32 /dev/urandom | base64)
     port=$(chirpd_ctl_create bench --jwt-secret "$secret" --fast-password-hash)
-    "$TMP/bench/ctl" start
-    CHIRP_JWT_SECRET=$secret timeout 600 "$BUILD/chirp-bench" smoke \
-        --url "http://127.0.0.1:$port" --users 50 --tweets 5
+    "$TMP/bench/ctl" start || { show_chirpd_log bench; return 1; }
+    CHIRP_JWT_SECRET=$secret timeout 600 "$BENCH" smoke \
+        --url "http://127.0.0.1:$port" --users 50 --tweets 5 || rc=$?
     "$TMP/bench/ctl" stop
+    ((rc == 0)) || show_chirpd_log bench
+    return "$rc"
 }
 
 # ---------------------------------------------------------------------------- main
+
+# The chirp-bench binary of the test build (wherever its CMakeLists puts it), or nothing.
+find_bench() {
+    local f
+    for f in "$BUILD/chirp-bench" "$BUILD/src/bench/chirp-bench" "$BUILD/bench/chirp-bench"; do
+        [[ -x $f ]] && { printf '%s\n' "$f"; return 0; }
+    done
+    return 0
+}
+BENCH=
 
 chirp_log "installing missing packages"
 chirp_install_packages core test
@@ -320,8 +342,8 @@ fi
 
 if skipped_by_user bench; then
     skip_stage bench-smoke "CHIRP_TEST_SKIP"
-elif [[ ! -x $BUILD/chirp-bench ]]; then
-    skip_stage bench-smoke "no build-test/chirp-bench"
+elif [[ -z ${BENCH:=$(find_bench)} ]]; then
+    skip_stage bench-smoke "no chirp-bench in build-test/"
 elif [[ $BUILD_OK -ne 0 ]]; then
     skip_stage bench-smoke "build failed"
 else
