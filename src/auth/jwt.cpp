@@ -77,11 +77,19 @@ jwt_codec::jwt_codec(std::string secret, std::chrono::seconds ttl)
 
 std::string jwt_codec::sign(std::int64_t user_id, std::string_view handle,
                             std::int64_t now_seconds) const {
-    const nlohmann::json payload = {{"sub", std::to_string(user_id)},
-                                    {"handle", handle},
-                                    {"iat", now_seconds},
-                                    {"exp", now_seconds + ttl_.count()}};
-    std::string signing_input = base64url_encode(header_json) + "." + base64url_encode(payload.dump());
+    return sign(user_id, handle, {}, now_seconds);
+}
+
+std::string jwt_codec::sign(std::int64_t user_id, std::string_view handle,
+                            std::string_view display_name, std::int64_t now_seconds) const {
+    nlohmann::json payload = {{"sub", std::to_string(user_id)},
+                              {"handle", handle},
+                              {"iat", now_seconds},
+                              {"exp", now_seconds + ttl_.count()}};
+    if (!display_name.empty()) payload["name"] = display_name;
+    std::string signing_input =
+        base64url_encode(header_json) + "." +
+        base64url_encode(payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     const auto sig = base64url_encode(mac(secret_, signing_input));
     return signing_input + "." + sig;
 }
@@ -131,6 +139,8 @@ std::optional<jwt_error> jwt_codec::verify(std::string_view token, std::int64_t 
     }
     if (out.user_id <= 0) return jwt_error::bad_claims;
     out.handle = handle->get<std::string>();
+    if (auto name = p.find("name"); name != p.end() && name->is_string())
+        out.display_name = name->get<std::string>();
     out.expires_at = exp->get<std::int64_t>();
     out.issued_at = p.value("iat", std::int64_t{0});
     if (out.expires_at <= now_seconds) return jwt_error::expired;

@@ -3,7 +3,9 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/thread_pool.hpp>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "chirp/auth/password.hpp"
@@ -32,15 +34,40 @@ std::optional<response> require_user(const request& req) {
                                                                      : req.auth_error);
 }
 
+// True when a string (or key) anywhere in j holds U+0000: PostgreSQL text and jsonb cannot
+// store it, and one such command would fail the writer's whole group-commit batch.
+// Iterative: a 64 KiB body can nest tens of thousands of levels.
+bool contains_nul(const json& j) {
+    std::vector<const json*> todo{&j};
+    while (!todo.empty()) {
+        const json* v = todo.back();
+        todo.pop_back();
+        if (v->is_string()) {
+            if (v->get_ref<const std::string&>().find('\0') != std::string::npos) return true;
+        } else if (v->is_object()) {
+            for (auto it = v->begin(); it != v->end(); ++it) {
+                if (it.key().find('\0') != std::string::npos) return true;
+                todo.push_back(&it.value());
+            }
+        } else if (v->is_array()) {
+            for (const auto& x : *v) todo.push_back(&x);
+        }
+    }
+    return false;
+}
+
 // Parses a JSON object body. Returns an error response when the body is unacceptable.
 std::optional<response> parse_body(const request& req, json& out, bool allow_empty = false) {
     if (req.body.empty() && allow_empty) {
         out = json::object();
         return std::nullopt;
     }
-    std::string_view ct = req.content_type;
-    if (auto semi = ct.find(';'); semi != std::string_view::npos) ct = ct.substr(0, semi);
-    while (!ct.empty() && ct.back() == ' ') ct.remove_suffix(1);
+    std::string ct = req.content_type;
+    if (auto semi = ct.find(';'); semi != std::string::npos) ct.resize(semi);
+    while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+    // Media types are case-insensitive (RFC 9110 8.3.1).
+    std::transform(ct.begin(), ct.end(), ct.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (ct != "application/json")
         return error_response(errc::unsupported_media_type, "Content-Type must be application/json");
     if (!domain::valid_utf8(req.body))
@@ -48,6 +75,8 @@ std::optional<response> parse_body(const request& req, json& out, bool allow_emp
     out = json::parse(req.body, nullptr, false);
     if (out.is_discarded()) return error_response(errc::malformed_json, "body is not valid JSON");
     if (!out.is_object()) return error_response(errc::malformed_json, "body must be a JSON object");
+    if (contains_nul(out))
+        return error_response(errc::validation_failed, "text must not contain NUL characters");
     return std::nullopt;
 }
 
@@ -156,7 +185,9 @@ response with_token(services& svc, unsigned status, const std::string& user_json
     if (!user.is_object() || !user.contains("id"))
         return error_response(errc::internal, "unexpected user record");
     const auto id = std::stoll(user["id"].get<std::string>());
-    json out = {{"user", user}, {"token", svc.jwt.sign(id, user["handle"].get<std::string>())}};
+    json out = {{"user", user},
+                {"token", svc.jwt.sign(id, user["handle"].get<std::string>(),
+                                       user.value("displayName", std::string()), auth::unix_now())}};
     return json_response(status, dump(out));
 }
 
@@ -183,7 +214,9 @@ awaitable_response register_user(services& svc, request& req) {
     json args = {{"handle", handle}, {"displayName", name}, {"passwordHash", hash}};
     auto r = co_await submit(svc, req, "register", std::move(args));
     if (r.status != 201) co_return from_write(std::move(r));
-    co_return with_token(svc, 201, r.body);
+    auto resp = with_token(svc, 201, r.body);
+    if (r.replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
+    co_return resp;
 }
 
 awaitable_response login(services& svc, request& req) {

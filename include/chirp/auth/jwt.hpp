@@ -13,6 +13,7 @@ namespace chirp::auth {
 struct claims {
     std::int64_t user_id = 0;
     std::string handle;
+    std::string display_name;     // "name" claim; empty in tokens that carry none
     std::int64_t issued_at = 0;   // seconds since the epoch
     std::int64_t expires_at = 0;  // seconds since the epoch
 };
@@ -28,6 +29,9 @@ public:
     std::string sign(std::int64_t user_id, std::string_view handle,
                      std::int64_t now_seconds) const;
     std::string sign(std::int64_t user_id, std::string_view handle) const;
+    // With the display name as the "name" claim (real-time frames show it without a query).
+    std::string sign(std::int64_t user_id, std::string_view handle, std::string_view display_name,
+                     std::int64_t now_seconds) const;
 
     // Verifies signature, algorithm and expiry; fills out on success.
     std::optional<jwt_error> verify(std::string_view token, std::int64_t now_seconds,
