@@ -582,6 +582,96 @@ BEGIN
     FROM chirp_run r ORDER BY r.ord;
 END $$;
 
+-- The fast path for likes (the hottest write after tweets): a run of likes without
+-- Idempotency-Key is decided and appended set-wise. Same events and projection writes as
+-- chirp_decide/chirp_apply for 'like' (rebuild equality is tested); the answers show the counts
+-- after the whole run.
+DROP FUNCTION IF EXISTS chirp_exec_likes(jsonb, bigint, bigint);
+CREATE OR REPLACE FUNCTION chirp_exec_likes(cmds jsonb, first_ord bigint, last_ord bigint)
+RETURNS SETOF json
+LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS chirp_like_run (
+        ord bigint, actor bigint, tweet_id bigint, author bigint, fresh boolean DEFAULT false,
+        seq bigint, id uuid, created_at timestamptz, version int)
+        ON COMMIT DELETE ROWS;
+    TRUNCATE chirp_like_run;
+    INSERT INTO chirp_like_run (ord, actor, tweet_id, author)
+    SELECT x.ord, u.id, t.id, t.author_id
+    FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
+    LEFT JOIN users u ON u.id = (x.cmd->>'actor')::bigint
+    LEFT JOIN tweets t ON t.id = (x.cmd->'args'->>'tweetId')::bigint AND NOT t.deleted
+    WHERE x.ord BETWEEN first_ord AND last_ord;
+    -- A like is new when the user has not liked the tweet and it is the first in this run.
+    UPDATE chirp_like_run r SET fresh = true
+    FROM (SELECT min(ord) AS ord FROM chirp_like_run
+          WHERE actor IS NOT NULL AND tweet_id IS NOT NULL GROUP BY actor, tweet_id) f
+    WHERE r.ord = f.ord
+      AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.tweet_id = r.tweet_id AND l.user_id = r.actor);
+    UPDATE chirp_like_run r SET seq = n.seq
+    FROM (SELECT ord, nextval('event_seq') AS seq
+          FROM (SELECT ord FROM chirp_like_run WHERE fresh ORDER BY ord) o) n
+    WHERE r.ord = n.ord;
+    WITH ev AS (
+        INSERT INTO events (seq, type, user_id, payload)
+        SELECT r.seq, 'TweetLiked', r.actor,
+               jsonb_build_object('tweetId', r.tweet_id::text, 'authorId', r.author::text)
+        FROM chirp_like_run r WHERE r.fresh ORDER BY r.seq
+        RETURNING seq, id, created_at, version)
+    UPDATE chirp_like_run r SET id = ev.id, created_at = ev.created_at, version = ev.version
+    FROM ev WHERE r.seq = ev.seq;
+    INSERT INTO likes (user_id, tweet_id, created_at)
+    SELECT actor, tweet_id, created_at FROM chirp_like_run WHERE fresh;
+    UPDATE tweet_stats s SET likes = s.likes + c.n
+    FROM (SELECT tweet_id, count(*) AS n FROM chirp_like_run WHERE fresh GROUP BY tweet_id) c
+    WHERE s.tweet_id = c.tweet_id;
+    INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id, created_at)
+    SELECT author, seq, 'like', actor, tweet_id, NULL, created_at
+    FROM chirp_like_run WHERE fresh AND author <> actor
+    ON CONFLICT DO NOTHING;
+    RETURN QUERY
+    WITH tw AS (  -- each liked tweet rendered once for nobody, once for its author
+        SELECT t.id, chirp_tweet_json(t, NULL) AS base, chirp_tweet_json(t, t.author_id) AS for_author,
+               s.likes, s.retweets, s.replies
+        FROM tweets t JOIN tweet_stats s ON s.tweet_id = t.id
+        WHERE t.id IN (SELECT tweet_id FROM chirp_like_run)),
+    refs AS (SELECT DISTINCT actor FROM chirp_like_run WHERE fresh)
+    SELECT (CASE
+        WHEN r.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')
+        WHEN r.tweet_id IS NULL THEN chirp_err(404, 'not_found', 'no such tweet')
+        ELSE jsonb_build_object(
+            'status', 200,
+            'body', tw.base || jsonb_build_object(
+                'likedByMe', true,
+                'retweetedByMe', EXISTS (SELECT 1 FROM tweets x WHERE x.retweet_of = r.tweet_id
+                                         AND x.author_id = r.actor AND NOT x.deleted)),
+            'seq', r.seq::text,
+            'deliveries', CASE WHEN NOT r.fresh THEN '[]'::jsonb ELSE
+                jsonb_build_array(jsonb_build_object(
+                    'channel', 'timeline', 'author', r.author::text, 'actor', r.actor::text,
+                    'type', 'TweetLiked', 'seq', r.seq::text,
+                    'event', jsonb_build_object(
+                        'id', r.id::text, 'type', 'TweetLiked', 'userId', r.actor::text,
+                        'timestamp', chirp_ts(r.created_at), 'version', r.version,
+                        'payload', jsonb_build_object('tweetId', r.tweet_id::text, 'likes', tw.likes,
+                                                      'retweets', tw.retweets, 'replies', tw.replies))))
+                || CASE WHEN r.author = r.actor THEN '[]'::jsonb ELSE jsonb_build_array(jsonb_build_object(
+                    'channel', 'notifications', 'actor', r.actor::text, 'user', r.author::text,
+                    'seq', r.seq::text,
+                    'event', jsonb_build_object(
+                        'id', r.id::text, 'type', 'Notification', 'userId', r.actor::text,
+                        'timestamp', chirp_ts(r.created_at), 'version', r.version,
+                        'payload', jsonb_build_object('notification', jsonb_build_object(
+                            'id', r.seq::text, 'seq', r.seq::text, 'type', 'like',
+                            'actor', chirp_user_ref(r.actor), 'tweet', tw.for_author,
+                            'conversationId', NULL, 'createdAt', chirp_ts(r.created_at),
+                            'read', false))))) END
+            END)
+    END)::json
+    FROM chirp_like_run r LEFT JOIN tw ON tw.id = r.tweet_id
+    ORDER BY r.ord;
+END $$;
+
 -- Execute a batch of commands in the caller's transaction (the event writer's group commit).
 -- Each command may carry {"idem": {"key", "hash"}}: a retry with the same key and hash returns
 -- the stored answer and appends nothing; the same key with another hash gives 409.
@@ -594,8 +684,10 @@ DECLARE
     k idempotency_keys;
     idem_user bigint;
     ord bigint;
-    run_start bigint := 0;
+    run_start bigint := 0;   -- a pending run of plain tweets
     run_end bigint := 0;
+    like_start bigint := 0;  -- a pending run of likes
+    like_end bigint := 0;
 BEGIN
     PERFORM chirp_lock();
     -- One result row per command, in order (RETURN NEXT streams: no quadratic accumulation).
@@ -604,6 +696,10 @@ BEGIN
                     ORDER BY ordinality LOOP
         IF cmd->>'type' = 'tweet' AND NOT cmd ? 'idem' AND cmd->'args'->>'replyTo' IS NULL
            AND jsonb_array_length(COALESCE(cmd->'args'->'mentions', '[]'::jsonb)) = 0 THEN
+            IF like_start > 0 THEN
+                RETURN QUERY SELECT * FROM chirp_exec_likes(cmds, like_start, like_end);
+                like_start := 0;
+            END IF;
             IF run_start = 0 THEN run_start := ord; END IF;
             run_end := ord;
             CONTINUE;
@@ -611,6 +707,15 @@ BEGIN
         IF run_start > 0 THEN
             RETURN QUERY SELECT * FROM chirp_exec_plain_tweets(cmds, run_start, run_end);
             run_start := 0;
+        END IF;
+        IF cmd->>'type' = 'like' AND NOT cmd ? 'idem' THEN
+            IF like_start = 0 THEN like_start := ord; END IF;
+            like_end := ord;
+            CONTINUE;
+        END IF;
+        IF like_start > 0 THEN
+            RETURN QUERY SELECT * FROM chirp_exec_likes(cmds, like_start, like_end);
+            like_start := 0;
         END IF;
         IF cmd ? 'idem' THEN
             idem_user := COALESCE((cmd->>'actor')::bigint, 0);
@@ -637,6 +742,9 @@ BEGIN
     END LOOP;
     IF run_start > 0 THEN
         RETURN QUERY SELECT * FROM chirp_exec_plain_tweets(cmds, run_start, run_end);
+    END IF;
+    IF like_start > 0 THEN
+        RETURN QUERY SELECT * FROM chirp_exec_likes(cmds, like_start, like_end);
     END IF;
 END $$;
 
