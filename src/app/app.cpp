@@ -89,7 +89,9 @@ int serve(const config& cfg) {
     http::services svc{ioc, cfg, metrics, *store, jwt, cpu, nullptr, {}};
     auto realtime = rt::create_realtime(ioc, cfg, metrics, *store, jwt);
     svc.realtime = realtime.get();
-    store->on_committed([rt = realtime.get()](const store::write_result& r) { rt->on_committed(r); });
+    store->on_committed([rt = realtime.get()](const store::write_result& r, std::function<void()> resume) {
+        rt->on_committed(r, std::move(resume));
+    });
     auto server = http::create_http_server(svc, realtime->hooks());
     try {
         server->start();

@@ -35,16 +35,19 @@ using completion = std::function<void(T)>;
 
 // Wraps a move-only completion handler so that std::function can hold it.
 // With a hook (the fan-out), the hook sees a committed write on the loop before the awaiting
-// coroutine resumes.
+// coroutine resumes, and decides when it resumes.
 template <class T, class Handler>
-completion<T> make_completion(Handler&& h,
-                              const std::function<void(const write_result&)>* hook = nullptr) {
+completion<T> make_completion(Handler&& h, const event_store::commit_hook* hook = nullptr) {
     auto p = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(h));
     return [p, hook](T v) {
         auto ex = asio::get_associated_executor(*p);
         asio::post(ex, [p, hook, v = std::move(v)]() mutable {
             if constexpr (std::is_same_v<T, write_result>) {
-                if (hook != nullptr && *hook && !v.deliveries.empty()) (*hook)(v);
+                if (hook != nullptr && *hook && !v.deliveries.empty()) {
+                    auto r = std::make_shared<write_result>(std::move(v));
+                    (*hook)(*r, [p, r] { (*p)(std::move(*r)); });
+                    return;
+                }
             }
             (*p)(std::move(v));
         });
@@ -136,7 +139,7 @@ public:
             asio::use_awaitable);
     }
 
-    void on_committed(std::function<void(const write_result&)> fn) override {
+    void on_committed(commit_hook fn) override {
         committed_hook_ = std::move(fn);
     }
 
@@ -312,7 +315,7 @@ private:
     std::size_t max_batch_;
     std::size_t max_queue_;
     metrics::registry& metrics_;
-    std::function<void(const write_result&)> committed_hook_;
+    commit_hook committed_hook_;
 
     std::mutex write_mu_;
     std::condition_variable write_cv_;

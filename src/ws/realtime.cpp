@@ -23,6 +23,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
+#include <deque>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -162,7 +163,7 @@ public:
         co_return std::move(h.json);
     }
 
-    void on_committed(const store::write_result& r) override {
+    void on_committed(const store::write_result& r, std::function<void()> resume) override {
         for (const auto& d : r.deliveries) {
             if (d.follow_change) {
                 follow_changed(d.author, d.actor, true);
@@ -185,6 +186,12 @@ public:
                     typing_stopped(d);
                     break;
             }
+        }
+        // The writer's answer waits until this write's timeline events are published.
+        if (timeline_published_ == timeline_enqueued_) {
+            resume();
+        } else {
+            timeline_waiters_.emplace_back(timeline_enqueued_, std::move(resume));
         }
     }
 
@@ -277,22 +284,55 @@ private:
     struct follower_entry {
         bool loaded = false;
         bool loading = false;
+        bool invalidated = false;  // a follow changed while loading: load again
         long long count = 0;
         std::vector<long long> ids;
-        std::vector<std::pair<store::delivery, std::shared_ptr<std::string>>> pending;
         std::chrono::steady_clock::time_point fetched{};
     };
 
+    // Timeline fan-out keeps commit order across authors: one queue for the process. Only
+    // when the author at its head needs its follower list loaded does it wait (and everything
+    // behind it, and the answers to those writes). Publishing one author's event ahead of an
+    // earlier one of another author reached followers out of seq order.
+    struct pending_timeline {
+        store::delivery d;
+        std::shared_ptr<std::string> payload;
+    };
+
+    bool followers_fresh(long long author) const {
+        auto it = followers_.find(author);
+        return it != followers_.end() && it->second.loaded &&
+               std::chrono::steady_clock::now() - it->second.fetched < std::chrono::seconds(60);
+    }
+
     void fanout_timeline(const store::delivery& d, const std::shared_ptr<std::string>& payload) {
-        auto& e = followers_[d.author];
-        if (e.loaded && std::chrono::steady_clock::now() - e.fetched < std::chrono::seconds(60) && e.pending.empty()) {
-            publish_timeline(d, *payload, e);
-            return;
-        }
-        e.pending.emplace_back(d, payload);
-        if (!e.loading) {
-            e.loading = true;
-            asio::co_spawn(ioc_, load_followers(d.author), asio::detached);
+        ++timeline_enqueued_;
+        timeline_queue_.push_back({d, payload});
+        drain_timeline(0);
+    }
+
+    // Publishes from the head of the queue while follower lists are at hand; `loaded` is an
+    // author whose load just ended (published even if it failed: its own stream gets it, the
+    // followers catch up by replay).
+    void drain_timeline(long long loaded) {
+        while (!timeline_queue_.empty()) {
+            auto& head = timeline_queue_.front();
+            const long long author = head.d.author;
+            if (!followers_fresh(author) && author != loaded) {
+                auto& e = followers_[author];
+                if (!e.loading) {
+                    e.loading = true;
+                    asio::co_spawn(ioc_, load_followers(author), asio::detached);
+                }
+                return;
+            }
+            publish_timeline(head.d, *head.payload, followers_[author]);
+            timeline_queue_.pop_front();
+            ++timeline_published_;
+            while (!timeline_waiters_.empty() && timeline_waiters_.front().first <= timeline_published_) {
+                asio::post(ioc_, std::move(timeline_waiters_.front().second));
+                timeline_waiters_.pop_front();
+            }
         }
     }
 
@@ -300,6 +340,11 @@ private:
         auto r = co_await store_.query("follower_ids", argv(std::to_string(author)));
         auto& e = followers_[author];
         e.loading = false;
+        if (e.invalidated) {
+            e.invalidated = false;
+            drain_timeline(0);  // loads again
+            co_return;
+        }
         if (r.code == errc::ok && r.json) {
             auto j = json::parse(*r.json, nullptr, false);
             e.ids.clear();
@@ -310,11 +355,7 @@ private:
             e.loaded = true;
             e.fetched = std::chrono::steady_clock::now();
         }
-        // Publish what waited, in commit order. Without a follower list (database down), the
-        // author's own stream still gets it; followers catch up by replay.
-        auto pending = std::move(e.pending);
-        e.pending.clear();
-        for (auto& [d, payload] : pending) publish_timeline(d, *payload, e);
+        drain_timeline(author);
     }
 
     void publish_timeline(const store::delivery& d, const std::string& payload, const follower_entry& e) {
@@ -342,7 +383,12 @@ private:
     }
 
     void follow_changed(long long followee, long long follower, bool local_commit) {
-        followers_.erase(followee);
+        if (auto it = followers_.find(followee); it != followers_.end()) {
+            if (it->second.loading)
+                it->second.invalidated = true;
+            else
+                followers_.erase(it);
+        }
         if (local_commit) {
             redis_->send(argv("DEL", "home:" + std::to_string(follower)));
             publish("chirp:follows", std::to_string(followee) + " " + std::to_string(follower));
@@ -510,6 +556,9 @@ private:
     std::unordered_map<long long, std::vector<session_base*>> local_;
     std::unordered_set<long long> online_remote_;
     std::unordered_map<long long, follower_entry> followers_;
+    std::deque<pending_timeline> timeline_queue_;
+    std::uint64_t timeline_enqueued_ = 0, timeline_published_ = 0;
+    std::deque<std::pair<std::uint64_t, std::function<void()>>> timeline_waiters_;
     std::unordered_map<long long, std::vector<long long>> user_celebs_;
     std::unordered_map<long long, std::unordered_set<long long>> celeb_local_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> typing_last_;

@@ -67,8 +67,12 @@ public:
     virtual boost::asio::awaitable<read_result> query(std::string_view name,
                                                       std::vector<std::string> params) = 0;
 
-    // Called on the loop for every committed write that has deliveries.
-    virtual void on_committed(std::function<void(const write_result&)> fn) = 0;
+    // Called on the loop for every committed write that has deliveries, before its writer
+    // gets the answer: the hook calls `resume` to let the answer go, at once or once the
+    // events are published (so a client that saw the answer never sees a later event of
+    // another process first: fan-out order follows causality).
+    using commit_hook = std::function<void(const write_result&, std::function<void()> resume)>;
+    virtual void on_committed(commit_hook fn) = 0;
 
     // True when PostgreSQL answers.
     virtual boost::asio::awaitable<bool> ping() = 0;

@@ -5,6 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <memory>
 
 #include "chirp/http/server.hpp"
@@ -30,8 +31,9 @@ public:
     // Connects to Redis (and keeps reconnecting in the background).
     virtual void start() = 0;
     virtual http::server_hooks hooks() = 0;
-    // Fan-out of a committed write (runs on the loop, never suspends).
-    virtual void on_committed(const store::write_result& r) = 0;
+    // Fan-out of a committed write (runs on the loop, never suspends). Calls resume once the
+    // write's events are published (at once, unless a follower list must be loaded first).
+    virtual void on_committed(const store::write_result& r, std::function<void()> resume) = 0;
     // Closes every session with 1001 and stops Redis.
     virtual boost::asio::awaitable<void> shutdown() = 0;
 };
