@@ -143,7 +143,7 @@ bench() {
     chirp_log "scenario $name (chirp-bench $cmd $*)"
     printf '%s\n' "taskset -c $CPU_CLIENT chirp-bench $cmd --url http://127.0.0.1:$PORT --prefix $prefix $*" >>"$OUT/commands.txt"
     taskset -c "$CPU_CLIENT" "$BENCH" "$cmd" --url "http://127.0.0.1:$PORT" --server-pid "$CHIRPD_PID" \
-        --prefix "$prefix" --seed-cmd "$CHIRPD seed --database-url $DB_URL" --jwt-secret "$SECRET" \
+        --prefix "$prefix" --assume-seeded --jwt-secret "$SECRET" \
         --token-cache "$TMP/tokens-$prefix" --json "$OUT/$name.json" --dat "$OUT/$name.dat" "$@" \
         2>&1 | tee "$OUT/$name.txt" || chirp_warn "scenario $name failed"
     if ! kill -0 "$CHIRPD_PID" 2>/dev/null; then
@@ -205,18 +205,42 @@ if [[ -n $RELAY ]] && { want idle || want fanout || want celebrity; }; then
     stop_relay
 fi
 
+# --- users and follow graphs, seeded before chirpd starts: chirpd caches follower lists, so
+# follows written behind a running chirpd's back would not be seen by its live fan-out.
+IDLE_MAX=$(tr ',' '\n' <<<"$IDLE_N" | sort -n | tail -n 1)
+LIKERS=$(awk -v d="$DURATION" -v r="$NOTIFY_RATES" 'BEGIN { n = split(r, a, ","); s = 0;
+    for (i = 1; i <= n; i++) s += a[i] * d; print int((s + 99) / 100) }')
+seed() {
+    chirp_log "seeding $1"
+    echo "chirpd seed --database-url $DB_URL --seed '$1'" >>"$OUT/commands.txt"
+    local t0=$SECONDS
+    "$CHIRPD" seed --database-url "$DB_URL" --seed "$1" >>"$TMP/seed.log" 2>&1 ||
+        chirp_die "chirpd seed failed (log: $TMP/seed.log)"
+    echo "seed $1: $((SECONDS - t0)) s" >>"$OUT/setup-times.txt"
+}
+"$CHIRPD" migrate --database-url "$DB_URL" --redis-url "redis://127.0.0.1:$REDIS_PORT" --jwt-secret "$SECRET" \
+    >>"$TMP/seed.log" 2>&1 || chirp_die "chirpd migrate failed (log: $TMP/seed.log)"
+PW=bench-password-1
+want smoke && seed "users=50,prefix=bsm,password=$PW,follow=2:48"
+want idle && seed "users=$IDLE_MAX,prefix=bi,password=$PW"
+{ want fanout || want wrk; } && seed "users=1010,prefix=bf,password=$PW,follow=10:1000"
+{ want celebrity || want storm; } && seed "users=$((CELEB_F + 1)),prefix=bc,password=$PW,follow=1:$CELEB_F"
+want notify && seed "users=$((10 + LIKERS)),prefix=bn,password=$PW"
+
 start_chirpd
 want smoke && bench smoke smoke bsm --users 50 --tweets 5
 want idle && bench idle idle bi --connections "$IDLE_N"
 want fanout && bench fanout fanout bf --authors 10 --followers 1000 --rates "$LADDER" --duration "$DURATION"
 want celebrity && bench celebrity celebrity bc --followers "$CELEB_F" --rates 5,10 --duration "$DURATION"
-want notify && bench notify notify bn --rates "$NOTIFY_RATES" --duration "$DURATION"
-want storm && bench storm storm bc --clients "$STORM_N" --rate 5 --before 3 --after 5 --jitter 2
+want notify && bench notify notify bn --rates "$NOTIFY_RATES" --duration "$DURATION" --likers "$LIKERS"
+want storm && bench storm storm bc --clients "$((STORM_N < CELEB_F ? STORM_N : CELEB_F))" --rate 5 --before 3 --after 5 --jitter 2
 
 # --- REST reads with wrk: a follower of the fan-out authors (their tweets fill its timeline)
 if want wrk; then
-    if [[ -s $TMP/tokens-bf ]]; then
-        token=$(awk '$1 == "bf10" { print $3 }' "$TMP/tokens-bf")
+    # bf10 follows the ten fan-out authors, whose tweets (if fanout ran) fill its timeline.
+    token=$(curl -fsS -H 'Content-Type: application/json' -d "{\"handle\":\"bf10\",\"password\":\"$PW\"}" \
+        "http://127.0.0.1:$PORT/api/auth/login" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p') || token=
+    if [[ -n $token ]]; then
         sed "s|@TOKEN@|$token|" "$CHIRP_ROOT/scripts/bench/timeline.lua" >"$TMP/timeline.lua"
         chirp_log "scenario wrk: GET /api/timeline for ${WRK_SECONDS}s"
         echo "taskset -c $CPU_CLIENT wrk -t1 -c64 -d${WRK_SECONDS}s --latency -s timeline.lua http://127.0.0.1:$PORT/api/timeline" >>"$OUT/commands.txt"
@@ -224,19 +248,22 @@ if want wrk; then
             "http://127.0.0.1:$PORT/api/timeline" | tee "$OUT/wrk-timeline.txt"
         "$CHIRP_ROOT/scripts/bench/wrk2json.sh" <"$OUT/wrk-timeline.txt" >"$OUT/wrk-timeline.json" || true
     else
-        chirp_warn "wrk: no fan-out population (run with the fanout scenario)"
+        chirp_warn "wrk: could not log in as bf10: skipped"
     fi
 fi
 
 # --- event append throughput: a hook for `chirpd bench-append` once chirpd has it
 if want append; then
-    if "$CHIRPD" bench-append --help >/dev/null 2>&1; then
+    if "$CHIRPD" --help 2>&1 | grep -q bench-append; then
         chirp_log "scenario append (chirpd bench-append)"
-        echo "chirpd bench-append --database-url $DB_URL" >>"$OUT/commands.txt"
-        taskset -c "$CPU_SERVER" "$CHIRPD" bench-append --database-url "$DB_URL" >"$OUT/append.json" ||
-            chirp_warn "bench-append failed"
+        if [[ -n $QUICK ]]; then append_args=(--bench-events 20000 --bench-rate 1000 --bench-seconds 5)
+        else append_args=(--bench-events 50000 --bench-rate 1000 --bench-seconds 10); fi
+        echo "taskset -c $CPU_SERVER chirpd bench-append --database-url $DB_URL ${append_args[*]}" >>"$OUT/commands.txt"
+        taskset -c "$CPU_SERVER" "$CHIRPD" bench-append --database-url "$DB_URL" \
+            --redis-url "redis://127.0.0.1:$REDIS_PORT" --jwt-secret "$SECRET" "${append_args[@]}" \
+            2>>"$TMP/append.log" | tee "$OUT/append.json" || chirp_warn "bench-append failed"
     else
-        chirp_warn "append: chirpd has no bench-append subcommand yet: skipped"
+        chirp_warn "append: this chirpd has no bench-append subcommand: skipped"
     fi
 fi
 

@@ -1,6 +1,9 @@
 // Client machinery of chirp-bench: see client.hpp.
 #include "client.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "scan.hpp"
 
 namespace chirp::bench {
@@ -316,8 +319,22 @@ asio::awaitable<error_code> ws_fleet::open(ws_conn& c) {
     c.ws = std::make_unique<websocket::stream<beast::tcp_stream>>(ex_);
     c.buffer.clear();
     auto& s = beast::get_lowest_layer(*c.ws);
+    if (source_ips_ > 1 && target_.endpoint.address().is_v4()) {
+        // Spread the sockets over 127.0.0.1..N as source addresses: with one source address
+        // the kernel's search for a free ephemeral port grows with every open connection.
+        error_code ec;
+        s.socket().open(tcp::v4(), ec);
+        if (ec) co_return ec;
+        const int one = 1;
+        ::setsockopt(s.socket().native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                     sizeof one);
+        const auto base = asio::ip::make_address_v4("127.0.0.1").to_uint();
+        s.socket().bind(tcp::endpoint(asio::ip::address_v4(base + c.index % source_ips_), 0), ec);
+        if (ec) co_return ec;
+    }
     s.expires_after(15s);
     if (auto [ec] = co_await s.async_connect(target_.endpoint, use_tuple); ec) co_return ec;
+    s.socket().set_option(tcp::no_delay(true));
     s.expires_never();
     c.ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
     c.ws->set_option(websocket::stream_base::decorator(

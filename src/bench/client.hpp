@@ -137,6 +137,8 @@ public:
     // Closes all sockets and waits until every connection coroutine has finished.
     asio::awaitable<void> shutdown();
 
+    // Source addresses 127.0.0.1..127.0.0.n for the sockets (1: let the kernel choose).
+    void set_source_ips(std::size_t n) { source_ips_ = std::max<std::size_t>(1, n); }
     std::size_t live() const { return live_; }
     std::size_t failed() const { return failed_; }
     std::uint64_t frames = 0, bytes = 0, events = 0, errors_received = 0, unexpected_closes = 0;
@@ -155,6 +157,7 @@ private:
     event_fn on_event_;
     std::vector<std::unique_ptr<ws_conn>> conns_;
     std::size_t started_ = 0, live_ = 0, failed_ = 0, settled_ = 0, running_ = 0;
+    std::size_t source_ips_ = 1;
     bool shutting_down_ = false;
     signal progress_;
 };

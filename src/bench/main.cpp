@@ -176,8 +176,25 @@ int summary(const options& opts) {
         row("GET /api/timeline p99 ms", fmt_num(w, "p99Ms", 2), "-", "");
     }
     if (auto e = read_json(dir + "/append.json"); e.is_object()) {
-        for (const auto& [k, v] : e.items())
-            if (v.is_number()) row("append: " + k, fmt::format("{}", v.get<double>()), "-", "");
+        // chirpd bench-append: {"saturation": {eventsPerSecond, latencyMs}, "fixedRate": {...}}
+        if (e.contains("saturation") && e["saturation"].is_object()) {
+            const auto& s = e["saturation"];
+            row("append: events/s (saturated, group commit)", fmt_num(s, "eventsPerSecond", 0), "-",
+                "");
+            if (s.contains("latencyMs"))
+                row("append: saturated p50/p99 ms",
+                    fmt::format("{}/{}", fmt_num(s["latencyMs"], "p50"),
+                                fmt_num(s["latencyMs"], "p99")),
+                    "-", "");
+        }
+        if (e.contains("fixedRate") && e["fixedRate"].is_object() &&
+            e["fixedRate"].contains("latencyMs")) {
+            const auto& f = e["fixedRate"];
+            row(fmt::format("append at {}/s: p50/p99/max ms", fmt_num(f, "rate", 0)),
+                fmt::format("{}/{}/{}", fmt_num(f["latencyMs"], "p50", 2),
+                            fmt_num(f["latencyMs"], "p99", 2), fmt_num(f["latencyMs"], "max", 1)),
+                "-", "");
+        }
     }
     std::fputs(out.c_str(), stdout);
     return 0;

@@ -1,6 +1,8 @@
 // The chirp-bench scenarios: see scenarios.hpp and BENCHMARKS.md for what each measures.
 #include "scenarios.hpp"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <memory>
 #include <random>
@@ -70,6 +72,7 @@ struct common {
     std::optional<int> pid;
     std::string run = random_run_id();
     std::size_t connect_concurrency = 256;
+    std::size_t source_ips = 1;
     milliseconds connect_timeout{60000};
     std::vector<std::string> failures;
 
@@ -82,6 +85,7 @@ struct common {
         else
             pid = find_pid_by_port(t.port);
         connect_concurrency = static_cast<std::size_t>(opts.integer("connect-concurrency", 256));
+        source_ips = static_cast<std::size_t>(opts.integer("source-ips", 16));
         connect_timeout = seconds_opt(opts, "connect-timeout", 60);
         raise_fd_limit(static_cast<std::uint64_t>(opts.integer("fd-limit", 65536)));
     }
@@ -347,10 +351,14 @@ asio::awaitable<json> scenario_idle(const options& opts) {
     result["setup"] = setup;
     server_probe probe(c.pid);
     json steps = json::array();
+    // RSS per connection is measured against the server's RSS before the first step: the
+    // memory of a closed step's connections is mostly kept by the allocator and reused.
+    co_await sleep_for(settle);
+    const auto before = probe.now();
     for (auto n : sizes) {
         co_await sleep_for(settle);
-        const auto before = probe.now();
         ws_fleet fleet(ex, c.t, channels, [](ws_conn&, std::string_view, time_point) {});
+        fleet.set_source_ips(c.source_ips);
         for (std::size_t i = 0; i < n; ++i) fleet.add(pop.tokens[i]);
         probe.begin();
         auto report = co_await fleet.connect_all(c.connect_concurrency, c.connect_timeout);
@@ -418,8 +426,10 @@ asio::awaitable<json> scenario_fanout(const options& opts, bool celebrity) {
     ws_fleet fleet(ex, c.t, channels, [&](ws_conn& conn, std::string_view frame, time_point now) {
         if (!book.on_frame(conn, frame, now)) ++foreign;
     });
+    fleet.set_source_ips(c.source_ips);
     for (std::size_t i = authors; i < authors + followers; ++i) fleet.add(pop.tokens[i]);
     server_probe probe(c.pid);
+    server_probe self(static_cast<int>(::getpid()));  // a client-bound run shows here
     probe.start(ex);
     probe.begin();
     auto creport = co_await fleet.connect_all(c.connect_concurrency, c.connect_timeout);
@@ -445,6 +455,7 @@ asio::awaitable<json> scenario_fanout(const options& opts, bool celebrity) {
         const auto count = static_cast<std::uint64_t>(std::llround(rate * duration));
         const auto start = clock_type::now() + 20ms;
         probe.begin();
+        self.begin();
         const double max_lag =
             co_await paced(rate, count, start, [&](std::uint64_t i, time_point at) {
                 const auto n = book.add(at, static_cast<std::uint32_t>(fleet.live()));
@@ -455,6 +466,7 @@ asio::awaitable<json> scenario_fanout(const options& opts, bool celebrity) {
         co_await drain([&] { return book.received_in(gi); }, [&] { return book.expected_in(gi); },
                        [&] { return poster.in_flight() == 0; }, quiet, drain_timeout);
         const auto server = probe.end();
+        const auto client = self.end();
         std::vector<std::string> step_failures;
         const std::string label = "R=" + std::to_string(static_cast<int>(rate));
         json step = book.summary(gi, step_failures, label);
@@ -468,6 +480,7 @@ asio::awaitable<json> scenario_fanout(const options& opts, bool celebrity) {
         step["deliveriesPerSecond"] = std::round(
             static_cast<double>(step["received"].get<std::uint64_t>()) / delivery_seconds);
         step["server"] = server;
+        step["client"] = client;
         const double p99 = step["latencyMs"]["p99"].get<double>();
         const bool pass = step_failures.empty() && p99 <= p99_limit;
         step["pass"] = pass;
@@ -602,6 +615,7 @@ asio::awaitable<json> scenario_notify(const options& opts) {
             ++g.received;
             g.latency.record(micros_between(sent_at[m], now));
         });
+    fleet.set_source_ips(c.source_ips);
     for (std::size_t i = 0; i < authors; ++i) fleet.add(pop.tokens[i]);
     auto creport = co_await fleet.connect_all(c.connect_concurrency, c.connect_timeout);
     result["connect"] = creport.to_json();
@@ -620,6 +634,7 @@ asio::awaitable<json> scenario_notify(const options& opts) {
     if (auto ec = co_await poster.connect(); ec)
         throw std::runtime_error("cannot open HTTP connections: " + ec.message());
     server_probe probe(c.pid);
+    server_probe self(static_cast<int>(::getpid()));
     probe.start(ex);
     json steps = json::array();
     for (double rate : rates) {
@@ -630,6 +645,7 @@ asio::awaitable<json> scenario_notify(const options& opts) {
         const auto first = sent_at.size();
         const auto start = clock_type::now() + 20ms;
         probe.begin();
+        self.begin();
         const double max_lag =
             co_await paced(rate, count, start, [&](std::uint64_t, time_point at) {
                 const auto m = sent_at.size();
@@ -677,6 +693,7 @@ asio::awaitable<json> scenario_notify(const options& opts) {
                      {"latencyMs", latency_json(g.latency)},
                      {"httpLatencyMs", latency_json(g.http)},
                      {"server", probe.end()},
+                     {"client", self.end()},
                      {"failures", step_failures}};
         spdlog::info("{}: p50 {} ms, p99 {} ms, lost {}", label,
                      step["latencyMs"]["p50"].get<double>(), step["latencyMs"]["p99"].get<double>(),
@@ -723,6 +740,7 @@ asio::awaitable<json> scenario_storm(const options& opts) {
                    [&](ws_conn& conn, std::string_view frame, time_point now) {
                        if (!book.on_frame(conn, frame, now)) ++foreign;
                    });
+    fleet.set_source_ips(c.source_ips);
     for (std::size_t i = 1; i <= clients; ++i) fleet.add(pop.tokens[i]);
     server_probe probe(c.pid);
     probe.start(ex);
@@ -835,6 +853,7 @@ asio::awaitable<json> scenario_smoke(const options& opts) {
                        if (conn.index < authors) return;  // an author's own tweets: not counted
                        if (!book.on_frame(conn, frame, now)) ++foreign;
                    });
+    fleet.set_source_ips(c.source_ips);
     for (std::size_t i = 0; i < users; ++i) fleet.add(pop.tokens[i]);
     auto creport = co_await fleet.connect_all(64, c.connect_timeout);
     result["connect"] = creport.to_json();
@@ -960,19 +979,20 @@ std::string format_table(const json& r) {
                 num(s, "rssPerConnectionKiB", 2), num(s["server"], "cpuPercent", 0));
     } else if (r.contains("steps")) {
         out += fmt::format(
-            "{:>6} {:>7} {:>5} {:>9} {:>9} {:>6} {:>4} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} "
-            "{:>5}\n",
+            "{:>6} {:>7} {:>5} {:>9} {:>9} {:>6} {:>4} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>5} "
+            "{:>5} {:>5}\n",
             "rate", "ok", "err", "expected", "received", "lost", "dup", "p50 ms", "p90 ms",
-            "p99 ms", "p99.9 ms", "max ms", "deliv/s", "cpu%", "pass");
+            "p99 ms", "p99.9 ms", "max ms", "deliv/s", "srv%", "cli%", "pass");
         for (const auto& s : r["steps"]) {
             const auto& l = s["latencyMs"];
             out += fmt::format(
                 "{:>6} {:>7} {:>5} {:>9} {:>9} {:>6} {:>4} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} "
-                "{:>6} {:>5}\n",
+                "{:>5} {:>5} {:>5}\n",
                 num(s, "rate", 0), num(s, "ok", 0), num(s, "httpErrors", 0), num(s, "expected", 0),
                 num(s, "received", 0), num(s, "lost", 0), num(s, "duplicates", 0), num(l, "p50", 2),
                 num(l, "p90", 2), num(l, "p99", 2), num(l, "p999", 2), num(l, "max", 1),
                 num(s, "deliveriesPerSecond", 0), num(s["server"], "cpuPercent", 0),
+                num(s["client"], "cpuPercent", 0),
                 s.contains("pass") ? (s["pass"].get<bool>() ? "yes" : "no") : "-");
         }
         if (r.contains("capacityTweetsPerSecond"))
@@ -982,11 +1002,13 @@ std::string format_table(const json& r) {
     } else if (scenario == "storm") {
         const auto& d = r["deliveries"];
         out += fmt::format(
-            "{} clients: all current after {} s ({} resubscribed, {} replayed), "
+            "{} clients: {} {} s ({} resubscribed, {} replayed), "
             "missed {}, duplicates {}, resyncs {}\n",
-            num(r, "clients", 0), num(r, "secondsUntilAllCurrent", 2), num(r, "resubscribed", 0),
-            num(r, "replayed", 0), num(r, "missed", 0), num(r, "duplicates", 0),
-            num(r, "resyncs", 0));
+            num(r, "clients", 0),
+            r.value("allCurrent", false) ? "all current after"
+                                         : "NOT all current within the timeout of",
+            num(r, "secondsUntilAllCurrent", 2), num(r, "resubscribed", 0), num(r, "replayed", 0),
+            num(r, "missed", 0), num(r, "duplicates", 0), num(r, "resyncs", 0));
         out += fmt::format(
             "deliveries: {} expected, {} received, latency p50 {} ms p99 {} ms max {} ms\n",
             num(d, "expected", 0), num(d, "received", 0), num(d["latencyMs"], "p50", 1),

@@ -33,6 +33,7 @@ setup_options setup_options::from(const options& opts) {
     so.token_cache = opts.str("token-cache");
     so.concurrency = static_cast<std::size_t>(opts.integer("setup-concurrency", 32));
     so.dry = opts.flag("relay");
+    so.seeded = opts.flag("assume-seeded");
     return so;
 }
 
@@ -120,8 +121,8 @@ asio::awaitable<population> setup_population(const target& t, const setup_option
     }
     if (!so.token_cache.empty()) load_cache(so.token_cache, pop);
 
-    const bool seeded = !so.seed_cmd.empty();
-    if (seeded) {
+    const bool seeded = !so.seed_cmd.empty() || so.seeded;
+    if (!so.seed_cmd.empty()) {
         const auto cmd = seed_command(so, count, follows);
         spdlog::info("seeding: {}", cmd);
         const int rc = std::system(cmd.c_str());
@@ -220,7 +221,9 @@ asio::awaitable<population> setup_population(const target& t, const setup_option
     if (!so.token_cache.empty()) save_cache(so.token_cache, pop);
     const auto end = clock_type::now();
     report = {{"users", count},
-              {"method", seeded ? "seed-cmd" : "rest"},
+              {"method", !so.seed_cmd.empty() ? "seed-cmd"
+                         : so.seeded          ? "pre-seeded"
+                                              : "rest"},
               {"registered", registered},
               {"loggedIn", logged_in},
               {"minted", minted},

@@ -37,7 +37,8 @@ struct setup_options {
     std::string password = "bench-password-1";
     std::string seed_cmd, jwt_secret, token_cache;
     std::size_t concurrency = 32;
-    bool dry = false;  // relay mode: no server API, tokens are placeholders
+    bool dry = false;     // relay mode: no server API, tokens are placeholders
+    bool seeded = false;  // --assume-seeded: users and follows exist already, only get tokens
 
     static setup_options from(const options& opts);
 };
