@@ -700,9 +700,10 @@ TEST_F(RealtimeTest, HomeTimelineCacheEqualsPostgres) {
     auto wv = server().connect_subscribed(viewer, {"timeline"});
     auto ws = server().connect_subscribed(second, {"timeline"});
 
-    std::vector<std::string> mine;
+    std::vector<std::string> mine, celeb_tweets;
     auto round = [&](int r) {
         const auto tc = post_tweet(api(), celeb, "celebrity " + std::to_string(r));
+        celeb_tweets.push_back(tc);
         const auto ta = post_tweet(api(), a, "a " + std::to_string(r));
         const auto tb = post_tweet(api(), b, "b " + std::to_string(r));
         mine.push_back(post_tweet(api(), viewer, "viewer " + std::to_string(r)));
@@ -724,6 +725,32 @@ TEST_F(RealtimeTest, HomeTimelineCacheEqualsPostgres) {
     delete_tweet(api(), viewer, mine[3]);
     unfollow(api(), second, a);  // drops that cache; rebuilt on the next read
     for (int r = 30; r < 34; ++r) round(r);
+
+    // The celebrity's tweets reached the online followers live (one publish per tweet to the
+    // author's channel) in seq order with the others, and were never written to their
+    // caches (merged at read time instead).
+    for (auto* c : {wv.get(), ws.get()}) {
+        std::vector<json> frames;
+        std::size_t celeb_seen = 0;
+        frames = c->collect_until(
+            [&](const json& f) {
+                if (!is_event_of_type(f, "TweetCreated")) return false;
+                const auto& t = f.at("event").at("payload").at("tweet");
+                return t.at("author").at("id") == celeb.id && ++celeb_seen == celeb_tweets.size();
+            },
+            15s);
+        std::vector<std::string> got;
+        for (const auto& f : of_type(frames, "TweetCreated"))
+            if (f.at("event").at("payload").at("tweet").at("author").at("id") == celeb.id)
+                got.push_back(f.at("event").at("payload").at("tweet").at("id"));
+        EXPECT_EQ(got, celeb_tweets);
+        expect_strictly_increasing(events_of(frames));
+    }
+    const auto cached = binary_redis().command({"LRANGE", "home:" + viewer.id, "0", "-1"});
+    EXPECT_FALSE(cached.empty()) << "the viewer has no home cache";
+    for (const auto& id : celeb_tweets)
+        EXPECT_EQ(("\n" + cached + "\n").find("\n" + id + "\n"), std::string::npos)
+            << "celebrity tweet " << id << " in the viewer's cache";
 
     // PostgreSQL's answer: a chirpd on the same database without Redis.
     chirpd_process::options o;
@@ -762,7 +789,8 @@ TEST_F(RealtimeTest, HomeTimelineCacheEqualsPostgres) {
 class RealtimeLimitsTest : public rt_suite<RealtimeLimitsTest> {
 public:
     static std::vector<std::string> extra_args() {
-        return {"--replay-max", "10", "--allowed-origins", "https://chirp.example"};
+        return {"--replay-max",   "10", "--allowed-origins", "https://chirp.example",
+                "--heartbeat-ms", "400"};
     }
 };
 
@@ -828,6 +856,7 @@ TEST_F(RealtimeSlowTest, SlowConsumerIsClosedWith4008AndOthersKeepReceiving) {
     auto wf = server().connect_subscribed(fast, {"messages"});
     ws_options o;
     o.receive_buffer = 4096;
+    o.max_segment = 536;
     auto wslow = std::make_unique<ws_client>(server().port(), o);
     wslow->auth(slow.token);
     wslow->subscribe({"messages"});
@@ -915,6 +944,25 @@ TEST_F(RealtimeSlowTest, ReplayLargerThanTheQueueBoundIsNotASlowConsumer) {
         wb->collect_until([](const json& f) { return f.value("type", "") == "replayed"; }, 20s);
     EXPECT_EQ(tweet_ids_of(frames), missed);
     EXPECT_TRUE(wb->open());
+}
+
+TEST_F(RealtimeLimitsTest, HeartbeatsKeepLiveClientsAndDropSilentOnes) {
+    auto u = register_user(api(), "hb");
+    // A client that reads (its WebSocket layer answers the server's pings) stays.
+    auto live = std::make_unique<ws_client>(server().port());
+    EXPECT_EQ(live->auth(u.token).at("heartbeatMs"), 400);
+    // A raw client that upgrades (authenticated by header) and then answers nothing.
+    sse_client silent(server().port(), "/ws", u.token,
+                      {{"Upgrade", "websocket"},
+                       {"Connection", "Upgrade"},
+                       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                       {"Sec-WebSocket-Version", "13"}});
+    ASSERT_EQ(silent.status(), 101u);
+    std::this_thread::sleep_for(3s);  // several heartbeats of 400 ms
+    ASSERT_TRUE(live->send(json{{"type", "ping"}}));
+    live->expect_next("pong");
+    EXPECT_TRUE(live->open());
+    EXPECT_TRUE(silent.wait_eof(5s)) << "a client that answers no ping is still connected";
 }
 
 TEST_F(RealtimeLimitsTest, ConfiguredAllowedOriginsReplaceTheDefault) {

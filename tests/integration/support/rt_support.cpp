@@ -159,6 +159,11 @@ std::string redis_server::command(const std::vector<std::string>& argv) {
         out.assign(r->str, r->len);
     else if (r->type == REDIS_REPLY_INTEGER)
         out = std::to_string(r->integer);
+    else if (r->type == REDIS_REPLY_ARRAY)
+        for (std::size_t i = 0; i < r->elements; ++i) {
+            if (i > 0) out += '\n';
+            if (r->element[i]->str != nullptr) out.append(r->element[i]->str, r->element[i]->len);
+        }
     const bool error = r->type == REDIS_REPLY_ERROR;
     freeReplyObject(r);
     redisFree(c);
@@ -329,6 +334,12 @@ std::vector<sse_event> sse_client::drain(std::chrono::milliseconds quiet) {
     std::vector<sse_event> out;
     while (auto ev = next(quiet)) out.push_back(std::move(*ev));
     return out;
+}
+
+bool sse_client::wait_eof(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (fill(deadline)) buf_.clear();
+    return eof_;
 }
 
 // ------------------------------------------------------------------------------ REST

@@ -42,7 +42,8 @@ public:
     void start();  // on the same port (after kill)
     void kill();   // SIGKILL, waits until it is gone
     bool ping();
-    // Runs a command (hiredis, synchronous); throws when Redis does not answer.
+    // Runs a command (hiredis, synchronous); throws when Redis does not answer. Arrays come
+    // back as their elements, one a line.
     std::string command(const std::vector<std::string>& argv);
     void flushall() { command({"FLUSHALL"}); }
 
@@ -83,6 +84,9 @@ public:
                                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
     // Events until the stream has been quiet for `quiet`.
     std::vector<sse_event> drain(std::chrono::milliseconds quiet);
+    // Reads and discards until the server closes the connection; false on timeout. (Also
+    // usable as a raw client that upgrades to a WebSocket and then never answers anything.)
+    bool wait_eof(std::chrono::milliseconds timeout);
 
 private:
     bool fill(std::chrono::steady_clock::time_point deadline);

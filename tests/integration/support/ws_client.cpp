@@ -4,6 +4,9 @@
 // variable. Writes are posted to that thread and awaited with a timeout.
 #include "support/ws_client.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -94,6 +97,10 @@ ws_client::ws_client(std::uint16_t port, ws_options opts)
     if (ec) throw std::runtime_error("socket: " + ec.message());
     if (opts.receive_buffer > 0)
         sock.socket().set_option(asio::socket_base::receive_buffer_size(opts.receive_buffer));
+    if (opts.max_segment > 0) {
+        const int mss = opts.max_segment;
+        ::setsockopt(sock.socket().native_handle(), IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);
+    }
     sock.expires_after(opts.timeout);
     sock.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port),
                        [&](beast::error_code e) { ec = e; });

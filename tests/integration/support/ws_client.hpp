@@ -36,9 +36,12 @@ struct ws_handshake_error : std::runtime_error {
 
 struct ws_options {
     std::string target = "/ws";
-    std::string origin;                       // sent as Origin when not empty
-    std::string bearer;                       // sent as Authorization: Bearer when not empty
-    int receive_buffer = 0;                   // SO_RCVBUF before connecting (0: the system default)
+    std::string origin;      // sent as Origin when not empty
+    std::string bearer;      // sent as Authorization: Bearer when not empty
+    int receive_buffer = 0;  // SO_RCVBUF before connecting (0: the system default)
+    // TCP_MAXSEG before connecting (0: default): a small MSS keeps the server's send buffer
+    // small too (Linux sizes it from the MSS), so a client that stops reading fills it fast.
+    int max_segment = 0;
     std::chrono::milliseconds timeout = 10s;  // connect, handshake and each write
 };
 
