@@ -66,12 +66,19 @@ public:
           json_logs_(svc.cfg.log_format == "json") {}
 
     void start() override {
-        const auto addr = asio::ip::make_address(svc_.cfg.bind);
+        // Errors become std::system_error (as server.hpp promises; Boost's system_error is not
+        // one), so that chirpd reports "cannot listen on <address>:<port>: <reason>".
+        beast::error_code ec;
+        const auto addr = asio::ip::make_address(svc_.cfg.bind, ec);
+        const auto fail = [&](const char* what) {
+            throw std::system_error(std::error_code(ec), what);
+        };
+        if (ec) fail("bad bind address");
         tcp::endpoint ep(addr, svc_.cfg.port);
-        acceptor_.open(ep.protocol());
-        acceptor_.set_option(asio::socket_base::reuse_address(true));
-        acceptor_.bind(ep);
-        acceptor_.listen(asio::socket_base::max_listen_connections);
+        if (acceptor_.open(ep.protocol(), ec); ec) fail("socket");
+        if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec) fail("setsockopt");
+        if (acceptor_.bind(ep, ec); ec) fail("bind");
+        if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) fail("listen");
         port_ = acceptor_.local_endpoint().port();
         asio::co_spawn(svc_.ioc, accept_loop(), asio::detached);
     }
@@ -181,6 +188,11 @@ private:
             }
             req.path = target->path();
             for (auto p : target->params()) req.query[std::string(p.key)] = std::string(p.value);
+            // An encoded slash (%2F) inside a segment must not split it: /api/tweets/%2F is
+            // no tweet, not /api/tweets.
+            bool encoded_slash = false;
+            for (auto seg : target->segments())
+                if (seg.find('/') != std::string::npos) encoded_slash = true;
 
             if (req.path == "/ws") {
                 if (beast::websocket::is_upgrade(breq) && hooks_.websocket) {
@@ -214,6 +226,8 @@ private:
                 file = files_.find(req.path);
             if (file != nullptr) {
                 res = *file;
+            } else if (encoded_slash) {
+                res = error_response(errc::not_found, "no such endpoint");
             } else {
                 res = co_await dispatch(svc_, req);
             }

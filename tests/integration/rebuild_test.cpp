@@ -35,10 +35,11 @@ snapshot take_snapshot(const std::string& url) {
     pqxx::connection conn(url);
     snapshot s;
     for (const auto& t : projection_tables(conn)) {
-        const auto ncols = std::stoi(
-            query_rows(conn, "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' "
-                             "AND table_name = " +
-                                 conn.quote(t))[0][0]);
+        const auto ncols = std::stoi(query_rows(
+            conn,
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND table_name = " +
+                conn.quote(t))[0][0]);
         std::string order;
         for (int i = 1; i <= ncols; ++i) order += (i > 1 ? ", " : "") + std::to_string(i);
         s[t] = query_rows(conn, "SELECT * FROM " + conn.quote_name(t) + " ORDER BY " + order);
@@ -62,7 +63,8 @@ void expect_same(const snapshot& live, const snapshot& rebuilt) {
         EXPECT_EQ(rows.size(), other.size()) << "rows in " << name;
         for (std::size_t i = 0; i < std::min(rows.size(), other.size()); ++i) {
             if (rows[i] != other[i]) {
-                ADD_FAILURE() << name << " row " << i << " differs:\n  live:    " << show_row(rows[i])
+                ADD_FAILURE() << name << " row " << i
+                              << " differs:\n  live:    " << show_row(rows[i])
                               << "\n  rebuilt: " << show_row(other[i]);
                 break;
             }
@@ -97,7 +99,8 @@ public:
         follow(u[7], u[0]);
 
         // Tweets with mentions and hashtags, replies, a reply that mentions its parent's author.
-        const auto t0 = tweet(u[0], "hello @" + u[1].handle + " @" + upper(u[2].handle) + " #Intro #intro");
+        const auto t0 =
+            tweet(u[0], "hello @" + u[1].handle + " @" + upper(u[2].handle) + " #Intro #intro");
         const auto t1 = tweet(u[1], "welcome @" + u[0].handle, t0);
         const auto t2 = tweet(u[2], "thread @" + u[0].handle + " #Thread", t1);
         const auto t3 = tweet(u[0], "to be deleted #gone");
@@ -133,10 +136,12 @@ public:
         ok(c_.post("/api/tweets", {{"content", "idempotent"}}, u[5].token, key), 201);
 
         // Conversations and messages.
-        const auto c1 = ok(c_.post("/api/conversations", {{"participants", {u[1].handle}}}, u[0].token), 201)
-                            .at("id")
-                            .get<std::string>();
-        const auto c2 = ok(c_.post("/api/conversations", {{"participants", {u[2].handle, u[3].handle}}}, u[0].token),
+        const auto c1 =
+            ok(c_.post("/api/conversations", {{"participants", {u[1].handle}}}, u[0].token), 201)
+                .at("id")
+                .get<std::string>();
+        const auto c2 = ok(c_.post("/api/conversations",
+                                   {{"participants", {u[2].handle, u[3].handle}}}, u[0].token),
                            201)
                             .at("id")
                             .get<std::string>();
@@ -163,14 +168,23 @@ private:
     void follow(const test_user& a, const test_user& b) {
         ok(c_.post_empty("/api/users/" + b.handle + "/follow", a.token));
     }
-    void unfollow(const test_user& a, const test_user& b) { ok(c_.del("/api/users/" + b.handle + "/follow", a.token)); }
-    std::string tweet(const test_user& a, const std::string& content, const std::string& reply_to = "") {
+    void unfollow(const test_user& a, const test_user& b) {
+        ok(c_.del("/api/users/" + b.handle + "/follow", a.token));
+    }
+    std::string tweet(const test_user& a, const std::string& content,
+                      const std::string& reply_to = "") {
         return post_tweet(c_, a, content, reply_to);
     }
-    void like(const test_user& a, const std::string& t) { ok(c_.post_empty("/api/tweets/" + t + "/like", a.token)); }
-    void unlike(const test_user& a, const std::string& t) { ok(c_.del("/api/tweets/" + t + "/like", a.token)); }
+    void like(const test_user& a, const std::string& t) {
+        ok(c_.post_empty("/api/tweets/" + t + "/like", a.token));
+    }
+    void unlike(const test_user& a, const std::string& t) {
+        ok(c_.del("/api/tweets/" + t + "/like", a.token));
+    }
     std::string retweet(const test_user& a, const std::string& t) {
-        return ok(c_.post_empty("/api/tweets/" + t + "/retweet", a.token), 201).at("id").get<std::string>();
+        return ok(c_.post_empty("/api/tweets/" + t + "/retweet", a.token), 201)
+            .at("id")
+            .get<std::string>();
     }
     void del(const test_user& a, const std::string& t) { ok(c_.del("/api/tweets/" + t, a.token)); }
     void message(const test_user& a, const std::string& conv, const std::string& text) {
@@ -198,7 +212,8 @@ json api_view(http_client& c, const std::vector<test_user>& users) {
 }
 
 command_result rebuild(const std::string& url) {
-    return run_command({env().chirpd, "rebuild-projections", "--database-url", url, "--log-level", "info"});
+    return run_command(
+        {env().chirpd, "rebuild-projections", "--database-url", url, "--log-level", "info"});
 }
 
 TEST_F(Rebuild, RebuiltProjectionsEqualTheLiveOnes) {
@@ -208,8 +223,8 @@ TEST_F(Rebuild, RebuiltProjectionsEqualTheLiveOnes) {
     const auto view = api_view(api(), w.users());
 
     // The snapshot covers the projections the issue names, and the workload filled them all.
-    for (const char* t : {"users", "follows", "tweets", "likes", "notifications", "conversations",
-                          "conversation_members", "messages"}) {
+    for (const char* t : {"users", "user_stats", "follows", "tweet_stats", "tweets", "likes",
+                          "notifications", "conversations", "conversation_members", "messages"}) {
         ASSERT_TRUE(live.count(t)) << "projection table " << t << " not found";
         EXPECT_FALSE(live.at(t).empty()) << t << " is empty: the workload does not exercise it";
     }
@@ -235,6 +250,7 @@ TEST_F(Rebuild, RebuildRepairsDamagedProjections) {
         pqxx::work tx(conn);
         tx.exec("UPDATE user_stats SET followers = followers + 7, notif_read_upto = 0");
         tx.exec("UPDATE tweets SET content = 'vandalized'");
+        tx.exec("UPDATE tweet_stats SET likes = likes + 99");
         tx.exec("DELETE FROM likes");
         tx.exec("DELETE FROM follows WHERE follower_id IN (SELECT min(follower_id) FROM follows)");
         tx.exec("DELETE FROM notifications WHERE seq % 2 = 0");
