@@ -494,6 +494,10 @@ private:
         followers_.clear();
         for (auto& [u, list] : local_) {
             redis_->send(argv("ZADD", "chirp:online", std::to_string(now_s() + 60), std::to_string(u)));
+            // Tell the other processes at once: Redis came back empty, and until their next
+            // presence refresh they would not publish to this user (a silent gap after the
+            // replay below).
+            redis_->send(argv("PUBLISH", "chirp:presence", "+" + std::to_string(u)));
             for (auto* s : list) s->resync_from_log();
         }
     }

@@ -96,7 +96,10 @@ public:
 
     void resync_from_log() override {
         if (closing_ || !authenticated_) return;
-        asio::co_spawn(d_.ioc, replay_all(self()), asio::detached);
+        asio::co_spawn(d_.ioc, replay_all(self(), std::chrono::milliseconds(0)), asio::detached);
+        // Once more a moment later, like the settling replay after a subscribe: other
+        // processes publish to this user again only once they learned it is online again.
+        asio::co_spawn(d_.ioc, replay_all(self(), std::chrono::milliseconds(1500)), asio::detached);
     }
 
 protected:
@@ -233,7 +236,13 @@ protected:
         }
     }
 
-    static asio::awaitable<void> replay_all(std::shared_ptr<session_core> s) {
+    static asio::awaitable<void> replay_all(std::shared_ptr<session_core> s, std::chrono::milliseconds delay) {
+        if (delay.count() > 0) {
+            asio::steady_timer t(s->d_.ioc);
+            t.expires_after(delay);
+            co_await t.async_wait(tuple_awaitable);
+            if (s->closing_) co_return;
+        }
         for (std::size_t i = 0; i < stream_count; ++i) {
             auto& c = s->ch_[i];
             if (!c.on || c.replaying) continue;
