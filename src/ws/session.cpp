@@ -115,6 +115,13 @@ protected:
 
     std::shared_ptr<session_core> self() { return shared_from_this(); }
 
+    // {"id", "handle", "displayName"} from the token (older tokens lack the name: the handle).
+    json user_ref() const {
+        return {{"id", std::to_string(claims_.user_id)},
+                {"handle", claims_.handle},
+                {"displayName", claims_.display_name.empty() ? claims_.handle : claims_.display_name}};
+    }
+
     // Overridden by the transports.
     virtual void close_with(unsigned code, std::string reason) = 0;
 
@@ -449,7 +456,7 @@ public:
 private:
     void send_auth_ok() {
         json m = {{"type", "auth_ok"},
-                  {"user", {{"id", std::to_string(claims_.user_id)}, {"handle", claims_.handle}}},
+                  {"user", user_ref()},
                   {"session", session_id_},
                   {"heartbeatMs", d_.cfg.heartbeat.count()}};
         deliver_ephemeral(text(dump(m)));
@@ -567,7 +574,7 @@ private:
                 s->send_error("missing_field", "conversation is required");
                 co_return;
             }
-            json ref = {{"id", std::to_string(s->claims_.user_id)}, {"handle", s->claims_.handle}};
+            json ref = s->user_ref();
             const auto ref_text = dump(ref);
             auto err = co_await s->d_.h.typing(s->claims_.user_id, ref_text, *conv);
             if (!err.empty()) s->send_error("forbidden", err);
