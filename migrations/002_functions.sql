@@ -465,8 +465,10 @@ BEGIN
         RETURN chirp_ok(200, chirp_tweet_json(t, actor), e);
 
     WHEN 'read_notifications' THEN
-        n := COALESCE((a->>'upTo')::bigint,
-                      (SELECT max(seq) FROM notifications WHERE recipient_id = actor), 0);
+        -- Never past the newest notification: an upTo from the future must not mark
+        -- notifications read before they exist.
+        n := LEAST(COALESCE((a->>'upTo')::bigint, 9223372036854775807),
+                   COALESCE((SELECT max(seq) FROM notifications WHERE recipient_id = actor), 0));
         IF n > (SELECT notif_read_upto FROM user_stats WHERE user_id = actor) THEN
             e := chirp_append('NotificationsRead', actor, jsonb_build_object('upTo', n::text));
         END IF;

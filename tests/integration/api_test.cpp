@@ -755,6 +755,14 @@ TEST_F(Api, MarkingNotificationsRead) {
     r = api().post("/api/notifications/read", json::object(), c.token);
     EXPECT_EQ(r.json(), (json{{"unread", 0}}));
 
+    // An upTo beyond the newest notification does not mark future ones read.
+    r = api().post("/api/notifications/read", {{"upTo", "9223372036854775807"}}, c.token);
+    ASSERT_EQ(r.status, 200u) << r.describe();
+    EXPECT_EQ(r.json(), (json{{"unread", 0}}));
+    ASSERT_EQ(api().post_empty("/api/users/" + c.handle + "/follow", a.token).status, 200u);
+    EXPECT_EQ(notifications_of(api(), c).at("unread"), 1);
+    EXPECT_EQ(notifications_of(api(), c).at("items")[0].at("read"), false);
+
     EXPECT_TRUE(is_error(api().post("/api/notifications/read", {{"upTo", "abc"}}, b.token), 422,
                          "validation_failed"));
     EXPECT_TRUE(is_error(api().post("/api/notifications/read", {{"upTo", 5}}, b.token), 422,

@@ -72,22 +72,20 @@ TEST_F(PostgresDown, Gives503AndRecovers) {
         EXPECT_TRUE(is_error(api().get("/api/timeline", u.token), 503, "unavailable")) << round;
         EXPECT_TRUE(is_error(api().get("/api/users/" + u.handle), 503, "unavailable")) << round;
         EXPECT_TRUE(is_error(api().get("/api/me", u.token), 503, "unavailable")) << round;
-        EXPECT_TRUE(
-            is_error(api().post("/api/tweets", {{"content", "during the outage"}}, u.token, key),
-                     503, "unavailable"))
-            << round;
-        EXPECT_TRUE(
-            is_error(api().post_empty("/api/tweets/" + t + "/like", u.token), 503, "unavailable"))
-            << round;
         EXPECT_TRUE(is_error(
             api().post("/api/auth/login", {{"handle", u.handle}, {"password", u.password}}), 503,
             "unavailable"))
             << round;
-        EXPECT_TRUE(is_error(api().post("/api/auth/register", {{"handle", random_handle("pg")},
-                                                               {"password", "12345678"}}),
-                             503, "unavailable"))
-            << round;
     }
+    // Writes once each: the event writer backs off after every failed batch (up to 2 s).
+    EXPECT_TRUE(
+        is_error(api().post("/api/tweets", {{"content", "during the outage"}}, u.token, key), 503,
+                 "unavailable"));
+    EXPECT_TRUE(
+        is_error(api().post_empty("/api/tweets/" + t + "/like", u.token), 503, "unavailable"));
+    EXPECT_TRUE(is_error(api().post("/api/auth/register",
+                                    {{"handle", random_handle("pg")}, {"password", "12345678"}}),
+                         503, "unavailable"));
     // The process is alive and says why it is not ready.
     EXPECT_EQ(api().get("/healthz").status, 200u);
     const auto ready = api().get("/readyz");
