@@ -87,7 +87,7 @@ cleanup() {
     [[ -n $CHIRPD_PID ]] && chirp_stop_pid "$CHIRPD_PID" 20
     [[ -n $REDIS_STARTED ]] && chirp_redis_stop "$TMP/redis" "$REDIS_PORT"
     [[ -n $PG_STARTED ]] && chirp_pg_stop "$TMP/pg" fast
-    cp "$TMP"/*.log "$TMP"/pg-sock/*.log "$OUT/" 2>/dev/null
+    cp "$TMP"/*.log "$TMP"/pg-sock/*.log "$TMP"/redis/redis.log "$OUT/" 2>/dev/null
     if [[ -n $KEEP ]]; then chirp_log "kept $TMP"; else rm -rf "$TMP"; fi
     exit "$rc"
 }
@@ -192,6 +192,7 @@ IDLE_N=$(awk -v list="$IDLE_N" -v lim="$FD_LIMIT" 'BEGIN { n = split(list, a, ",
     echo "date: $(date -u +%FT%TZ)"
     echo "mode: ${QUICK:+quick}${QUICK:-full}"
     echo "fd limit: $FD_LIMIT"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L2|L3)' || true
     uname -r
 } >"$OUT/machine.txt"
@@ -270,12 +271,16 @@ fi
 stop_chirpd
 
 # --- summary and charts
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 "$BENCH" summary --dir "$OUT" | tee "$OUT/summary.txt"
+echo "(L: deliveries lost, D: duplicates; chirpd/relay: capacity as a percentage of the relay's)" | tee -a "$OUT/summary.txt"
 if command -v gnuplot >/dev/null 2>&1; then
     for name in fanout celebrity; do
         [[ -s $OUT/$name.dat || -s $OUT/$name-relay.dat ]] || continue
-        gnuplot -e "dir='$OUT'; name='$name'" "$CHIRP_ROOT/scripts/bench/latency.gp" 2>>"$OUT/gnuplot.log" ||
-            chirp_warn "gnuplot failed for $name (see $OUT/gnuplot.log)"
+        for ext in svg png; do
+            gnuplot -e "dir='$OUT'; name='$name'; ext='$ext'" "$CHIRP_ROOT/scripts/bench/latency.gp" \
+                2>>"$OUT/gnuplot.log" || chirp_warn "gnuplot failed for $name (see $OUT/gnuplot.log)"
+        done
     done
 fi
 chirp_log "results in $OUT"

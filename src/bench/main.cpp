@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "histogram.hpp"
 #include "options.hpp"
@@ -101,6 +102,84 @@ std::string fmt_num(const json& j, const char* key, int decimals = 1) {
     return j[key].dump();
 }
 
+// Issue 5's targets against the results in `dir` (only those the run measured).
+std::string targets(const std::string& dir) {
+    std::string out = fmt::format("\n{:<58} {:>14} {:>5}\n", "target (issue 5)", "measured", "met");
+    auto line = [&](const std::string& what, std::optional<double> v, bool met, int decimals = 1) {
+        out += fmt::format("{:<58} {:>14} {:>5}\n", what,
+                           v ? fmt::format("{:.{}f}", *v, decimals) : std::string("-"),
+                           v ? (met ? "yes" : "NO") : "-");
+    };
+    auto step_at = [](const json& j, double rate) -> const json* {
+        if (!j.is_object() || !j.contains("steps")) return nullptr;
+        for (const auto& s : j["steps"])
+            if (s.value("rate", 0.0) == rate) return &s;
+        return nullptr;
+    };
+    auto clean = [](const json& s) {
+        return s.value("lost", 0) == 0 && s.value("duplicates", 0) == 0 &&
+               s.value("httpErrors", 0) == 0;
+    };
+    if (auto idle = read_json(dir + "/idle.json"); idle.is_object()) {
+        for (const auto& s : idle["steps"]) {
+            const auto n = s.value("connections", 0);
+            if (n == 10000) {
+                const double secs = s["connect"].value("seconds", 0.0);
+                line("10,000 connections subscribed in <= 5 s (s)", secs,
+                     secs <= 5 && s["connect"].value("failed", 1) == 0, 2);
+            }
+            if (n >= 10000 && s.contains("rssPerConnectionKiB")) {
+                const double kib = s.value("rssPerConnectionKiB", 0.0);
+                line(fmt::format("<= 8 KiB chirpd RSS per idle connection at {} (KiB)", n), kib,
+                     kib <= 8, 2);
+            }
+            if (n >= 19000)
+                line(fmt::format("{} connections held without errors (failed)", n),
+                     s["connect"].value("failed", 0.0),
+                     s["connect"].value("failed", 1) == 0 && s.value("stillLive", 0) == n, 0);
+        }
+    }
+    auto fan = read_json(dir + "/fanout.json");
+    auto fan_relay = read_json(dir + "/fanout-relay.json");
+    if (const json* s = step_at(fan, 10)) {
+        const double p99 = (*s)["latencyMs"].value("p99", 0.0);
+        line("fan-out p99 <= 15 ms at 10 tweets/s x 1,000 (ms)", p99, p99 <= 15 && clean(*s), 2);
+    }
+    if (fan.is_object()) {
+        const double cap = fan.value("capacityTweetsPerSecond", 0.0);
+        line("fan-out capacity >= 50 tweets/s x 1,000 (tweets/s)", cap, cap >= 50, 0);
+        if (fan_relay.is_object() && fan_relay.value("capacityTweetsPerSecond", 0.0) > 0) {
+            const double pct = 100 * cap / fan_relay.value("capacityTweetsPerSecond", 1.0);
+            line("fan-out capacity >= 70 % of the relay's (%)", pct, pct >= 70, 0);
+        }
+    }
+    const auto celeb = read_json(dir + "/celebrity.json");
+    if (const json* s = step_at(celeb, 5)) {
+        const double p99 = (*s)["latencyMs"].value("p99", 0.0);
+        line("celebrity p99 <= 50 ms at 5 tweets/s x 10,000 (ms)", p99, p99 <= 50 && clean(*s), 2);
+    }
+    const auto notify = read_json(dir + "/notify.json");
+    if (const json* s = step_at(notify, 5000)) {
+        const double p99 = (*s)["latencyMs"].value("p99", 0.0);
+        line("notifications p99 <= 50 ms at 5,000 likes/s (ms)", p99, p99 <= 50 && clean(*s), 2);
+    }
+    if (auto st = read_json(dir + "/storm.json"); st.is_object()) {
+        const double secs = st.value("secondsUntilAllCurrent", 0.0);
+        line(fmt::format("storm: all {} current within 10 s (s)", st.value("clients", 0)), secs,
+             secs <= 10 && st.value("allCurrent", false), 2);
+        line("storm: nothing missed, nothing twice (missed + dup)",
+             st.value("missed", 0.0) + st.value("duplicates", 0.0),
+             st.value("missed", 0) == 0 && st.value("duplicates", 0) == 0, 0);
+    }
+    if (auto w = read_json(dir + "/wrk-timeline.json"); w.is_object()) {
+        const double rps = w.value("requestsPerSecond", 0.0), p99 = w.value("p99Ms", 0.0);
+        line("GET /api/timeline >= 15,000 requests/s", rps,
+             rps >= 15000 && w.value("non2xx", 0) == 0, 0);
+        line("GET /api/timeline p99 <= 10 ms (ms)", p99, p99 <= 10, 2);
+    }
+    return out;
+}
+
 int summary(const options& opts) {
     const auto dir = opts.str("dir", "bench-results/latest");
     std::string out;
@@ -142,10 +221,10 @@ int summary(const options& opts) {
         for (const auto& [rate, pr] : by_rate) {
             auto cell = [](const json& s) {
                 if (!s.is_object()) return std::string("-");
-                return fmt::format("{}/{}/{}{}", fmt_num(s["latencyMs"], "p50", 1),
-                                   fmt_num(s["latencyMs"], "p99", 1),
-                                   fmt_num(s["latencyMs"], "max", 0),
-                                   s.value("lost", 0) ? " L" : "");
+                return fmt::format(
+                    "{}/{}/{}{}{}", fmt_num(s["latencyMs"], "p50", 1),
+                    fmt_num(s["latencyMs"], "p99", 1), fmt_num(s["latencyMs"], "max", 0),
+                    s.value("lost", 0) ? " L" : "", s.value("duplicates", 0) ? " D" : "");
             };
             row(fmt::format("{} F={} R={:>4}: p50/p99/max ms", name, F, rate), cell(pr.first),
                 cell(pr.second), "");
@@ -196,6 +275,7 @@ int summary(const options& opts) {
                 "-", "");
         }
     }
+    out += targets(dir);
     std::fputs(out.c_str(), stdout);
     return 0;
 }

@@ -784,7 +784,7 @@ asio::awaitable<json> scenario_storm(const options& opts) {
         }
         return true;
     };
-    const bool all_current = co_await poll_until(caught_up, timeout, 10ms);
+    const bool all_current = co_await poll_until(caught_up, timeout, 25ms);
     const auto current_at = clock_type::now();
     double slowest = 0;
     std::size_t resubscribed = 0, replayed = 0, resyncs = 0;
