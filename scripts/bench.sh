@@ -190,7 +190,7 @@ IDLE_N=$(awk -v list="$IDLE_N" -v lim="$FD_LIMIT" 'BEGIN { n = split(list, a, ",
 {
     echo "commit: $(git -C "$CHIRP_ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
     echo "date: $(date -u +%FT%TZ)"
-    echo "mode: ${QUICK:+quick}${QUICK:-full}"
+    echo "mode: $([[ -n $QUICK ]] && echo quick || echo full)"
     echo "fd limit: $FD_LIMIT"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L2|L3)' || true
