@@ -115,12 +115,48 @@ chirp_install_packages() {
 
 # ccache shared between clones in different folders: paths below the repo root are made
 # relative and the working directory is left out of the hash. The sloppiness lets ccache
-# cache compilations that use CMake's precompiled header.
+# cache compilations that use CMake's precompiled header; CCACHE_PCH_EXTSUM makes it hash
+# the checksum file that chirp_pch_sums writes instead of the .gch itself (see there).
 chirp_setup_ccache() {
     export CCACHE_BASEDIR="$CHIRP_ROOT"
     export CCACHE_NOHASHDIR=true
     export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
     export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+    export CCACHE_PCH_EXTSUM=true
+}
+
+# chirp_pch_sums BUILD_DIR — write <gch>.sum beside every precompiled header CMake will build.
+# A .gch embeds the absolute path of the checkout (CMake's cmake_pch.hxx includes the header
+# by absolute path), so no two clones produce the same .gch and ccache, which hashes it, would
+# never hit across folders. What a .gch contains is fixed by: the wrapper (root path
+# normalized), the headers it names, what those include (system headers: the installed
+# package versions; project headers: all of include/, coarse but never stale) and the
+# compiler; the compile flags are in each object's own hash. That is the checksum.
+chirp_pch_sums() {
+    local build=$1 wrapper sum base header name
+    base=$({
+        g++ --version 2>/dev/null | head -n 1
+        dpkg-query -W -f='${Package} ${Version}\n' 2>/dev/null
+    } | sha256sum | cut -d' ' -f1)
+    while IFS= read -r -d '' wrapper; do
+        sum=$({
+            printf '%s\n' "$base"
+            sed "s|$CHIRP_ROOT|@ROOT@|g" "$wrapper"
+            while IFS= read -r header; do
+                [[ -f $header ]] || continue
+                cat "$header"
+                while IFS= read -r name; do
+                    if [[ -e $CHIRP_ROOT/include/$name || -e $(dirname "$header")/$name ]]; then
+                        find "$CHIRP_ROOT/include" -type f -print0 | sort -z | xargs -0 -r cat
+                        break
+                    fi
+                done < <(sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]([^>"]+)[>"].*/\1/p' "$header")
+            done < <(sed -nE 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"([^"]+)".*/\1/p' "$wrapper")
+        } | sha256sum | cut -d' ' -f1)
+        if [[ ! -f $wrapper.gch.sum || $(<"$wrapper.gch.sum") != "$sum" ]]; then
+            printf '%s\n' "$sum" >"$wrapper.gch.sum"
+        fi
+    done < <(find "$build" -path '*/CMakeFiles/*' -name 'cmake_pch.hxx' -print0)
 }
 
 # chirp_cmake_build BUILD_DIR JOBS "TARGET..." CMAKE_ARG... — configure (cheap when nothing
@@ -135,6 +171,7 @@ chirp_cmake_build() {
         return 1
     }
     rm -f "$dir.configure.log"
+    chirp_pch_sums "$dir"
     local -a build=(cmake --build "$dir" -j "$jobs")
     local t
     for t in $targets; do build+=(--target "$t"); done
