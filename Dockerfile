@@ -32,7 +32,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHIRP_BUILD_TESTS=
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libboost-system1.81.0 libboost-url1.81.0 libhiredis0.14 libpqxx-6.4 libsodium23 libspdlog1.10 libfmt9 \
+        libboost-url1.81.0 libhiredis0.14 libpqxx-6.4 libsodium23 libspdlog1.10 libfmt9 \
         libssl3 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin chirp
