@@ -153,6 +153,10 @@ public:
 
     void send(std::vector<std::string> argv) override { issue(cmd_.ac, argv, nullptr); }
 
+    void flush() override {
+        if (cmd_.ac != nullptr && ready_) redisAsyncHandleWrite(cmd_.ac);
+    }
+
     void publish(std::string_view channel, std::string_view payload) override {
         if (cmd_.ac == nullptr || !ready_) return;
         const char* args[3] = {"PUBLISH", channel.data(), payload.data()};

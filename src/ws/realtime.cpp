@@ -187,8 +187,11 @@ public:
                     break;
             }
         }
-        // The writer's answer waits until this write's timeline events are published.
+        // The writer's answer waits until this write's timeline events are published, and
+        // written to Redis (else, under load, a client could get the answer and have another
+        // process publish its next event first).
         if (timeline_published_ == timeline_enqueued_) {
+            redis_->flush();
             resume();
         } else {
             timeline_waiters_.emplace_back(timeline_enqueued_, std::move(resume));
@@ -330,6 +333,7 @@ private:
             timeline_queue_.pop_front();
             ++timeline_published_;
             while (!timeline_waiters_.empty() && timeline_waiters_.front().first <= timeline_published_) {
+                redis_->flush();
                 asio::post(ioc_, std::move(timeline_waiters_.front().second));
                 timeline_waiters_.pop_front();
             }

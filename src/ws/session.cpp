@@ -209,23 +209,47 @@ protected:
     }
 
     // Turns streams on; with `since`, replays each from the log before going live.
+    // `reply` ("subscribed") goes out once the hub attached the session (Redis confirmed its
+    // channels, celebrity authors included): an event committed after the client saw it is
+    // delivered. Live events meanwhile are buffered and follow the reply (and the replay).
     static asio::awaitable<void> subscribe(std::shared_ptr<session_core> s, std::vector<stream> streams,
-                                           std::optional<long long> since) {
+                                           std::optional<long long> since,
+                                           std::shared_ptr<const std::string> reply) {
         for (auto st : streams) {
             auto& c = s->ch_[static_cast<std::size_t>(st)];
             c.on = true;
-            if (since) {
-                c.last = *since;
-                c.replaying = true;
-            }
+            c.replaying = true;
+            if (since) c.last = *since;
         }
         if (!s->attached_) {
             s->attached_ = true;
             co_await s->d_.h.attach(s.get());
         }
-        if (!since) co_return;
+        if (s->closing_) co_return;
+        if (reply) s->enqueue({reply, stream::timeline, 0, 0});
+        if (!since) {
+            for (auto st : streams) co_await flush_buffer(s, st);
+            co_return;
+        }
         for (auto st : streams) co_await replay(s, st, true);
         asio::co_spawn(s->d_.ioc, settle(s, std::move(streams)), asio::detached);
+    }
+
+    // Sends the live events buffered while replaying (in seq order, above the last sent) and
+    // goes live. Events arriving while this waits for room are appended (still "replaying").
+    static asio::awaitable<void> flush_buffer(std::shared_ptr<session_core> s, stream st) {
+        auto& c = s->ch_[static_cast<std::size_t>(st)];
+        std::sort(c.buffer.begin(), c.buffer.end(),
+                  [](const live_event& a, const live_event& b) { return a.seq < b.seq; });
+        for (std::size_t i = 0; i < c.buffer.size(); ++i) {
+            co_await s->wait_for_room();
+            if (s->closing_) co_return;
+            auto ev = c.buffer[i];
+            s->send_if_new(st, ev, true);
+        }
+        c.buffer.clear();
+        c.overflow = false;
+        c.replaying = false;
     }
 
     // Settling replay: fan-out in other processes may not have known yet that we are online.
@@ -311,18 +335,7 @@ protected:
             json m = {{"type", "replayed"}, {"channel", stream_name(st)}, {"upTo", std::to_string(c.last)}};
             s->enqueue({text(dump(m)), st, 0, 0});
         }
-        std::sort(c.buffer.begin(), c.buffer.end(),
-                  [](const live_event& a, const live_event& b) { return a.seq < b.seq; });
-        // Events arriving while this waits for room are appended (still "replaying").
-        for (std::size_t i = 0; i < c.buffer.size(); ++i) {
-            co_await s->wait_for_room();
-            if (s->closing_) co_return;
-            auto ev = c.buffer[i];
-            s->send_if_new(st, ev, true);
-        }
-        c.buffer.clear();
-        c.overflow = false;
-        c.replaying = false;
+        co_await flush_buffer(s, st);
     }
 
     void finish() {
@@ -623,8 +636,8 @@ private:
         }
         s->stats_ = s->stats_ || stats;
         json reply = {{"type", "subscribed"}, {"channels", names}};
-        s->deliver_ephemeral(text(dump(reply)));
-        co_await subscribe(s, std::move(streams), since);
+        auto reply_frame = text(dump(reply));
+        co_await subscribe(s, std::move(streams), since, std::move(reply_frame));
     }
 
     websocket::stream<beast::tcp_stream> ws_;
@@ -693,7 +706,7 @@ public:
         d.metrics.connection_opened();
         d.metrics.sessions.fetch_add(1);
         if (d.all) d.all->push_back(s);
-        asio::co_spawn(d.ioc, subscribe(s, streams, since), asio::detached);
+        asio::co_spawn(d.ioc, subscribe(s, streams, since, nullptr), asio::detached);
         co_await writer(s);
         d.metrics.sessions.fetch_sub(1);
         d.metrics.connection_closed();

@@ -44,6 +44,9 @@ public:
     virtual void send(std::vector<std::string> argv) = 0;
     // PUBLISH without copying the payload into an argv first (the fan-out hot path).
     virtual void publish(std::string_view channel, std::string_view payload) = 0;
+    // Writes the queued commands to the socket now instead of at the next loop turn (the
+    // fan-out does before a write is answered, so that its publishes leave first).
+    virtual void flush() = 0;
     // A command whose reply is awaited; nullopt when Redis is down or the connection drops.
     virtual boost::asio::awaitable<std::optional<reply>> call(std::vector<std::string> argv) = 0;
 

@@ -2,14 +2,17 @@
 #include "support/rt_support.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -59,14 +62,6 @@ std::string read_text(const std::string& path) {
     return ss.str();
 }
 
-// A zombie (daemonized, waiting for its reaper) counts as gone.
-bool process_alive(pid_t pid) {
-    if (::kill(pid, 0) != 0) return false;
-    const auto stat = read_text("/proc/" + std::to_string(pid) + "/stat");
-    const auto close = stat.rfind(')');
-    return !(close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z');
-}
-
 }  // namespace
 
 redis_server::redis_server() : binary_(find_redis_binary()) {
@@ -87,16 +82,39 @@ redis_server::~redis_server() {
 }
 
 void redis_server::start() {
-    const auto r =
-        run_command({binary_, "--bind", "127.0.0.1", "--port", std::to_string(port_), "--dir", dir_,
-                     "--save", "", "--appendonly", "no", "--daemonize", "yes", "--pidfile",
-                     dir_ + "/redis.pid", "--logfile", dir_ + "/redis.log"},
-                    std::chrono::seconds(30));
-    if (r.exit_code != 0)
-        throw std::runtime_error("redis-server did not start: " + r.output + log());
+    if (pid_ > 0) throw std::logic_error("redis-server already running");
+    std::vector<std::string> args = {
+        binary_, "--bind",    "127.0.0.1",        "--port", std::to_string(port_),
+        "--dir", dir_,        "--save",           "",       "--appendonly",
+        "no",    "--logfile", dir_ + "/redis.log"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork: " + std::string(std::strerror(errno)));
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(126);
+        const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+            ::dup2(null, 0);
+            ::dup2(null, 1);
+            ::dup2(null, 2);
+        }
+        ::setpgid(0, 0);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    pid_ = pid;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
         if (ping()) return;
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            throw std::runtime_error("redis-server exited at start; its log:\n" + log());
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     throw std::runtime_error("redis-server on port " + std::to_string(port_) +
@@ -104,23 +122,12 @@ void redis_server::start() {
 }
 
 void redis_server::kill() {
-    const auto text = read_text(dir_ + "/redis.pid");
-    const pid_t pid = static_cast<pid_t>(std::atol(text.c_str()));
-    if (pid <= 1) return;
-    // Only that process, and only while it is a redis-server.
-    const auto comm = read_text("/proc/" + std::to_string(pid) + "/comm");
-    if (comm.rfind("redis-server", 0) != 0) {
-        ::unlink((dir_ + "/redis.pid").c_str());
-        return;
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
-    ::kill(pid, SIGKILL);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (process_alive(pid) && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ::unlink((dir_ + "/redis.pid").c_str());
-    // Until the kernel closed its socket, the port may still answer.
-    while (ping() && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    pid_ = -1;
 }
 
 bool redis_server::ping() {

@@ -30,8 +30,9 @@
 namespace chirp::test {
 
 // A redis-server on a free port in a temporary directory, started with
-// `redis-server --bind 127.0.0.1 --port P --dir D --save '' --appendonly no --daemonize yes
-// --pidfile D/redis.pid`. kill() sends SIGKILL to the pid of that pid file only.
+// `redis-server --bind 127.0.0.1 --port P --dir D --save '' --appendonly no` as our child
+// process (not daemonized: it dies with the test binary even when that crashes). kill()
+// sends SIGKILL to that process only, never to any other Redis on the machine.
 class redis_server {
 public:
     redis_server();   // starts it
@@ -54,6 +55,7 @@ public:
 private:
     std::string binary_, dir_;
     std::uint16_t port_ = 0;
+    pid_t pid_ = -1;
 };
 
 // One private Redis per test binary, started on first use and stopped at exit.
