@@ -469,11 +469,12 @@ TEST_F(RealtimeTest, TypingReachesOnlyParticipantsAndIsThrottled) {
         EXPECT_EQ(t.at("conversation"), conv);
         EXPECT_EQ(t.at("user").at("id"), alice.id);
         EXPECT_EQ(t.at("user").at("handle"), alice.handle);
+        EXPECT_EQ(t.at("user").value("displayName", ""), "Alice Types") << t.dump();
         EXPECT_EQ(t.at("expiresInMs"), 5000);
     }
     // Exactly one forwarded; the typist and the outsider get nothing.
     for (auto* c : {wa.get(), wb.get(), wc.get(), wd.get()})
-        for (const auto& f : c->drain(700ms)) ADD_FAILURE() << "unexpected " << f.dump();
+        for (const auto& f : c->drain(400ms)) ADD_FAILURE() << "unexpected " << f.dump();
 
     // A non-participant gets an error and nothing is forwarded.
     ASSERT_TRUE(wd->send(json{{"type", "typing"}, {"conversation", conv}}));
@@ -481,7 +482,7 @@ TEST_F(RealtimeTest, TypingReachesOnlyParticipantsAndIsThrottled) {
     ASSERT_TRUE(wd->send(json{{"type", "typing"}}));
     EXPECT_EQ(wd->expect_next("error").value("code", ""), "missing_field");
     for (auto* c : {wa.get(), wb.get(), wc.get()})
-        for (const auto& f : c->drain(500ms))
+        for (const auto& f : c->drain(300ms))
             ADD_FAILURE() << "forwarded from an outsider: " << f.dump();
     // Typing in another conversation reaches only its participants.
     ASSERT_TRUE(wd->send(json{{"type", "typing"}, {"conversation", other_conv}}));
