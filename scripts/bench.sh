@@ -140,6 +140,10 @@ stop_relay() {
 bench() {
     local name=$1 cmd=$2 prefix=$3
     shift 3
+    # A fresh chirpd per scenario: a backlog left by an overloaded step must not leak into the
+    # next scenario (the database and Redis keep their data).
+    stop_chirpd
+    start_chirpd
     chirp_log "scenario $name (chirp-bench $cmd $*)"
     printf '%s\n' "taskset -c $CPU_CLIENT chirp-bench $cmd --url http://127.0.0.1:$PORT --prefix $prefix $*" >>"$OUT/commands.txt"
     taskset -c "$CPU_CLIENT" "$BENCH" "$cmd" --url "http://127.0.0.1:$PORT" --server-pid "$CHIRPD_PID" \
@@ -228,7 +232,6 @@ want idle && seed "users=$IDLE_MAX,prefix=bi,password=$PW"
 { want celebrity || want storm; } && seed "users=$((CELEB_F + 1)),prefix=bc,password=$PW,follow=1:$CELEB_F"
 want notify && seed "users=$((10 + LIKERS)),prefix=bn,password=$PW"
 
-start_chirpd
 want smoke && bench smoke smoke bsm --users 50 --tweets 5
 want idle && bench idle idle bi --connections "$IDLE_N"
 want fanout && bench fanout fanout bf --authors 10 --followers 1000 --rates "$LADDER" --duration "$DURATION"
@@ -238,6 +241,8 @@ want storm && bench storm storm bc --clients "$((STORM_N < CELEB_F ? STORM_N : C
 
 # --- REST reads with wrk: a follower of the fan-out authors (their tweets fill its timeline)
 if want wrk; then
+    stop_chirpd
+    start_chirpd
     # bf10 follows the ten fan-out authors, whose tweets (if fanout ran) fill its timeline.
     token=$(curl -fsS -H 'Content-Type: application/json' -d "{\"handle\":\"bf10\",\"password\":\"$PW\"}" \
         "http://127.0.0.1:$PORT/api/auth/login" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p') || token=
@@ -254,6 +259,7 @@ if want wrk; then
 fi
 
 # --- event append throughput: a hook for `chirpd bench-append` once chirpd has it
+stop_chirpd # bench-append runs its own event writer: nothing else on the database
 if want append; then
     if "$CHIRPD" --help 2>&1 | grep -q bench-append; then
         chirp_log "scenario append (chirpd bench-append)"
