@@ -12,7 +12,7 @@
 # Usage: scripts/bench.sh [--quick] [--only "idle fanout celebrity notify storm wrk append smoke"]
 #                         [--no-build] [--keep] [--no-relay]
 #   --quick     short run (5 s steps, smaller N): a few minutes instead of ~20
-#   --only      run these scenarios only (default all)
+#   --only      run these scenarios only (default: all but smoke)
 #   --no-build  use the binaries already in build-bench/
 #   --keep      keep the temp dir with the server logs
 #   --no-relay  skip the relay (ceiling) runs
@@ -23,7 +23,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 QUICK=
 ONLY="idle fanout celebrity notify storm wrk append"
@@ -138,15 +138,15 @@ stop_relay() {
 
 # One scenario against chirpd: bench NAME SUBCOMMAND PREFIX [options...]
 bench() {
-    local name=$1 cmd=$2 prefix=$3
+    local name=$1 sub=$2 prefix=$3
     shift 3
     # A fresh chirpd per scenario: a backlog left by an overloaded step must not leak into the
     # next scenario (the database and Redis keep their data).
     stop_chirpd
     start_chirpd
-    chirp_log "scenario $name (chirp-bench $cmd $*)"
-    printf '%s\n' "taskset -c $CPU_CLIENT chirp-bench $cmd --url http://127.0.0.1:$PORT --prefix $prefix $*" >>"$OUT/commands.txt"
-    taskset -c "$CPU_CLIENT" "$BENCH" "$cmd" --url "http://127.0.0.1:$PORT" --server-pid "$CHIRPD_PID" \
+    chirp_log "scenario $name (chirp-bench $sub $*)"
+    printf '%s\n' "taskset -c $CPU_CLIENT chirp-bench $sub --url http://127.0.0.1:$PORT --prefix $prefix $*" >>"$OUT/commands.txt"
+    taskset -c "$CPU_CLIENT" "$BENCH" "$sub" --url "http://127.0.0.1:$PORT" --server-pid "$CHIRPD_PID" \
         --prefix "$prefix" --assume-seeded --jwt-secret "$SECRET" \
         --token-cache "$TMP/tokens-$prefix" --json "$OUT/$name.json" --dat "$OUT/$name.dat" "$@" \
         2>&1 | tee "$OUT/$name.txt" || chirp_warn "scenario $name failed"
@@ -159,11 +159,11 @@ bench() {
 }
 # The same client against the relay.
 bench_relay() {
-    local name=$1 cmd=$2
+    local name=$1 sub=$2
     shift 2
     chirp_log "scenario $name against the relay"
-    printf '%s\n' "taskset -c $CPU_CLIENT chirp-bench $cmd --relay --url http://127.0.0.1:$RELAY_PORT $*" >>"$OUT/commands.txt"
-    taskset -c "$CPU_CLIENT" "$BENCH" "$cmd" --relay --url "http://127.0.0.1:$RELAY_PORT" \
+    printf '%s\n' "taskset -c $CPU_CLIENT chirp-bench $sub --relay --url http://127.0.0.1:$RELAY_PORT $*" >>"$OUT/commands.txt"
+    taskset -c "$CPU_CLIENT" "$BENCH" "$sub" --relay --url "http://127.0.0.1:$RELAY_PORT" \
         --server-pid "$RELAY_PID" --json "$OUT/$name-relay.json" --dat "$OUT/$name-relay.dat" "$@" \
         2>&1 | tee "$OUT/$name-relay.txt" || chirp_warn "scenario $name against the relay failed"
 }
