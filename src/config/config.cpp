@@ -123,7 +123,7 @@ const std::vector<option>& options() {
          MS_OPT(heartbeat, 100, 600000)},
         {"replay-max", "CHIRP_REPLAY_MAX", "most events replayed before a resync (default 1000)", false,
          INT_OPT(replay_max, 1, 1000000)},
-        {"ws-queue-messages", "CHIRP_WS_QUEUE_MESSAGES", "per-socket send queue bound in messages (default 1024)", false,
+        {"ws-queue-messages", "CHIRP_WS_QUEUE_MESSAGES", "per-socket send queue bound in messages (default 4096)", false,
          INT_OPT(ws_queue_messages, 1, 1000000)},
         {"ws-queue-bytes", "CHIRP_WS_QUEUE_BYTES", "per-socket send queue bound in bytes (default 4194304)", false,
          INT_OPT(ws_queue_bytes, 1024, 1073741824)},

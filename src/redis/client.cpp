@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <sys/ioctl.h>
 #include <unordered_map>
 
 #include "chirp/redis/redis.hpp"
@@ -43,7 +44,16 @@ struct adapter : std::enable_shared_from_this<adapter> {
                       [self = shared_from_this()](const boost::system::error_code& ec) {
                           self->read_waiting = false;
                           if (ec || self->dead) return;
-                          if (self->want_read) redisAsyncHandleRead(self->ac);
+                          // hiredis reads at most 16 KiB per call: drain what the kernel has
+                          // (bounded), or a busy subscriber falls behind Redis' output buffer
+                          // limit and gets disconnected.
+                          for (int i = 0; i < 256 && self->want_read && !self->dead; ++i) {
+                              redisAsyncHandleRead(self->ac);
+                              if (self->dead || !self->want_read) break;
+                              int pending = 0;
+                              if (::ioctl(self->sd.native_handle(), FIONREAD, &pending) != 0 || pending <= 0)
+                                  break;
+                          }
                           self->arm_read();
                       });
     }

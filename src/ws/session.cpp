@@ -25,6 +25,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
+#include <unordered_set>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -109,8 +110,10 @@ protected:
         bool overflow = false;
         long long last = 0;
         std::vector<live_event> buffer;
-        std::array<long long, 32> recent{};
-        std::size_t recent_pos = 0;
+        // Seqs sent recently (a window of 4,096): exact duplicate suppression across replay,
+        // buffered and live events, including late live events below `last`.
+        std::unordered_set<long long> sent;
+        std::deque<long long> sent_order;
     };
 
     std::shared_ptr<session_core> self() { return shared_from_this(); }
@@ -126,7 +129,7 @@ protected:
     virtual void close_with(unsigned code, std::string reason) = 0;
 
     bool seen(channel_state& c, long long seq) const {
-        return std::find(c.recent.begin(), c.recent.end(), seq) != c.recent.end();
+        return c.sent.count(seq) != 0;
     }
 
     // strict: only above the last seq sent (replay and buffer flush). Live events below it
@@ -138,7 +141,15 @@ protected:
             return;
         }
         if (seen(c, ev.seq) || (strict && ev.seq <= c.last)) return;
-        c.recent[c.recent_pos++ % c.recent.size()] = ev.seq;
+        // A late live event below `last` goes out only when it is newer than everything that
+        // left the duplicate window (older ones were sent, or replay covered them).
+        if (ev.seq <= c.last && !c.sent_order.empty() && ev.seq < c.sent_order.front()) return;
+        c.sent.insert(ev.seq);
+        c.sent_order.push_back(ev.seq);
+        if (c.sent_order.size() > 4096) {
+            c.sent.erase(c.sent_order.front());
+            c.sent_order.pop_front();
+        }
         if (ev.seq > c.last) c.last = ev.seq;
         enqueue({ev.frame, s, ev.seq, ev.commit_us});
     }

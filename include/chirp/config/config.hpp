@@ -31,7 +31,7 @@ struct config {
     std::chrono::milliseconds ws_auth_timeout{5000};
     std::chrono::milliseconds heartbeat{20000};
     std::size_t replay_max = 1000;
-    std::size_t ws_queue_messages = 1024;           // per-socket send queue bound
+    std::size_t ws_queue_messages = 4096;           // per-socket send queue bound (> replay-max)
     std::size_t ws_queue_bytes = 4 * 1024 * 1024;  // per-socket send queue bound (bytes)
     std::size_t celebrity_threshold = 10000;        // followers above which fan-out is on read
     int ws_rate_limit = 50;  // client messages per second (burst 2x) before 4029
