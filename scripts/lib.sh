@@ -388,8 +388,11 @@ chirp_pg_ensure_db() {
 # word per line (so callers can build an array or a shell-quoted string).
 chirp_redis_cmd() {
     local dir=$1 port=$2
+    # chirpd's subscriber connection carries every follower's channel of this process: give
+    # it a larger pub/sub output buffer than the 32 MB default before Redis drops it.
     printf '%s\n' redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' \
-        --appendonly no --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+        --appendonly no --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+        --client-output-buffer-limit 'pubsub 256mb 128mb 60'
 }
 
 chirp_redis_ping() {
