@@ -6,7 +6,8 @@
 #include "chirp/app/app.hpp"
 
 int main(int argc, char** argv) {
-    auto parsed = chirp::parse_config(argc, argv, [](const char* name) { return std::getenv(name); });
+    auto parsed =
+        chirp::parse_config(argc, argv, [](const char* name) { return std::getenv(name); });
     if (parsed.help) {
         std::fputs(parsed.message.c_str(), stdout);
         return 0;

@@ -10,9 +10,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -35,7 +35,8 @@ namespace {
 // anything else becomes "msg":"<escaped>".
 class json_message_flag final : public spdlog::custom_flag_formatter {
 public:
-    void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    void format(const spdlog::details::log_msg& msg, const std::tm&,
+                spdlog::memory_buf_t& dest) override {
         std::string_view v(msg.payload.data(), msg.payload.size());
         if (v.size() >= 2 && v.front() == '{' && v.back() == '}') {
             dest.append(v.data() + 1, v.data() + v.size() - 1);
@@ -89,9 +90,10 @@ int serve(const config& cfg) {
     http::services svc{ioc, cfg, metrics, *store, jwt, cpu, nullptr, {}};
     auto realtime = rt::create_realtime(ioc, cfg, metrics, *store, jwt);
     svc.realtime = realtime.get();
-    store->on_committed([rt = realtime.get()](const store::write_result& r, std::function<void()> resume) {
-        rt->on_committed(r, std::move(resume));
-    });
+    store->on_committed(
+        [rt = realtime.get()](const store::write_result& r, std::function<void()> resume) {
+            rt->on_committed(r, std::move(resume));
+        });
     auto server = http::create_http_server(svc, realtime->hooks());
     try {
         server->start();
@@ -114,7 +116,8 @@ int serve(const config& cfg) {
                 co_await realtime->shutdown();
                 asio::steady_timer t(ioc);
                 const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
-                while (server->open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+                while (server->open_connections() > 0 &&
+                       std::chrono::steady_clock::now() < deadline) {
                     t.expires_after(std::chrono::milliseconds(20));
                     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
                 }

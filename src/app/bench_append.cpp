@@ -31,10 +31,12 @@ json tweet_command(const std::string& actor, long i) {
     return {{"type", "tweet"}, {"actor", actor}, {"args", std::move(args)}};
 }
 
-asio::awaitable<void> one(store::event_store& st, json cmd, metrics::histogram& h, long& failed, long& done) {
+asio::awaitable<void> one(store::event_store& st, json cmd, metrics::histogram& h, long& failed,
+                          long& done) {
     const auto t0 = std::chrono::steady_clock::now();
     auto r = co_await st.submit(std::move(cmd));
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - t0);
     h.record(static_cast<std::uint64_t>(us.count()));
     if (r.status != 201) ++failed;
     ++done;
@@ -51,7 +53,10 @@ int bench_append(const config& cfg, long events, int rate, int seconds) {
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
-            const std::string handle = "bench" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000000);
+            const std::string handle =
+                "bench" +
+                std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() %
+                               1000000000);
             json args = {{"handle", handle}, {"displayName", "bench"}, {"passwordHash", "x"}};
             json reg = {{"type", "register"}, {"actor", nullptr}, {"args", std::move(args)}};
             auto r = co_await st->submit(std::move(reg));
@@ -74,13 +79,16 @@ int bench_append(const config& cfg, long events, int rate, int seconds) {
                 t.expires_after(std::chrono::milliseconds(2));
                 co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
             }
-            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            out["saturation"] = {{"events", events},
-                                 {"seconds", secs},
-                                 {"eventsPerSecond", static_cast<double>(events) / secs},
-                                 {"failed", failed},
-                                 {"batches", metrics.append_batches.load()},
-                                 {"latencyMs", {{"p50", sat.quantile(0.5) / 1000.0}, {"p99", sat.quantile(0.99) / 1000.0}}}};
+            const double secs =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            out["saturation"] = {
+                {"events", events},
+                {"seconds", secs},
+                {"eventsPerSecond", static_cast<double>(events) / secs},
+                {"failed", failed},
+                {"batches", metrics.append_batches.load()},
+                {"latencyMs",
+                 {{"p50", sat.quantile(0.5) / 1000.0}, {"p99", sat.quantile(0.99) / 1000.0}}}};
             // Phase 2: fixed rate, open loop.
             metrics::histogram fixed;
             long failed2 = 0, done2 = 0;
@@ -91,7 +99,8 @@ int bench_append(const config& cfg, long events, int rate, int seconds) {
                 t.expires_at(start + i * interval);
                 co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
                 auto cmd = tweet_command(actor, events + i);
-                asio::co_spawn(ioc, one(*st, std::move(cmd), fixed, failed2, done2), asio::detached);
+                asio::co_spawn(ioc, one(*st, std::move(cmd), fixed, failed2, done2),
+                               asio::detached);
             }
             while (done2 < total) {
                 t.expires_after(std::chrono::milliseconds(2));

@@ -31,11 +31,16 @@ std::string mac(std::string_view secret, std::string_view data) {
 
 const char* to_string(jwt_error e) noexcept {
     switch (e) {
-        case jwt_error::malformed: return "malformed token";
-        case jwt_error::bad_algorithm: return "token algorithm not accepted";
-        case jwt_error::bad_signature: return "bad token signature";
-        case jwt_error::expired: return "token expired";
-        case jwt_error::bad_claims: return "bad token claims";
+        case jwt_error::malformed:
+            return "malformed token";
+        case jwt_error::bad_algorithm:
+            return "token algorithm not accepted";
+        case jwt_error::bad_signature:
+            return "bad token signature";
+        case jwt_error::expired:
+            return "token expired";
+        case jwt_error::bad_claims:
+            return "bad token claims";
     }
     return "bad token";
 }

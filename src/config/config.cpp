@@ -32,26 +32,27 @@ bool parse_bool(const std::string& v, bool& out) {
     return false;
 }
 
-#define INT_OPT(field, lo, hi)                                                              \
-    [](config& c, const std::string& v, std::string& err) {                                 \
+#define INT_OPT(field, lo, hi)                                                                \
+    [](config& c, const std::string& v, std::string& err) {                                   \
         if (parse_int(v, c.field, decltype(c.field){lo}, decltype(c.field){hi})) return true; \
-        err = "must be an integer from " #lo " to " #hi;                                    \
-        return false;                                                                       \
+        err = "must be an integer from " #lo " to " #hi;                                      \
+        return false;                                                                         \
     }
-#define MS_OPT(field, lo, hi)                                                         \
-    [](config& c, const std::string& v, std::string& err) {                           \
-        long long ms = 0;                                                             \
-        if (!parse_int(v, ms, (long long)lo, (long long)hi)) {                        \
-            err = "must be milliseconds from " #lo " to " #hi;                        \
-            return false;                                                             \
-        }                                                                             \
-        c.field = std::chrono::milliseconds(ms);                                      \
-        return true;                                                                  \
+#define MS_OPT(field, lo, hi)                                  \
+    [](config& c, const std::string& v, std::string& err) {    \
+        long long ms = 0;                                      \
+        if (!parse_int(v, ms, (long long)lo, (long long)hi)) { \
+            err = "must be milliseconds from " #lo " to " #hi; \
+            return false;                                      \
+        }                                                      \
+        c.field = std::chrono::milliseconds(ms);               \
+        return true;                                           \
     }
 
 const std::vector<option>& options() {
     static const std::vector<option> opts = {
-        {"port", "CHIRP_PORT", "TCP port to listen on (default 8000)", false, INT_OPT(port, 1, 65535)},
+        {"port", "CHIRP_PORT", "TCP port to listen on (default 8000)", false,
+         INT_OPT(port, 1, 65535)},
         {"bind", "CHIRP_BIND", "address to listen on (default 0.0.0.0)", false,
          [](config& c, const std::string& v, std::string& err) {
              if (v.empty()) return err = "must not be empty", false;
@@ -65,13 +66,15 @@ const std::vector<option>& options() {
              c.database_url = v;
              return true;
          }},
-        {"redis-url", "CHIRP_REDIS_URL", "Redis URL, redis://host:port (default redis://127.0.0.1:6379)", false,
+        {"redis-url", "CHIRP_REDIS_URL",
+         "Redis URL, redis://host:port (default redis://127.0.0.1:6379)", false,
          [](config& c, const std::string& v, std::string& err) {
              if (v.rfind("redis://", 0) != 0) return err = "must start with redis://", false;
              c.redis_url = v;
              return true;
          }},
-        {"jwt-secret", "CHIRP_JWT_SECRET", "secret for signing JWTs, 16+ bytes (required unless --dev)", false,
+        {"jwt-secret", "CHIRP_JWT_SECRET",
+         "secret for signing JWTs, 16+ bytes (required unless --dev)", false,
          [](config& c, const std::string& v, std::string&) { return c.jwt_secret = v, true; }},
         {"dev", "CHIRP_DEV", "development mode: allows a missing JWT secret", true,
          [](config& c, const std::string& v, std::string& err) {
@@ -80,7 +83,8 @@ const std::vector<option>& options() {
          }},
         {"web-root", "CHIRP_WEB_ROOT", "directory of the built web client served at /", false,
          [](config& c, const std::string& v, std::string&) { return c.web_root = v, true; }},
-        {"log-level", "CHIRP_LOG_LEVEL", "trace, debug, info, warn, error or off (default info)", false,
+        {"log-level", "CHIRP_LOG_LEVEL", "trace, debug, info, warn, error or off (default info)",
+         false,
          [](config& c, const std::string& v, std::string& err) {
              for (const char* l : {"trace", "debug", "info", "warn", "error", "off"})
                  if (v == l) return c.log_level = v, true;
@@ -92,24 +96,28 @@ const std::vector<option>& options() {
              c.log_format = v;
              return true;
          }},
-        {"jwt-ttl-seconds", "CHIRP_JWT_TTL_SECONDS", "token lifetime in seconds (default 86400)", false,
+        {"jwt-ttl-seconds", "CHIRP_JWT_TTL_SECONDS", "token lifetime in seconds (default 86400)",
+         false,
          [](config& c, const std::string& v, std::string& err) {
              long long s = 0;
              if (!parse_int(v, s, 1LL, 31LL * 86400)) return err = "must be 1 to 2678400", false;
              c.jwt_ttl = std::chrono::seconds(s);
              return true;
          }},
-        {"db-threads", "CHIRP_DB_THREADS", "PostgreSQL reader threads (default 4)", false, INT_OPT(db_threads, 1, 64)},
-        {"writer-max-batch", "CHIRP_WRITER_MAX_BATCH", "commands per group commit (default 2000)", false,
-         INT_OPT(writer_max_batch, 1, 100000)},
-        {"writer-max-queue", "CHIRP_WRITER_MAX_QUEUE", "queued writes before 503 (default 50000)", false,
-         INT_OPT(writer_max_queue, 1, 10000000)},
-        {"fast-password-hash", "CHIRP_FAST_PASSWORD_HASH", "cheapest argon2id cost (tests, benchmarks only)", true,
+        {"db-threads", "CHIRP_DB_THREADS", "PostgreSQL reader threads (default 4)", false,
+         INT_OPT(db_threads, 1, 64)},
+        {"writer-max-batch", "CHIRP_WRITER_MAX_BATCH", "commands per group commit (default 2000)",
+         false, INT_OPT(writer_max_batch, 1, 100000)},
+        {"writer-max-queue", "CHIRP_WRITER_MAX_QUEUE", "queued writes before 503 (default 50000)",
+         false, INT_OPT(writer_max_queue, 1, 10000000)},
+        {"fast-password-hash", "CHIRP_FAST_PASSWORD_HASH",
+         "cheapest argon2id cost (tests, benchmarks only)", true,
          [](config& c, const std::string& v, std::string& err) {
              if (!parse_bool(v, c.fast_password_hash)) return err = "must be true or false", false;
              return true;
          }},
-        {"allowed-origins", "CHIRP_ALLOWED_ORIGINS", "comma-separated WebSocket Origins (default: own origin and localhost)", false,
+        {"allowed-origins", "CHIRP_ALLOWED_ORIGINS",
+         "comma-separated WebSocket Origins (default: own origin and localhost)", false,
          [](config& c, const std::string& v, std::string&) {
              c.allowed_origins.clear();
              std::stringstream ss(v);
@@ -117,27 +125,36 @@ const std::vector<option>& options() {
                  if (!item.empty()) c.allowed_origins.push_back(item);
              return true;
          }},
-        {"ws-auth-timeout-ms", "CHIRP_WS_AUTH_TIMEOUT_MS", "time to authenticate a WebSocket (default 5000)", false,
+        {"ws-auth-timeout-ms", "CHIRP_WS_AUTH_TIMEOUT_MS",
+         "time to authenticate a WebSocket (default 5000)", false,
          MS_OPT(ws_auth_timeout, 100, 600000)},
         {"heartbeat-ms", "CHIRP_HEARTBEAT_MS", "WebSocket ping interval (default 20000)", false,
          MS_OPT(heartbeat, 100, 600000)},
-        {"replay-max", "CHIRP_REPLAY_MAX", "most events replayed before a resync (default 1000)", false,
-         INT_OPT(replay_max, 1, 1000000)},
-        {"ws-queue-messages", "CHIRP_WS_QUEUE_MESSAGES", "per-socket send queue bound in messages (default 4096)", false,
+        {"replay-max", "CHIRP_REPLAY_MAX", "most events replayed before a resync (default 1000)",
+         false, INT_OPT(replay_max, 1, 1000000)},
+        {"ws-queue-messages", "CHIRP_WS_QUEUE_MESSAGES",
+         "per-socket send queue bound in messages (default 4096)", false,
          INT_OPT(ws_queue_messages, 1, 1000000)},
-        {"ws-queue-bytes", "CHIRP_WS_QUEUE_BYTES", "per-socket send queue bound in bytes (default 4194304)", false,
+        {"ws-queue-bytes", "CHIRP_WS_QUEUE_BYTES",
+         "per-socket send queue bound in bytes (default 4194304)", false,
          INT_OPT(ws_queue_bytes, 1024, 1073741824)},
-        {"celebrity-threshold", "CHIRP_CELEBRITY_THRESHOLD", "followers above which tweets fan out on read (default 10000)", false,
+        {"celebrity-threshold", "CHIRP_CELEBRITY_THRESHOLD",
+         "followers above which tweets fan out on read (default 10000)", false,
          INT_OPT(celebrity_threshold, 0, 1000000000)},
-        {"ws-rate-limit", "CHIRP_WS_RATE_LIMIT", "client WebSocket messages per second before 4029 (default 50)", false,
+        {"ws-rate-limit", "CHIRP_WS_RATE_LIMIT",
+         "client WebSocket messages per second before 4029 (default 50)", false,
          INT_OPT(ws_rate_limit, 1, 1000000)},
-        {"bench-events", "CHIRP_BENCH_EVENTS", "bench-append: events in the saturation phase (default 50000)", false,
+        {"bench-events", "CHIRP_BENCH_EVENTS",
+         "bench-append: events in the saturation phase (default 50000)", false,
          INT_OPT(bench_events, 1, 10000000)},
-        {"bench-rate", "CHIRP_BENCH_RATE", "bench-append: events/s in the fixed-rate phase (default 1000)", false,
+        {"bench-rate", "CHIRP_BENCH_RATE",
+         "bench-append: events/s in the fixed-rate phase (default 1000)", false,
          INT_OPT(bench_rate, 1, 1000000)},
-        {"bench-seconds", "CHIRP_BENCH_SECONDS", "bench-append: seconds of the fixed-rate phase (default 10)", false,
+        {"bench-seconds", "CHIRP_BENCH_SECONDS",
+         "bench-append: seconds of the fixed-rate phase (default 10)", false,
          INT_OPT(bench_seconds, 1, 3600)},
-        {"seed", "CHIRP_SEED", "for `chirpd seed`: users=N,prefix=P,password=PW[,follow=A:F]", false,
+        {"seed", "CHIRP_SEED", "for `chirpd seed`: users=N,prefix=P,password=PW[,follow=A:F]",
+         false,
          [](config& c, const std::string& v, std::string&) { return c.seed_spec = v, true; }},
     };
     return opts;

@@ -36,9 +36,9 @@ std::size_t decode(std::string_view s, std::size_t i, char32_t& cp) noexcept {
 }
 
 bool is_space(char32_t cp) noexcept {
-    return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 ||
-           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-           cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
+    return cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
 }
 
 bool is_ascii_word(char c) noexcept {
@@ -49,21 +49,21 @@ bool is_ascii_word(char c) noexcept {
 // punctuation does, so "#cpp。", "#wow…", "“#quoted”" and "#party🎉" give cpp, wow, quoted, party.
 bool is_punct_or_symbol(char32_t cp) noexcept {
     if (cp >= 0xA1 && cp <= 0xBF)  // Latin-1 punctuation and signs, except ª ² ³ µ ¹ º ¼ ½ ¾
-        return cp != 0xAA && cp != 0xB2 && cp != 0xB3 && cp != 0xB5 && cp != 0xB9 &&
-               cp != 0xBA && (cp < 0xBC || cp > 0xBE);
-    return cp == 0xD7 || cp == 0xF7 ||                    // × ÷
-           (cp >= 0x2010 && cp <= 0x2027) ||              // dashes, quotes, bullets, …
-           (cp >= 0x2030 && cp <= 0x205E) ||              // ‰ ′ ‹ › ‼ ⁇ …
-           (cp >= 0x20A0 && cp <= 0x20CF) ||              // currency signs
-           (cp >= 0x2190 && cp <= 0x2BFF) ||              // arrows, math, shapes, dingbats
-           (cp >= 0x3001 && cp <= 0x3003) ||              // 、。〃
-           (cp >= 0x3008 && cp <= 0x3011) ||              // 〈〉《》「」『』【】
+        return cp != 0xAA && cp != 0xB2 && cp != 0xB3 && cp != 0xB5 && cp != 0xB9 && cp != 0xBA &&
+               (cp < 0xBC || cp > 0xBE);
+    return cp == 0xD7 || cp == 0xF7 ||        // × ÷
+           (cp >= 0x2010 && cp <= 0x2027) ||  // dashes, quotes, bullets, …
+           (cp >= 0x2030 && cp <= 0x205E) ||  // ‰ ′ ‹ › ‼ ⁇ …
+           (cp >= 0x20A0 && cp <= 0x20CF) ||  // currency signs
+           (cp >= 0x2190 && cp <= 0x2BFF) ||  // arrows, math, shapes, dingbats
+           (cp >= 0x3001 && cp <= 0x3003) ||  // 、。〃
+           (cp >= 0x3008 && cp <= 0x3011) ||  // 〈〉《》「」『』【】
            (cp >= 0x3014 && cp <= 0x301F) || cp == 0x3030 || cp == 0x303D ||
            (cp >= 0xFE10 && cp <= 0xFE1F) || (cp >= 0xFE30 && cp <= 0xFE6F) ||
-           (cp >= 0xFF01 && cp <= 0xFF0F) ||              // fullwidth ！＂＃ …
+           (cp >= 0xFF01 && cp <= 0xFF0F) ||  // fullwidth ！＂＃ …
            (cp >= 0xFF1A && cp <= 0xFF20) || (cp >= 0xFF3B && cp <= 0xFF40) ||
            (cp >= 0xFF5B && cp <= 0xFF65) ||
-           (cp >= 0x1F000 && cp <= 0x1FAFF);              // emoji and pictographs
+           (cp >= 0x1F000 && cp <= 0x1FAFF);  // emoji and pictographs
 }
 
 // A word byte for hashtags: ASCII word characters and any byte of a non-ASCII sequence
@@ -104,9 +104,8 @@ bool valid_utf8(std::string_view s) noexcept {
 }
 
 std::size_t code_points(std::string_view s) noexcept {
-    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    }));
+    return static_cast<std::size_t>(std::count_if(
+        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 std::string_view trim(std::string_view s) noexcept {
@@ -158,7 +157,8 @@ std::vector<std::string> extract_hashtags(std::string_view text) {
         if (text[i] != '#' || preceded_by_word(text, i)) continue;
         std::size_t j = i + 1;
         char32_t cp = 0;
-        while (j < text.size() && starts_word(text, j)) j += std::max<std::size_t>(1, decode(text, j, cp));
+        while (j < text.size() && starts_word(text, j))
+            j += std::max<std::size_t>(1, decode(text, j, cp));
         if (j > i + 1) {
             auto tag = lower_ascii(text.substr(i + 1, j - i - 1));
             if (std::find(out.begin(), out.end(), tag) == out.end()) out.push_back(std::move(tag));

@@ -37,8 +37,8 @@ std::string dump(const json& j) {
 
 std::optional<response> require_user(const request& req) {
     if (req.user) return std::nullopt;
-    return error_response(errc::unauthorized, req.auth_error.empty() ? "authentication required"
-                                                                     : req.auth_error);
+    return error_response(errc::unauthorized,
+                          req.auth_error.empty() ? "authentication required" : req.auth_error);
 }
 
 // True when a string (or key) anywhere in j holds U+0000: PostgreSQL text and jsonb cannot
@@ -76,7 +76,8 @@ std::optional<response> parse_body(const request& req, json& out, bool allow_emp
     std::transform(ct.begin(), ct.end(), ct.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (ct != "application/json")
-        return error_response(errc::unsupported_media_type, "Content-Type must be application/json");
+        return error_response(errc::unsupported_media_type,
+                              "Content-Type must be application/json");
     if (!domain::valid_utf8(req.body))
         return error_response(errc::malformed_json, "body is not valid UTF-8");
     out = json::parse(req.body, nullptr, false);
@@ -137,14 +138,17 @@ std::vector<std::string> P(A&&... a) {
     return v;
 }
 
-std::string viewer(const request& req) { return req.user ? std::to_string(req.user->user_id) : ""; }
+std::string viewer(const request& req) {
+    return req.user ? std::to_string(req.user->user_id) : "";
+}
 
 std::string request_hash(const request& req) {
     unsigned char out[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     const std::string head = std::to_string(static_cast<int>(req.verb)) + " " + req.path + "\n";
-    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(head.data()), head.size());
+    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(head.data()),
+                              head.size());
     crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(req.body.data()),
                               req.body.size());
     crypto_hash_sha256_final(&st, out);
@@ -179,10 +183,11 @@ std::optional<response> check_idempotency_key(const request& req) {
 }
 
 response from_read(const store::read_result& r, std::string_view what) {
-    if (r.code != errc::ok) return error_response(r.code, r.code == errc::unavailable
-                                                              ? "the database is unavailable"
-                                                              : "bad request");
-    if (!r.json) return error_response(errc::not_found, std::string("no such ") + std::string(what));
+    if (r.code != errc::ok)
+        return error_response(
+            r.code, r.code == errc::unavailable ? "the database is unavailable" : "bad request");
+    if (!r.json)
+        return error_response(errc::not_found, std::string("no such ") + std::string(what));
     return json_response(200, *r.json);
 }
 
@@ -192,9 +197,10 @@ response with_token(services& svc, unsigned status, const std::string& user_json
     if (!user.is_object() || !user.contains("id"))
         return error_response(errc::internal, "unexpected user record");
     const auto id = std::stoll(user["id"].get<std::string>());
-    json out = {{"user", user},
-                {"token", svc.jwt.sign(id, user["handle"].get<std::string>(),
-                                       user.value("displayName", std::string()), auth::unix_now())}};
+    json out = {
+        {"user", user},
+        {"token", svc.jwt.sign(id, user["handle"].get<std::string>(),
+                               user.value("displayName", std::string()), auth::unix_now())}};
     return json_response(status, dump(out));
 }
 
@@ -211,11 +217,14 @@ awaitable_response register_user(services& svc, request& req) {
     if (!domain::valid_handle(handle))
         co_return error_response(errc::validation_failed,
                                  "handle must be 3 to 15 letters, digits or underscores");
-    if (auto m = domain::check_password(password)) co_return error_response(errc::validation_failed, *m);
+    if (auto m = domain::check_password(password))
+        co_return error_response(errc::validation_failed, *m);
     std::string name(domain::trim(display.empty() ? handle : display));
-    if (auto m = domain::check_display_name(name)) co_return error_response(errc::validation_failed, *m);
+    if (auto m = domain::check_display_name(name))
+        co_return error_response(errc::validation_failed, *m);
 
-    const auto cost = svc.cfg.fast_password_hash ? auth::hash_cost::minimal : auth::hash_cost::interactive;
+    const auto cost =
+        svc.cfg.fast_password_hash ? auth::hash_cost::minimal : auth::hash_cost::interactive;
     auto hash_job = [password, cost] { return auth::hash_password(password, cost); };
     auto hash = co_await util::offload(svc.cpu, std::move(hash_job));
     json args = {{"handle", handle}, {"displayName", name}, {"passwordHash", hash}};
@@ -294,7 +303,8 @@ awaitable_response search_users(services& svc, request& req) {
 
 awaitable_response get_user(services& svc, request& req) {
     if (auto e = check_handle_param(req)) co_return *e;
-    co_return from_read(co_await svc.store.query("user_by_handle", P(req.params[0], viewer(req))), "user");
+    co_return from_read(co_await svc.store.query("user_by_handle", P(req.params[0], viewer(req))),
+                        "user");
 }
 
 awaitable_response user_list(services& svc, request& req, const char* query) {
@@ -303,13 +313,20 @@ awaitable_response user_list(services& svc, request& req, const char* query) {
     std::string before;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
-    co_return from_read(co_await svc.store.query(query, P(req.params[0], before, std::to_string(limit), viewer(req))),
+    co_return from_read(co_await svc.store.query(
+                            query, P(req.params[0], before, std::to_string(limit), viewer(req))),
                         "user");
 }
 
-awaitable_response followers(services& svc, request& req) { return user_list(svc, req, "followers"); }
-awaitable_response following(services& svc, request& req) { return user_list(svc, req, "following"); }
-awaitable_response user_tweets(services& svc, request& req) { return user_list(svc, req, "user_tweets"); }
+awaitable_response followers(services& svc, request& req) {
+    return user_list(svc, req, "followers");
+}
+awaitable_response following(services& svc, request& req) {
+    return user_list(svc, req, "following");
+}
+awaitable_response user_tweets(services& svc, request& req) {
+    return user_list(svc, req, "user_tweets");
+}
 
 awaitable_response follow_cmd(services& svc, request& req, const char* type) {
     if (auto e = require_user(req)) co_return *e;
@@ -318,8 +335,12 @@ awaitable_response follow_cmd(services& svc, request& req, const char* type) {
     json args = {{"handle", req.params[0]}};
     co_return from_write(co_await submit(svc, req, type, std::move(args)));
 }
-awaitable_response follow(services& svc, request& req) { return follow_cmd(svc, req, "follow"); }
-awaitable_response unfollow(services& svc, request& req) { return follow_cmd(svc, req, "unfollow"); }
+awaitable_response follow(services& svc, request& req) {
+    return follow_cmd(svc, req, "follow");
+}
+awaitable_response unfollow(services& svc, request& req) {
+    return follow_cmd(svc, req, "unfollow");
+}
 
 // --- tweets ---------------------------------------------------------------------------------
 
@@ -332,12 +353,14 @@ awaitable_response create_tweet(services& svc, request& req) {
     if (auto e = get_string(body, "content", content)) co_return *e;
     if (auto e = get_string(body, "replyTo", reply_to, false)) co_return *e;
     const auto trimmed = domain::trim(content);
-    if (auto m = domain::check_tweet_content(trimmed)) co_return error_response(errc::validation_failed, *m);
+    if (auto m = domain::check_tweet_content(trimmed))
+        co_return error_response(errc::validation_failed, *m);
     json args = {{"content", std::string(trimmed)},
                  {"mentions", domain::extract_mentions(trimmed)},
                  {"hashtags", domain::extract_hashtags(trimmed)}};
     if (!reply_to.empty()) {
-        if (!domain::parse_id(reply_to)) co_return error_response(errc::validation_failed, "replyTo must be a tweet id");
+        if (!domain::parse_id(reply_to))
+            co_return error_response(errc::validation_failed, "replyTo must be a tweet id");
         args["replyTo"] = reply_to;
     }
     co_return from_write(co_await submit(svc, req, "tweet", std::move(args)));
@@ -355,8 +378,9 @@ awaitable_response tweet_replies(services& svc, request& req) {
     if (auto e = get_id_param(req, 0, id)) co_return *e;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
-    co_return from_read(co_await svc.store.query("replies", P(id, before, std::to_string(limit), viewer(req))),
-                        "tweet");
+    co_return from_read(
+        co_await svc.store.query("replies", P(id, before, std::to_string(limit), viewer(req))),
+        "tweet");
 }
 
 awaitable_response tweet_cmd(services& svc, request& req, const char* type) {
@@ -367,10 +391,18 @@ awaitable_response tweet_cmd(services& svc, request& req, const char* type) {
     json args = {{"tweetId", id}};
     co_return from_write(co_await submit(svc, req, type, std::move(args)));
 }
-awaitable_response delete_tweet(services& svc, request& req) { return tweet_cmd(svc, req, "delete_tweet"); }
-awaitable_response like(services& svc, request& req) { return tweet_cmd(svc, req, "like"); }
-awaitable_response unlike(services& svc, request& req) { return tweet_cmd(svc, req, "unlike"); }
-awaitable_response retweet(services& svc, request& req) { return tweet_cmd(svc, req, "retweet"); }
+awaitable_response delete_tweet(services& svc, request& req) {
+    return tweet_cmd(svc, req, "delete_tweet");
+}
+awaitable_response like(services& svc, request& req) {
+    return tweet_cmd(svc, req, "like");
+}
+awaitable_response unlike(services& svc, request& req) {
+    return tweet_cmd(svc, req, "unlike");
+}
+awaitable_response retweet(services& svc, request& req) {
+    return tweet_cmd(svc, req, "retweet");
+}
 
 // --- timeline, notifications, audit trail ----------------------------------------------------
 
@@ -385,8 +417,8 @@ awaitable_response timeline(services& svc, request& req) {
             req.user->user_id, before.empty() ? 0 : std::stoll(before), limit);
         if (cached) co_return json_response(200, std::move(*cached));
     }
-    co_return from_read(co_await svc.store.query(
-                            "timeline", P(std::to_string(req.user->user_id), before, std::to_string(limit))),
+    co_return from_read(co_await svc.store.query("timeline", P(std::to_string(req.user->user_id),
+                                                               before, std::to_string(limit))),
                         "timeline");
 }
 
@@ -396,9 +428,10 @@ awaitable_response notifications(services& svc, request& req) {
     std::string before;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
-    co_return from_read(co_await svc.store.query("notifications", P(std::to_string(req.user->user_id), before,
-                                                                   std::to_string(limit))),
-                        "notifications");
+    co_return from_read(
+        co_await svc.store.query(
+            "notifications", P(std::to_string(req.user->user_id), before, std::to_string(limit))),
+        "notifications");
 }
 
 awaitable_response read_notifications(services& svc, request& req) {
@@ -410,7 +443,8 @@ awaitable_response read_notifications(services& svc, request& req) {
     if (auto e = get_string(body, "upTo", up_to, false)) co_return *e;
     json args = json::object();
     if (!up_to.empty()) {
-        if (!domain::parse_id(up_to)) co_return error_response(errc::validation_failed, "upTo must be a seq");
+        if (!domain::parse_id(up_to))
+            co_return error_response(errc::validation_failed, "upTo must be a seq");
         args["upTo"] = up_to;
     }
     co_return from_write(co_await submit(svc, req, "read_notifications", std::move(args)));
@@ -422,8 +456,8 @@ awaitable_response events(services& svc, request& req) {
     std::string after;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "after", after)) co_return *e;
-    co_return from_read(co_await svc.store.query("events", P(std::to_string(req.user->user_id), after,
-                                                            std::to_string(limit))),
+    co_return from_read(co_await svc.store.query("events", P(std::to_string(req.user->user_id),
+                                                             after, std::to_string(limit))),
                         "events");
 }
 
@@ -449,8 +483,9 @@ awaitable_response create_conversation(services& svc, request& req) {
 
 awaitable_response conversations(services& svc, request& req) {
     if (auto e = require_user(req)) co_return *e;
-    co_return from_read(co_await svc.store.query("conversations", P(std::to_string(req.user->user_id))),
-                        "conversation");
+    co_return from_read(
+        co_await svc.store.query("conversations", P(std::to_string(req.user->user_id))),
+        "conversation");
 }
 
 awaitable_response messages(services& svc, request& req) {
@@ -460,8 +495,8 @@ awaitable_response messages(services& svc, request& req) {
     if (auto e = get_id_param(req, 0, id)) co_return *e;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
-    auto r = co_await svc.store.query("messages", P(id, std::to_string(req.user->user_id), before,
-                                                   std::to_string(limit)));
+    auto r = co_await svc.store.query(
+        "messages", P(id, std::to_string(req.user->user_id), before, std::to_string(limit)));
     if (r.code == errc::ok && r.json && r.json->find("\"forbidden\"") != std::string::npos &&
         r.json->size() < 30)
         co_return error_response(errc::forbidden, "you are not in this conversation");
@@ -477,14 +512,17 @@ awaitable_response send_message(services& svc, request& req) {
     if (auto e = check_idempotency_key(req)) co_return *e;
     if (auto e = get_string(body, "content", content)) co_return *e;
     const auto trimmed = domain::trim(content);
-    if (auto m = domain::check_message_content(trimmed)) co_return error_response(errc::validation_failed, *m);
+    if (auto m = domain::check_message_content(trimmed))
+        co_return error_response(errc::validation_failed, *m);
     json args = {{"conversationId", id}, {"content", std::string(trimmed)}};
     co_return from_write(co_await submit(svc, req, "send_message", std::move(args)));
 }
 
 // --- operations -----------------------------------------------------------------------------
 
-awaitable_response healthz(services&, request&) { co_return json_response(200, R"({"status":"ok"})"); }
+awaitable_response healthz(services&, request&) {
+    co_return json_response(200, R"({"status":"ok"})");
+}
 
 awaitable_response readyz(services& svc, request&) {
     const bool pg = co_await svc.store.ping();
@@ -497,8 +535,8 @@ awaitable_response readyz(services& svc, request&) {
 
 awaitable_response stats(services& svc, request&) {
     auto r = co_await svc.store.query("stats_counts", std::vector<std::string>());
-    co_return json_response(200, stats_json(svc.metrics, r.code == errc::ok ? r.json : std::nullopt,
-                                            svc.realtime));
+    co_return json_response(
+        200, stats_json(svc.metrics, r.code == errc::ok ? r.json : std::nullopt, svc.realtime));
 }
 
 awaitable_response prometheus(services& svc, request&) {
@@ -525,18 +563,22 @@ awaitable_response prometheus(services& svc, request&) {
     gauge("chirp_http_requests_total", "HTTP requests served.", "counter", m.requests.load());
     summary("chirp_http_request_seconds", "HTTP request latency.", m.request_latency);
     summary("chirp_append_seconds", "Event append latency, submit to commit.", m.append_latency);
-    gauge("chirp_events_appended_total", "Events appended by this process.", "counter", m.events_appended.load());
-    gauge("chirp_connections", "Open WebSocket and SSE connections.", "gauge", m.connections.load());
+    gauge("chirp_events_appended_total", "Events appended by this process.", "counter",
+          m.events_appended.load());
+    gauge("chirp_connections", "Open WebSocket and SSE connections.", "gauge",
+          m.connections.load());
     gauge("chirp_connections_peak", "Peak open connections.", "gauge", m.peak_connections.load());
     gauge("chirp_sessions", "Authenticated real-time sessions.", "gauge", m.sessions.load());
-    gauge("chirp_online_users", "Users online across all processes.", "gauge", m.online_users.load());
+    gauge("chirp_online_users", "Users online across all processes.", "gauge",
+          m.online_users.load());
     gauge("chirp_delivered_total", "Events written to sockets.", "counter", m.delivered.load());
     summary("chirp_delivery_seconds", "Commit to socket write latency.", m.delivery_latency);
     gauge("chirp_slow_consumer_closes_total", "Sockets closed as slow consumers.", "counter",
           m.slow_consumer_closes.load());
     gauge("chirp_replays_total", "Replays served.", "counter", m.replays.load());
     gauge("chirp_resyncs_total", "Resyncs sent.", "counter", m.resyncs.load());
-    gauge("chirp_redis_reconnects_total", "Redis reconnections.", "counter", m.redis_reconnects.load());
+    gauge("chirp_redis_reconnects_total", "Redis reconnections.", "counter",
+          m.redis_reconnects.load());
     response resp = json_response(200, std::move(out));
     resp.content_type = "text/plain; version=0.0.4";
     co_return resp;

@@ -38,14 +38,22 @@ std::vector<std::string_view> split(std::string_view path) {
 
 const char* verb_name(method m) {
     switch (m) {
-        case method::get: return "GET";
-        case method::post: return "POST";
-        case method::put: return "PUT";
-        case method::del: return "DELETE";
-        case method::patch: return "PATCH";
-        case method::head: return "HEAD";
-        case method::options: return "OPTIONS";
-        default: return "OTHER";
+        case method::get:
+            return "GET";
+        case method::post:
+            return "POST";
+        case method::put:
+            return "PUT";
+        case method::del:
+            return "DELETE";
+        case method::patch:
+            return "PATCH";
+        case method::head:
+            return "HEAD";
+        case method::options:
+            return "OPTIONS";
+        default:
+            return "OTHER";
     }
 }
 
@@ -83,8 +91,8 @@ boost::asio::awaitable<response> dispatch(services& svc, request& req) {
     std::string allow;
     const route* r = match(req, err, allow);
     if (r == nullptr) {
-        auto resp = error_response(err, err == errc::not_found ? "no such endpoint"
-                                                               : "method not allowed here");
+        auto resp = error_response(
+            err, err == errc::not_found ? "no such endpoint" : "method not allowed here");
         if (!allow.empty()) resp.headers.emplace_back("Allow", allow);
         co_return resp;
     }
@@ -93,7 +101,8 @@ boost::asio::awaitable<response> dispatch(services& svc, request& req) {
         if (req.authorization.size() > bearer.size() &&
             std::string_view(req.authorization).substr(0, bearer.size()) == bearer) {
             auth::claims c;
-            if (auto e = svc.jwt.verify(std::string_view(req.authorization).substr(bearer.size()), c))
+            if (auto e =
+                    svc.jwt.verify(std::string_view(req.authorization).substr(bearer.size()), c))
                 req.auth_error = auth::to_string(*e);
             else
                 req.user = std::move(c);
@@ -131,12 +140,11 @@ int login_limiter::retry_after(const std::string& handle, const std::string& ip)
     check(by_handle_, handle, max_per_handle);
     check(by_ip_, ip, max_per_ip);
     // Keep the maps small: drop stale windows now and then.
-    if (by_handle_.size() > 100000) std::erase_if(by_handle_, [&](auto& kv) {
-        return now - kv.second.start >= window_seconds;
-    });
-    if (by_ip_.size() > 100000) std::erase_if(by_ip_, [&](auto& kv) {
-        return now - kv.second.start >= window_seconds;
-    });
+    if (by_handle_.size() > 100000)
+        std::erase_if(by_handle_,
+                      [&](auto& kv) { return now - kv.second.start >= window_seconds; });
+    if (by_ip_.size() > 100000)
+        std::erase_if(by_ip_, [&](auto& kv) { return now - kv.second.start >= window_seconds; });
     return wait;
 }
 
@@ -148,6 +156,8 @@ void login_limiter::failed(const std::string& handle, const std::string& ip) {
     }
 }
 
-void login_limiter::succeeded(const std::string& handle) { by_handle_.erase(handle); }
+void login_limiter::succeeded(const std::string& handle) {
+    by_handle_.erase(handle);
+}
 
 }  // namespace chirp::http

@@ -4,18 +4,19 @@
 // through the route table, answered, and logged once. /ws upgrades and /api/stream are handed
 // to the real-time module. Graceful stop: the acceptor closes and every connection's read
 // side is shut down, so idle keep-alive connections end now and busy ones after their answer.
+#include "chirp/http/server.hpp"
+
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 #include <unordered_set>
 
 #include "chirp/config/config.hpp"
-#include "chirp/http/server.hpp"
 #include "chirp/metrics/metrics.hpp"
 
 namespace asio = boost::asio;
@@ -30,14 +31,22 @@ constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
 
 method to_method(bhttp::verb v) {
     switch (v) {
-        case bhttp::verb::get: return method::get;
-        case bhttp::verb::post: return method::post;
-        case bhttp::verb::put: return method::put;
-        case bhttp::verb::delete_: return method::del;
-        case bhttp::verb::patch: return method::patch;
-        case bhttp::verb::head: return method::head;
-        case bhttp::verb::options: return method::options;
-        default: return method::other;
+        case bhttp::verb::get:
+            return method::get;
+        case bhttp::verb::post:
+            return method::post;
+        case bhttp::verb::put:
+            return method::put;
+        case bhttp::verb::delete_:
+            return method::del;
+        case bhttp::verb::patch:
+            return method::patch;
+        case bhttp::verb::head:
+            return method::head;
+        case bhttp::verb::options:
+            return method::options;
+        default:
+            return method::other;
     }
 }
 
@@ -62,7 +71,10 @@ std::string json_escape(std::string_view s) {
 class server_impl final : public http_server {
 public:
     server_impl(services& svc, server_hooks hooks)
-        : svc_(svc), hooks_(std::move(hooks)), acceptor_(svc.ioc), files_(svc.cfg.web_root),
+        : svc_(svc),
+          hooks_(std::move(hooks)),
+          acceptor_(svc.ioc),
+          files_(svc.cfg.web_root),
           json_logs_(svc.cfg.log_format == "json") {}
 
     void start() override {
@@ -76,7 +88,8 @@ public:
         if (ec) fail("bad bind address");
         tcp::endpoint ep(addr, svc_.cfg.port);
         if (acceptor_.open(ep.protocol(), ec); ec) fail("socket");
-        if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec) fail("setsockopt");
+        if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec)
+            fail("setsockopt");
         if (acceptor_.bind(ep, ec); ec) fail("bind");
         if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) fail("listen");
         port_ = acceptor_.local_endpoint().port();
@@ -114,7 +127,9 @@ private:
     struct registration {
         server_impl& s;
         beast::tcp_stream* stream;
-        registration(server_impl& srv, beast::tcp_stream* st) : s(srv), stream(st) { s.open_.insert(st); }
+        registration(server_impl& srv, beast::tcp_stream* st) : s(srv), stream(st) {
+            s.open_.insert(st);
+        }
         ~registration() {
             if (stream) s.open_.erase(stream);
         }
@@ -124,8 +139,8 @@ private:
         }
     };
 
-    asio::awaitable<void> write_plain(beast::tcp_stream& stream, unsigned version, const response& r,
-                                      bool keep_alive, bool head = false) {
+    asio::awaitable<void> write_plain(beast::tcp_stream& stream, unsigned version,
+                                      const response& r, bool keep_alive, bool head = false) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
         res.set(bhttp::field::server, "chirpd");
         res.set(bhttp::field::content_type, r.content_type);
@@ -159,16 +174,20 @@ private:
             (void)n;
             if (rec) {
                 if (rec == bhttp::error::body_limit) {
-                    co_await write_plain(stream, 11, error_response(errc::payload_too_large,
-                                                                    "body over 64 KiB"), false);
+                    co_await write_plain(
+                        stream, 11, error_response(errc::payload_too_large, "body over 64 KiB"),
+                        false);
                 } else if (rec == bhttp::error::header_limit) {
                     auto r = error_response(errc::bad_request, "headers over 8 KiB");
                     r.status = 431;
                     co_await write_plain(stream, 11, r, false);
-                } else if (rec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
-                           rec != bhttp::error::end_of_stream && rec != bhttp::error::partial_message) {
-                    co_await write_plain(stream, 11, error_response(errc::bad_request, "malformed HTTP request"),
-                                         false);
+                } else if (rec.category() ==
+                               bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+                           rec != bhttp::error::end_of_stream &&
+                           rec != bhttp::error::partial_message) {
+                    co_await write_plain(
+                        stream, 11, error_response(errc::bad_request, "malformed HTTP request"),
+                        false);
                 }
                 break;
             }
@@ -182,7 +201,8 @@ private:
             req.remote_ip = ip;
             auto target = boost::urls::parse_origin_form(breq.target());
             if (!target) {
-                co_await write_plain(stream, version, error_response(errc::bad_request, "bad request target"),
+                co_await write_plain(stream, version,
+                                     error_response(errc::bad_request, "bad request target"),
                                      false);
                 break;
             }
@@ -200,9 +220,9 @@ private:
                     hooks_.websocket(std::move(stream), parser.release(), ip);
                     co_return;
                 }
-                co_await write_plain(stream, version,
-                                     error_response(errc::bad_request, "WebSocket upgrade required"),
-                                     keep_alive);
+                co_await write_plain(
+                    stream, version,
+                    error_response(errc::bad_request, "WebSocket upgrade required"), keep_alive);
                 if (!keep_alive) break;
                 continue;
             }
@@ -220,7 +240,8 @@ private:
 
             response res;
             const bool is_api = req.path.rfind("/api/", 0) == 0 || req.path == "/api" ||
-                                req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics";
+                                req.path == "/healthz" || req.path == "/readyz" ||
+                                req.path == "/metrics";
             const response* file = nullptr;
             if (!is_api && (req.verb == method::get || req.verb == method::head))
                 file = files_.find(req.path);
@@ -233,7 +254,8 @@ private:
             }
             svc_.metrics.requests.fetch_add(1, std::memory_order_relaxed);
             svc_.metrics.request_rate.add();
-            co_await write_plain(stream, version, res, keep_alive && !stopping_, req.verb == method::head);
+            co_await write_plain(stream, version, res, keep_alive && !stopping_,
+                                 req.verb == method::head);
             const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                                     std::chrono::steady_clock::now() - started)
                                     .count();
@@ -247,10 +269,13 @@ private:
     void log_request(std::string_view verb, std::string_view path, unsigned status,
                      std::chrono::steady_clock::time_point started) {
         if (!spdlog::should_log(spdlog::level::info)) return;
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                .count();
         if (json_logs_)
-            spdlog::info(R"({{"event":"request","method":"{}","path":"{}","status":{},"latencyMs":{:.3f}}})",
-                         json_escape(verb), json_escape(path), status, ms);
+            spdlog::info(
+                R"({{"event":"request","method":"{}","path":"{}","status":{},"latencyMs":{:.3f}}})",
+                json_escape(verb), json_escape(path), status, ms);
         else
             spdlog::info("{} {} {} {:.3f}ms", verb, path, status, ms);
     }

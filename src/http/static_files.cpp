@@ -47,7 +47,8 @@ static_files::static_files(const std::string& root) {
         return;
     }
     std::size_t total = 0;
-    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
         if (!it->is_regular_file()) continue;
         std::ifstream in(it->path(), std::ios::binary);
         std::ostringstream ss;

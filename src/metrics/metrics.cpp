@@ -91,6 +91,8 @@ void registry::connection_opened() noexcept {
     }
 }
 
-void registry::connection_closed() noexcept { connections.fetch_sub(1); }
+void registry::connection_closed() noexcept {
+    connections.fetch_sub(1);
+}
 
 }  // namespace chirp::metrics

@@ -10,6 +10,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,7 +19,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
-#include <sys/ioctl.h>
 #include <unordered_map>
 
 #include "chirp/redis/redis.hpp"
@@ -40,22 +40,23 @@ struct adapter : std::enable_shared_from_this<adapter> {
     void arm_read() {
         if (dead || read_waiting || !want_read) return;
         read_waiting = true;
-        sd.async_wait(asio::posix::stream_descriptor::wait_read,
-                      [self = shared_from_this()](const boost::system::error_code& ec) {
-                          self->read_waiting = false;
-                          if (ec || self->dead) return;
-                          // hiredis reads at most 16 KiB per call: drain what the kernel has
-                          // (bounded), or a busy subscriber falls behind Redis' output buffer
-                          // limit and gets disconnected.
-                          for (int i = 0; i < 256 && self->want_read && !self->dead; ++i) {
-                              redisAsyncHandleRead(self->ac);
-                              if (self->dead || !self->want_read) break;
-                              int pending = 0;
-                              if (::ioctl(self->sd.native_handle(), FIONREAD, &pending) != 0 || pending <= 0)
-                                  break;
-                          }
-                          self->arm_read();
-                      });
+        sd.async_wait(
+            asio::posix::stream_descriptor::wait_read,
+            [self = shared_from_this()](const boost::system::error_code& ec) {
+                self->read_waiting = false;
+                if (ec || self->dead) return;
+                // hiredis reads at most 16 KiB per call: drain what the kernel has
+                // (bounded), or a busy subscriber falls behind Redis' output buffer
+                // limit and gets disconnected.
+                for (int i = 0; i < 256 && self->want_read && !self->dead; ++i) {
+                    redisAsyncHandleRead(self->ac);
+                    if (self->dead || !self->want_read) break;
+                    int pending = 0;
+                    if (::ioctl(self->sd.native_handle(), FIONREAD, &pending) != 0 || pending <= 0)
+                        break;
+                }
+                self->arm_read();
+            });
     }
     void arm_write() {
         if (dead || write_waiting || !want_write) return;
@@ -124,9 +125,11 @@ reply convert(const redisReply* r) {
         case REDIS_REPLY_ARRAY:
             out.type = reply::kind::array;
             out.elements.reserve(r->elements);
-            for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+            for (std::size_t i = 0; i < r->elements; ++i)
+                out.elements.push_back(convert(r->element[i]));
             break;
-        default: break;
+        default:
+            break;
     }
     return out;
 }
@@ -216,7 +219,8 @@ public:
     std::size_t subscription_count() const override { return subs_.size(); }
 
 private:
-    void issue(redisAsyncContext* ac, const std::vector<std::string>& argv, std::unique_ptr<reply_fn> fn) {
+    void issue(redisAsyncContext* ac, const std::vector<std::string>& argv,
+               std::unique_ptr<reply_fn> fn) {
         if (ac == nullptr || !ready_) {
             if (fn) (*fn)(std::nullopt);
             return;
@@ -345,7 +349,8 @@ private:
                 teardown();
                 if (open(cmd_) && open(sub_)) {
                     // Wait for both connect callbacks (or a failure) for up to 2 s.
-                    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+                    const auto deadline =
+                        std::chrono::steady_clock::now() + std::chrono::seconds(2);
                     while (running_ && cmd_.ac && sub_.ac && !(cmd_.connected && sub_.connected) &&
                            std::chrono::steady_clock::now() < deadline) {
                         timer_.expires_after(std::chrono::milliseconds(20));
@@ -361,7 +366,8 @@ private:
                     first = false;
                 } else {
                     teardown();
-                    if (first) spdlog::warn("redis at {}:{} is not reachable; retrying", host_, port_);
+                    if (first)
+                        spdlog::warn("redis at {}:{} is not reachable; retrying", host_, port_);
                     timer_.expires_after(backoff);
                     co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
                     backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
@@ -389,7 +395,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<client> create_client(asio::io_context& ioc, const std::string& url, callbacks cbs) {
+std::unique_ptr<client> create_client(asio::io_context& ioc, const std::string& url,
+                                      callbacks cbs) {
     std::string rest = url.substr(std::string_view("redis://").size());
     if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
     if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);

@@ -16,8 +16,8 @@ int apply_migrations(const std::string& database_url) {
         "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
     int applied = 0;
     for (const auto& m : embedded_migrations()) {
-        const auto r = lock_tx.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1",
-                                           m.version);
+        const auto r =
+            lock_tx.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1", m.version);
         if (!r.empty()) continue;
         lock_tx.exec("BEGIN");
         try {

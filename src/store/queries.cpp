@@ -156,7 +156,8 @@ const std::vector<named_query>& named_queries() {
             WHERE conversation_id = $1::bigint)sql"},
         // $1 user, $2 since (seq), $3 limit: newline-separated live frames
         {"replay_timeline", "SELECT chirp_replay_timeline($1::bigint, $2::bigint, $3::int)"},
-        {"replay_notifications", "SELECT chirp_replay_notifications($1::bigint, $2::bigint, $3::int)"},
+        {"replay_notifications",
+         "SELECT chirp_replay_notifications($1::bigint, $2::bigint, $3::int)"},
         {"replay_messages", "SELECT chirp_replay_messages($1::bigint, $2::bigint, $3::int)"},
         // $1 user, $2 threshold: followees with more followers than the threshold
         {"celebrity_followees", R"sql(
@@ -182,7 +183,8 @@ const std::vector<named_query>& named_queries() {
                                    FROM page p), '[]'),
                 'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $4::int
                                    THEN (SELECT min(id)::text FROM page) END)::text)sql"},
-        // $1 user, $2 threshold: ids for a cold home cache (non-celebrity authors only), newest first
+        // $1 user, $2 threshold: ids for a cold home cache (non-celebrity authors only), newest
+        // first
         {"home_cache_ids", R"sql(
             SELECT COALESCE(jsonb_agg(id::text ORDER BY id DESC), '[]')::text FROM (
                 SELECT t.id FROM tweets t

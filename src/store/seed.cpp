@@ -55,7 +55,8 @@ bool seed(const std::string& database_url, const std::string& spec) {
     if (users <= 0 || users > 1000000 || authors < 0 || authors > users ||
         followers > users - authors || !domain::valid_handle(prefix + std::to_string(users - 1)) ||
         domain::check_password(password)) {
-        std::cerr << "chirpd seed: users must be 1..1000000, handles valid, follow A:F within users\n";
+        std::cerr
+            << "chirpd seed: users must be 1..1000000, handles valid, follow A:F within users\n";
         return false;
     }
     pqxx::connection conn(database_url);
@@ -74,8 +75,9 @@ bool seed(const std::string& database_url, const std::string& spec) {
     std::map<std::string, std::string> ids;
     {
         pqxx::nontransaction tx(conn);
-        for (const auto& row : tx.exec_params("SELECT lower(handle), id::text FROM users WHERE lower(handle) LIKE $1",
-                                              prefix + "%"))
+        for (const auto& row :
+             tx.exec_params("SELECT lower(handle), id::text FROM users WHERE lower(handle) LIKE $1",
+                            prefix + "%"))
             ids[row[0].c_str()] = row[1].c_str();
     }
     const long pool = users - authors;
@@ -91,8 +93,9 @@ bool seed(const std::string& database_url, const std::string& spec) {
         }
     }
     run_batch(conn, batch, followed);
-    nlohmann::json out = {{"users", users}, {"registered", registered}, {"follows", followed},
-                          {"prefix", prefix}, {"authors", authors}, {"followersPerAuthor", followers}};
+    nlohmann::json out = {{"users", users},      {"registered", registered},
+                          {"follows", followed}, {"prefix", prefix},
+                          {"authors", authors},  {"followersPerAuthor", followers}};
     std::cout << out.dump() << std::endl;
     return true;
 }

@@ -8,6 +8,8 @@
 // Results are parsed (and the live frames serialized once) on the writer thread, then posted
 // to the loop, where the awaiting coroutine resumes and the on_committed hook runs (fan-out).
 // A command is answered only after its commit (guarantee 1).
+#include "chirp/store/store.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/async_result.hpp>
@@ -22,7 +24,6 @@
 
 #include "chirp/config/config.hpp"
 #include "chirp/metrics/metrics.hpp"
-#include "chirp/store/store.hpp"
 #include "queries.hpp"
 
 namespace asio = boost::asio;
@@ -89,8 +90,11 @@ struct pending_read {
 class pg_event_store final : public event_store {
 public:
     pg_event_store(asio::io_context& ioc, const config& cfg, metrics::registry& m)
-        : ioc_(ioc), url_(cfg.database_url), max_batch_(cfg.writer_max_batch),
-          max_queue_(cfg.writer_max_queue), metrics_(m) {
+        : ioc_(ioc),
+          url_(cfg.database_url),
+          max_batch_(cfg.writer_max_batch),
+          max_queue_(cfg.writer_max_queue),
+          metrics_(m) {
         writer_ = std::thread([this] { writer_loop(); });
         for (int i = 0; i < cfg.db_threads; ++i) readers_.emplace_back([this] { reader_loop(); });
     }
@@ -139,9 +143,7 @@ public:
             asio::use_awaitable);
     }
 
-    void on_committed(commit_hook fn) override {
-        committed_hook_ = std::move(fn);
-    }
+    void on_committed(commit_hook fn) override { committed_hook_ = std::move(fn); }
 
     asio::awaitable<bool> ping() override {
         auto r = co_await query("ping", {});
@@ -193,8 +195,8 @@ private:
             } catch (const pqxx::sql_error& e) {
                 // The database answered but rejected the batch (a bug or an input the checks
                 // missed). Isolate it: each command alone, so one bad command fails only itself.
-                spdlog::error("event writer: batch of {} failed ({}); retrying one by one", batch.size(),
-                              e.what());
+                spdlog::error("event writer: batch of {} failed ({}); retrying one by one",
+                              batch.size(), e.what());
                 run_one_by_one(*conn, batch);
             } catch (const std::exception& e) {
                 // Nothing of this batch was acknowledged. A broken connection in COMMIT is
@@ -257,16 +259,19 @@ private:
         const auto committed_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();
-        if (rows.size() != batch.size()) throw std::runtime_error("chirp_exec returned a short batch");
+        if (rows.size() != batch.size())
+            throw std::runtime_error("chirp_exec returned a short batch");
         metrics_.append_batches.fetch_add(1, std::memory_order_relaxed);
         for (std::size_t i = 0; i < batch.size(); ++i) {
-            auto wr = parse_write_result(nlohmann::json::parse(rows[static_cast<int>(i)][0].c_str()));
+            auto wr =
+                parse_write_result(nlohmann::json::parse(rows[static_cast<int>(i)][0].c_str()));
             wr.committed_at = committed;
             wr.committed_unix_us = committed_us;
             if (wr.seq != 0) metrics_.events_appended.fetch_add(1, std::memory_order_relaxed);
-            metrics_.append_latency.record(static_cast<std::uint64_t>(
-                std::chrono::duration_cast<std::chrono::microseconds>(committed - batch[i].submitted)
-                    .count()));
+            metrics_.append_latency.record(
+                static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               committed - batch[i].submitted)
+                                               .count()));
             batch[i].done(std::move(wr));
         }
     }

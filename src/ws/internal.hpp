@@ -16,8 +16,8 @@ const char* stream_name(stream s) noexcept;
 
 // An event on its way to sockets: the frame is serialized once and shared by all recipients.
 struct live_event {
-    long long seq = 0;                    // 0: ephemeral (typing, stats): no ordering, no replay
-    std::int64_t commit_us = 0;           // system clock at commit, for delivery latency
+    long long seq = 0;           // 0: ephemeral (typing, stats): no ordering, no replay
+    std::int64_t commit_us = 0;  // system clock at commit, for delivery latency
     std::shared_ptr<const std::string> frame;
 };
 

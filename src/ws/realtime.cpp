@@ -15,6 +15,8 @@
 //    U comes online or changes whom they follow.
 //  - Redis lost and back: every session replays from the log (nothing published meanwhile is
 //    trusted), follower caches are dropped.
+#include "chirp/ws/realtime.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -22,8 +24,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <nlohmann/json.hpp>
 #include <deque>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -31,7 +33,6 @@
 #include "chirp/metrics/metrics.hpp"
 #include "chirp/redis/redis.hpp"
 #include "chirp/store/store.hpp"
-#include "chirp/ws/realtime.hpp"
 #include "session.hpp"
 
 namespace asio = boost::asio;
@@ -64,14 +65,22 @@ std::vector<std::string> argv(A&&... a) {
 
 class realtime_impl final : public service, public hub {
 public:
-    realtime_impl(asio::io_context& ioc, const config& cfg, metrics::registry& m, store::event_store& st,
-                  auth::jwt_codec& jwt)
-        : ioc_(ioc), cfg_(cfg), metrics_(m), store_(st),
-          deps_{ioc, cfg, m, st, jwt, *this, &all_, &stopping_}, timer_(ioc) {
+    realtime_impl(asio::io_context& ioc, const config& cfg, metrics::registry& m,
+                  store::event_store& st, auth::jwt_codec& jwt)
+        : ioc_(ioc),
+          cfg_(cfg),
+          metrics_(m),
+          store_(st),
+          deps_{ioc, cfg, m, st, jwt, *this, &all_, &stopping_},
+          timer_(ioc) {
         redis::callbacks cbs;
-        cbs.on_message = [this](std::string_view ch, std::string_view payload) { on_message(ch, payload); };
+        cbs.on_message = [this](std::string_view ch, std::string_view payload) {
+            on_message(ch, payload);
+        };
         cbs.on_reconnected = [this] { on_redis_back(); };
-        cbs.on_lost = [this] { spdlog::warn("live updates paused until Redis is back; sessions will replay"); };
+        cbs.on_lost = [this] {
+            spdlog::warn("live updates paused until Redis is back; sessions will replay");
+        };
         redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs));
     }
 
@@ -89,9 +98,8 @@ public:
         h.websocket = [this](boost::beast::tcp_stream s, http::beast_request req, std::string ip) {
             run_websocket(deps_, std::move(s), std::move(req), std::move(ip));
         };
-        h.sse = [this](boost::beast::tcp_stream& s, const http::beast_request& breq, http::request& req) {
-            return run_sse(deps_, s, breq, req);
-        };
+        h.sse = [this](boost::beast::tcp_stream& s, const http::beast_request& breq,
+                       http::request& req) { return run_sse(deps_, s, breq, req); };
         return h;
     }
 
@@ -150,14 +158,15 @@ public:
             page.push_back(ids[i]);
             ++taken;
         }
-        if (i == ids.size() && ids.size() >= home_cache_max && taken < static_cast<std::size_t>(limit))
+        if (i == ids.size() && ids.size() >= home_cache_max &&
+            taken < static_cast<std::size_t>(limit))
             co_return std::nullopt;
         // A conditional std::string temporary inside the co_await expression was freed twice
         // by GCC 12 ("free(): invalid pointer" on /api/timeline): build the arguments first.
         std::string before_text;
         if (before != 0) before_text = std::to_string(before);
-        auto hydrate_args = argv(std::to_string(user), page.dump(), std::move(before_text), std::to_string(limit),
-                                 std::to_string(cfg_.celebrity_threshold));
+        auto hydrate_args = argv(std::to_string(user), page.dump(), std::move(before_text),
+                                 std::to_string(limit), std::to_string(cfg_.celebrity_threshold));
         auto h = co_await store_.query("timeline_hydrate", std::move(hydrate_args));
         if (h.code != errc::ok || !h.json) co_return std::nullopt;
         co_return std::move(h.json);
@@ -177,7 +186,9 @@ public:
             *payload += '\n';
             *payload += *d.frame;
             switch (d.channel) {
-                case store::channel_kind::timeline: fanout_timeline(d, payload); break;
+                case store::channel_kind::timeline:
+                    fanout_timeline(d, payload);
+                    break;
                 case store::channel_kind::notifications:
                     for (auto u : d.users) publish("notifications:" + std::to_string(u), *payload);
                     break;
@@ -234,7 +245,8 @@ public:
         std::erase_if(all_, [](const std::weak_ptr<session_base>& w) { return w.expired(); });
     }
 
-    asio::awaitable<std::string> typing(long long user, const std::string& user_ref, long long conv) override {
+    asio::awaitable<std::string> typing(long long user, const std::string& user_ref,
+                                        long long conv) override {
         auto members = co_await conversation_members(conv);
         if (std::find(members.begin(), members.end(), user) == members.end())
             co_return std::string("you are not in this conversation");
@@ -246,8 +258,8 @@ public:
             co_return std::string();
         }
         last = now;
-        const auto frame = R"({"type":"typing","conversation":")" + std::to_string(conv) + R"(","user":)" +
-                           user_ref + R"(,"expiresInMs":5000})";
+        const auto frame = R"({"type":"typing","conversation":")" + std::to_string(conv) +
+                           R"(","user":)" + user_ref + R"(,"expiresInMs":5000})";
         for (auto m : members)
             if (m != user) publish_ephemeral(m, frame);
         co_return std::string();
@@ -256,9 +268,13 @@ public:
 private:
     static std::int64_t now_s() { return now_us() / 1000000; }
 
-    bool is_online(long long u) const { return local_.count(u) != 0 || online_remote_.count(u) != 0; }
+    bool is_online(long long u) const {
+        return local_.count(u) != 0 || online_remote_.count(u) != 0;
+    }
 
-    void publish(const std::string& channel, const std::string& payload) { redis_->publish(channel, payload); }
+    void publish(const std::string& channel, const std::string& payload) {
+        redis_->publish(channel, payload);
+    }
 
     // Typing frames reach the messages:U channel with seq 0 (ephemeral, never replayed).
     void publish_ephemeral(long long user, const std::string& frame) {
@@ -332,7 +348,8 @@ private:
             publish_timeline(head.d, *head.payload, followers_[author]);
             timeline_queue_.pop_front();
             ++timeline_published_;
-            while (!timeline_waiters_.empty() && timeline_waiters_.front().first <= timeline_published_) {
+            while (!timeline_waiters_.empty() &&
+                   timeline_waiters_.front().first <= timeline_published_) {
                 redis_->flush();
                 asio::post(ioc_, std::move(timeline_waiters_.front().second));
                 timeline_waiters_.pop_front();
@@ -362,7 +379,8 @@ private:
         drain_timeline(author);
     }
 
-    void publish_timeline(const store::delivery& d, const std::string& payload, const follower_entry& e) {
+    void publish_timeline(const store::delivery& d, const std::string& payload,
+                          const follower_entry& e) {
         publish("timeline:" + std::to_string(d.author), payload);
         if (d.tweet_id != 0) {
             publish("tweet_events", payload);
@@ -433,7 +451,8 @@ private:
 
     asio::awaitable<std::vector<long long>> conversation_members(long long conv) {
         auto now = std::chrono::steady_clock::now();
-        if (auto it = conv_members_.find(conv); it != conv_members_.end() && now - it->second.first < std::chrono::seconds(30))
+        if (auto it = conv_members_.find(conv);
+            it != conv_members_.end() && now - it->second.first < std::chrono::seconds(30))
             co_return it->second.second;
         auto r = co_await store_.query("conversation_members", argv(std::to_string(conv)));
         auto ids = parse_ids(r.json);
@@ -466,7 +485,8 @@ private:
             const auto head = payload.substr(0, nl);
             const auto sp = head.find(' ');
             ev.seq = std::atoll(std::string(head.substr(0, sp)).c_str());
-            if (sp != std::string_view::npos) ev.commit_us = std::atoll(std::string(head.substr(sp + 1)).c_str());
+            if (sp != std::string_view::npos)
+                ev.commit_us = std::atoll(std::string(head.substr(sp + 1)).c_str());
         }
         ev.frame = std::make_shared<const std::string>(payload.substr(nl + 1));
         if (kind == "author") {
@@ -475,7 +495,7 @@ private:
             for (auto u : it->second) deliver_to(u, stream::timeline, ev);
             return;
         }
-        const stream s = kind == "timeline" ? stream::timeline
+        const stream s = kind == "timeline"        ? stream::timeline
                          : kind == "notifications" ? stream::notifications
                                                    : stream::messages;
         if (kind != "timeline" && kind != "notifications" && kind != "messages") return;
@@ -497,7 +517,8 @@ private:
         metrics_.redis_reconnects.fetch_add(1, std::memory_order_relaxed);
         followers_.clear();
         for (auto& [u, list] : local_) {
-            redis_->send(argv("ZADD", "chirp:online", std::to_string(now_s() + 60), std::to_string(u)));
+            redis_->send(
+                argv("ZADD", "chirp:online", std::to_string(now_s() + 60), std::to_string(u)));
             // Tell the other processes at once: Redis came back empty, and until their next
             // presence refresh they would not publish to this user (a silent gap after the
             // replay below).
@@ -523,8 +544,10 @@ private:
                     }
                     redis_->send(std::move(zadd));
                 }
-                redis_->send(argv("ZREMRANGEBYSCORE", "chirp:online", "-inf", std::to_string(now_s())));
-                auto r = co_await redis_->call(argv("ZRANGEBYSCORE", "chirp:online", std::to_string(now_s()), "+inf"));
+                redis_->send(
+                    argv("ZREMRANGEBYSCORE", "chirp:online", "-inf", std::to_string(now_s())));
+                auto r = co_await redis_->call(
+                    argv("ZRANGEBYSCORE", "chirp:online", std::to_string(now_s()), "+inf"));
                 if (r && r->type == redis::reply::kind::array) {
                     std::unordered_set<long long> online;
                     for (const auto& e : r->elements) online.insert(std::atoll(e.str.c_str()));
@@ -546,7 +569,8 @@ private:
         if (!any) co_return;
         auto r = co_await store_.query("stats_counts", std::vector<std::string>());
         auto body = http::stats_json(metrics_, r.code == errc::ok ? r.json : std::nullopt, this);
-        auto frame = std::make_shared<const std::string>(R"({"type":"stats","stats":)" + body + "}");
+        auto frame =
+            std::make_shared<const std::string>(R"({"type":"stats","stats":)" + body + "}");
         for (const auto& [u, list] : local_)
             for (auto* s : list)
                 if (s->wants_stats()) s->deliver_ephemeral(frame);
@@ -570,14 +594,16 @@ private:
     std::unordered_map<long long, std::vector<long long>> user_celebs_;
     std::unordered_map<long long, std::unordered_set<long long>> celeb_local_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> typing_last_;
-    std::unordered_map<long long, std::pair<std::chrono::steady_clock::time_point, std::vector<long long>>>
+    std::unordered_map<long long,
+                       std::pair<std::chrono::steady_clock::time_point, std::vector<long long>>>
         conv_members_;
 };
 
 }  // namespace
 
-std::unique_ptr<service> create_realtime(asio::io_context& ioc, const config& cfg, metrics::registry& metrics,
-                                         store::event_store& store, auth::jwt_codec& jwt) {
+std::unique_ptr<service> create_realtime(asio::io_context& ioc, const config& cfg,
+                                         metrics::registry& metrics, store::event_store& store,
+                                         auth::jwt_codec& jwt) {
     return std::make_unique<realtime_impl>(ioc, cfg, metrics, store, jwt);
 }
 

@@ -25,9 +25,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
-#include <unordered_set>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <unordered_set>
 
 #include "chirp/auth/jwt.hpp"
 #include "chirp/config/config.hpp"
@@ -60,7 +60,9 @@ std::shared_ptr<const std::string> text(std::string s) {
     return std::make_shared<const std::string>(std::move(s));
 }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 struct queued {
     std::shared_ptr<const std::string> frame;
@@ -84,8 +86,10 @@ public:
         auto& c = ch_[static_cast<std::size_t>(s)];
         if (!c.on || closing_) return;
         if (c.replaying) {
-            if (c.buffer.size() < d_.cfg.replay_max * 4) c.buffer.push_back(ev);
-            else c.overflow = true;
+            if (c.buffer.size() < d_.cfg.replay_max * 4)
+                c.buffer.push_back(ev);
+            else
+                c.overflow = true;
             return;
         }
         send_if_new(s, ev);
@@ -120,17 +124,16 @@ protected:
 
     // {"id", "handle", "displayName"} from the token (older tokens lack the name: the handle).
     json user_ref() const {
-        return {{"id", std::to_string(claims_.user_id)},
-                {"handle", claims_.handle},
-                {"displayName", claims_.display_name.empty() ? claims_.handle : claims_.display_name}};
+        return {
+            {"id", std::to_string(claims_.user_id)},
+            {"handle", claims_.handle},
+            {"displayName", claims_.display_name.empty() ? claims_.handle : claims_.display_name}};
     }
 
     // Overridden by the transports.
     virtual void close_with(unsigned code, std::string reason) = 0;
 
-    bool seen(channel_state& c, long long seq) const {
-        return c.sent.count(seq) != 0;
-    }
+    bool seen(channel_state& c, long long seq) const { return c.sent.count(seq) != 0; }
 
     // strict: only above the last seq sent (replay and buffer flush). Live events below it
     // that were never sent (a cross-process race) still go out rather than vanish.
@@ -212,10 +215,11 @@ protected:
         session_id_ = make_uuid();
         const auto left = claims_.expires_at - auth::unix_now();
         expiry_.expires_after(std::chrono::seconds(left > 0 ? left : 0));
-        expiry_.async_wait([w = std::weak_ptr<session_core>(self())](const boost::system::error_code& ec) {
-            if (ec) return;
-            if (auto s = w.lock()) s->close_with(4001, "token expired");
-        });
+        expiry_.async_wait(
+            [w = std::weak_ptr<session_core>(self())](const boost::system::error_code& ec) {
+                if (ec) return;
+                if (auto s = w.lock()) s->close_with(4001, "token expired");
+            });
         return std::nullopt;
     }
 
@@ -223,7 +227,8 @@ protected:
     // `reply` ("subscribed") goes out once the hub attached the session (Redis confirmed its
     // channels, celebrity authors included): an event committed after the client saw it is
     // delivered. Live events meanwhile are buffered and follow the reply (and the replay).
-    static asio::awaitable<void> subscribe(std::shared_ptr<session_core> s, std::vector<stream> streams,
+    static asio::awaitable<void> subscribe(std::shared_ptr<session_core> s,
+                                           std::vector<stream> streams,
                                            std::optional<long long> since,
                                            std::shared_ptr<const std::string> reply) {
         for (auto st : streams) {
@@ -264,7 +269,8 @@ protected:
     }
 
     // Settling replay: fan-out in other processes may not have known yet that we are online.
-    static asio::awaitable<void> settle(std::shared_ptr<session_core> s, std::vector<stream> streams) {
+    static asio::awaitable<void> settle(std::shared_ptr<session_core> s,
+                                        std::vector<stream> streams) {
         asio::steady_timer t(s->d_.ioc);
         t.expires_after(std::chrono::milliseconds(1500));
         co_await t.async_wait(tuple_awaitable);
@@ -278,7 +284,8 @@ protected:
         }
     }
 
-    static asio::awaitable<void> replay_all(std::shared_ptr<session_core> s, std::chrono::milliseconds delay) {
+    static asio::awaitable<void> replay_all(std::shared_ptr<session_core> s,
+                                            std::chrono::milliseconds delay) {
         if (delay.count() > 0) {
             asio::steady_timer t(s->d_.ioc);
             t.expires_after(delay);
@@ -343,7 +350,9 @@ protected:
             s->d_.metrics.replays.fetch_add(1, std::memory_order_relaxed);
             co_await s->wait_for_room();
             if (s->closing_) co_return;
-            json m = {{"type", "replayed"}, {"channel", stream_name(st)}, {"upTo", std::to_string(c.last)}};
+            json m = {{"type", "replayed"},
+                      {"channel", stream_name(st)},
+                      {"upTo", std::to_string(c.last)}};
             s->enqueue({text(dump(m)), st, 0, 0});
         }
         co_await flush_buffer(s, st);
@@ -375,7 +384,6 @@ protected:
     asio::steady_timer expiry_;
 };
 
-
 bool origin_allowed(const config& cfg, std::string_view origin, std::string_view host) {
     if (origin.empty()) return true;  // not a browser
     if (!cfg.allowed_origins.empty())
@@ -394,7 +402,8 @@ bool origin_allowed(const config& cfg, std::string_view origin, std::string_view
 }
 
 // Maps "timeline" or "timeline:<own id>" to a stream; sets `foreign` for another user's id.
-std::optional<stream> parse_channel(const std::string& name, long long user, bool& foreign, bool& stats) {
+std::optional<stream> parse_channel(const std::string& name, long long user, bool& foreign,
+                                    bool& stats) {
     auto colon = name.find(':');
     const std::string base = name.substr(0, colon);
     if (colon != std::string::npos) {
@@ -414,7 +423,10 @@ std::optional<stream> parse_channel(const std::string& name, long long user, boo
 class ws_session final : public session_core {
 public:
     ws_session(session_deps& d, beast::tcp_stream s, http::beast_request r)
-        : session_core(d), ws_(std::move(s)), req_(std::move(r)), refill_(std::chrono::steady_clock::now()) {
+        : session_core(d),
+          ws_(std::move(s)),
+          req_(std::move(r)),
+          refill_(std::chrono::steady_clock::now()) {
         tokens_ = 2.0 * d.cfg.ws_rate_limit;
     }
 
@@ -434,18 +446,21 @@ public:
         const auto origin = std::string(s->req_[beast::http::field::origin]);
         if (!origin_allowed(d.cfg, origin, s->req_[beast::http::field::host])) {
             spdlog::info("websocket from {} refused: origin {}", ip, origin);
-            beast::http::response<beast::http::string_body> res{beast::http::status::forbidden, s->req_.version()};
+            beast::http::response<beast::http::string_body> res{beast::http::status::forbidden,
+                                                                s->req_.version()};
             res.set(beast::http::field::content_type, "application/json");
             res.body() = error_body(errc::forbidden, "origin not allowed");
             res.keep_alive(false);
             res.prepare_payload();
-            co_await beast::http::async_write(beast::get_lowest_layer(s->ws_), res, tuple_awaitable);
+            co_await beast::http::async_write(beast::get_lowest_layer(s->ws_), res,
+                                              tuple_awaitable);
             co_return;
         }
         // Non-browser clients may authenticate on the upgrade request.
         std::optional<std::string> header_error;
         const auto authz = std::string(s->req_[beast::http::field::authorization]);
-        if (authz.rfind("Bearer ", 0) == 0) header_error = s->authenticate(std::string_view(authz).substr(7));
+        if (authz.rfind("Bearer ", 0) == 0)
+            header_error = s->authenticate(std::string_view(authz).substr(7));
 
         websocket::stream_base::timeout opt{};
         opt.handshake_timeout = std::chrono::seconds(10);
@@ -521,7 +536,8 @@ private:
     bool take_token() {
         const auto now = std::chrono::steady_clock::now();
         const double rate = d_.cfg.ws_rate_limit;
-        tokens_ = std::min(2.0 * rate, tokens_ + rate * std::chrono::duration<double>(now - refill_).count());
+        tokens_ = std::min(2.0 * rate,
+                           tokens_ + rate * std::chrono::duration<double>(now - refill_).count());
         refill_ = now;
         if (tokens_ < 1.0) return false;
         tokens_ -= 1.0;
@@ -628,18 +644,23 @@ private:
                 co_return;
             }
             if (!st && !is_stats) {
-                s->send_error("bad_channel", "unknown channel '" + c.get<std::string>().substr(0, 40) + "'");
+                s->send_error("bad_channel",
+                              "unknown channel '" + c.get<std::string>().substr(0, 40) + "'");
                 co_return;
             }
             stats = stats || is_stats;
-            if (st && std::find(streams.begin(), streams.end(), *st) == streams.end()) streams.push_back(*st);
+            if (st && std::find(streams.begin(), streams.end(), *st) == streams.end())
+                streams.push_back(*st);
             names.push_back(st ? stream_name(*st) : "stats");
         }
         std::optional<long long> since;
         if (auto sn = j.find("since"); sn != j.end() && !sn->is_null()) {
-            if (sn->is_string() && sn->get<std::string>() == "0") since = 0;
-            else if (sn->is_string()) since = domain::parse_id(sn->get<std::string>());
-            else if (sn->is_number_unsigned()) since = sn->get<long long>();
+            if (sn->is_string() && sn->get<std::string>() == "0")
+                since = 0;
+            else if (sn->is_string())
+                since = domain::parse_id(sn->get<std::string>());
+            else if (sn->is_number_unsigned())
+                since = sn->get<long long>();
             if (!since) {
                 s->send_error("bad_since", "since must be a seq");
                 co_return;
@@ -670,23 +691,29 @@ public:
         room_.cancel();
     }
 
-    static asio::awaitable<void> run(std::shared_ptr<sse_session> s, const http::beast_request& breq,
-                                     http::request& req) {
+    static asio::awaitable<void> run(std::shared_ptr<sse_session> s,
+                                     const http::beast_request& breq, http::request& req) {
         auto& d = s->d_;
         std::string token;
-        if (req.authorization.rfind("Bearer ", 0) == 0) token = req.authorization.substr(7);
-        else if (auto it = req.query.find("token"); it != req.query.end()) token = it->second;
-        std::optional<std::string> err = token.empty() ? std::optional<std::string>("authentication required")
-                                                       : s->authenticate(token);
+        if (req.authorization.rfind("Bearer ", 0) == 0)
+            token = req.authorization.substr(7);
+        else if (auto it = req.query.find("token"); it != req.query.end())
+            token = it->second;
+        std::optional<std::string> err = token.empty()
+                                             ? std::optional<std::string>("authentication required")
+                                             : s->authenticate(token);
         std::vector<stream> streams;
-        std::string chans = req.query.count("channels") ? req.query.at("channels") : "timeline,notifications";
+        std::string chans =
+            req.query.count("channels") ? req.query.at("channels") : "timeline,notifications";
         for (std::size_t i = 0; !err && i <= chans.size();) {
             auto j = chans.find(',', i);
             if (j == std::string::npos) j = chans.size();
             bool foreign = false, stats = false;
             auto st = parse_channel(chans.substr(i, j - i), s->claims_.user_id, foreign, stats);
-            if (!st) err = foreign ? "you can only subscribe to your own streams" : "unknown channel";
-            else streams.push_back(*st);
+            if (!st)
+                err = foreign ? "you can only subscribe to your own streams" : "unknown channel";
+            else
+                streams.push_back(*st);
             i = j + 1;
         }
         std::optional<long long> since;
@@ -699,7 +726,8 @@ public:
         if (err) {
             const bool auth_failed = !s->authenticated_;
             beast::http::response<beast::http::string_body> res{
-                auth_failed ? beast::http::status::unauthorized : beast::http::status::bad_request, breq.version()};
+                auth_failed ? beast::http::status::unauthorized : beast::http::status::bad_request,
+                breq.version()};
             res.set(beast::http::field::content_type, "application/json");
             res.body() = error_body(auth_failed ? errc::unauthorized : errc::bad_request, *err);
             res.keep_alive(false);
@@ -732,8 +760,8 @@ private:
                 s->wake_.expires_after(s->d_.cfg.heartbeat);
                 auto [ec] = co_await s->wake_.async_wait(tuple_awaitable);
                 if (!ec && s->queue_.empty()) {
-                    auto [wec, wn] = co_await asio::async_write(s->stream_, asio::buffer(std::string_view(": ping\n\n")),
-                                                                tuple_awaitable);
+                    auto [wec, wn] = co_await asio::async_write(
+                        s->stream_, asio::buffer(std::string_view(": ping\n\n")), tuple_awaitable);
                     (void)wn;
                     if (wec) break;
                 }
@@ -744,7 +772,8 @@ private:
             while (!s->queue_.empty() && out.size() < 64 * 1024) {
                 auto q = s->pop();
                 if (q.seq > 0) {
-                    out += "id: " + std::to_string(q.seq) + "\nevent: " + stream_name(q.channel) + "\ndata: ";
+                    out += "id: " + std::to_string(q.seq) + "\nevent: " + stream_name(q.channel) +
+                           "\ndata: ";
                     out += frame_event(*q.frame);
                 } else {
                     out += "event: control\ndata: ";
@@ -753,7 +782,8 @@ private:
                 out += "\n\n";
                 sent.push_back(std::move(q));
             }
-            auto [ec, n] = co_await asio::async_write(s->stream_, asio::buffer(out), tuple_awaitable);
+            auto [ec, n] =
+                co_await asio::async_write(s->stream_, asio::buffer(out), tuple_awaitable);
             (void)n;
             if (ec) break;
             for (const auto& q : sent) s->record_sent(q);
@@ -768,9 +798,12 @@ private:
 
 const char* stream_name(stream s) noexcept {
     switch (s) {
-        case stream::timeline: return "timeline";
-        case stream::notifications: return "notifications";
-        case stream::messages: return "messages";
+        case stream::timeline:
+            return "timeline";
+        case stream::notifications:
+            return "notifications";
+        case stream::messages:
+            return "messages";
     }
     return "timeline";
 }
@@ -797,8 +830,10 @@ std::string_view frame_event(std::string_view f) noexcept {
     for (std::size_t i = p; i < f.size(); ++i) {
         const char c = f[i];
         if (in_str) {
-            if (c == '\\') ++i;
-            else if (c == '"') in_str = false;
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_str = false;
         } else if (c == '"') {
             in_str = true;
         } else if (c == '{') {
@@ -816,13 +851,14 @@ std::int64_t now_us() noexcept {
         .count();
 }
 
-void run_websocket(session_deps& deps, beast::tcp_stream stream, http::beast_request req, std::string ip) {
+void run_websocket(session_deps& deps, beast::tcp_stream stream, http::beast_request req,
+                   std::string ip) {
     auto s = std::make_shared<ws_session>(deps, std::move(stream), std::move(req));
     asio::co_spawn(deps.ioc, ws_session::run(s, std::move(ip)), asio::detached);
 }
 
-asio::awaitable<void> run_sse(session_deps& deps, beast::tcp_stream& stream, const http::beast_request& breq,
-                              http::request& req) {
+asio::awaitable<void> run_sse(session_deps& deps, beast::tcp_stream& stream,
+                              const http::beast_request& breq, http::request& req) {
     auto s = std::make_shared<sse_session>(deps, stream);
     co_await sse_session::run(s, breq, req);
 }

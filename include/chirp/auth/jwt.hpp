@@ -26,8 +26,7 @@ public:
     // secret: any bytes; at least 16 recommended (config enforces outside dev mode).
     explicit jwt_codec(std::string secret, std::chrono::seconds ttl = std::chrono::hours(24));
 
-    std::string sign(std::int64_t user_id, std::string_view handle,
-                     std::int64_t now_seconds) const;
+    std::string sign(std::int64_t user_id, std::string_view handle, std::int64_t now_seconds) const;
     std::string sign(std::int64_t user_id, std::string_view handle) const;
     // With the display name as the "name" claim (real-time frames show it without a query).
     std::string sign(std::int64_t user_id, std::string_view handle, std::string_view display_name,

@@ -17,25 +17,25 @@ struct config {
     std::uint16_t port = 8000;
     std::string database_url = "postgresql://chirp@127.0.0.1:5432/chirp";
     std::string redis_url = "redis://127.0.0.1:6379";
-    std::string jwt_secret;          // required unless dev mode
-    bool dev = false;                // dev mode: a fixed JWT secret is allowed
-    std::string web_root;            // static files of the web client; empty: none
-    std::string log_level = "info";  // trace|debug|info|warn|error|off
+    std::string jwt_secret;           // required unless dev mode
+    bool dev = false;                 // dev mode: a fixed JWT secret is allowed
+    std::string web_root;             // static files of the web client; empty: none
+    std::string log_level = "info";   // trace|debug|info|warn|error|off
     std::string log_format = "text";  // text | json (one JSON object per line)
     std::chrono::seconds jwt_ttl{24 * 3600};
-    int db_threads = 4;               // PostgreSQL reader connections (plus the writer)
-    std::size_t writer_max_batch = 2000;   // commands per group commit at most
-    std::size_t writer_max_queue = 50000;  // queued commands at most; beyond: 503
-    bool fast_password_hash = false;  // minimal argon2id cost: tests and benchmarks only
+    int db_threads = 4;                        // PostgreSQL reader connections (plus the writer)
+    std::size_t writer_max_batch = 2000;       // commands per group commit at most
+    std::size_t writer_max_queue = 50000;      // queued commands at most; beyond: 503
+    bool fast_password_hash = false;           // minimal argon2id cost: tests and benchmarks only
     std::vector<std::string> allowed_origins;  // empty: own origin and localhost
     std::chrono::milliseconds ws_auth_timeout{5000};
     std::chrono::milliseconds heartbeat{20000};
     std::size_t replay_max = 1000;
-    std::size_t ws_queue_messages = 4096;           // per-socket send queue bound (> replay-max)
+    std::size_t ws_queue_messages = 4096;          // per-socket send queue bound (> replay-max)
     std::size_t ws_queue_bytes = 4 * 1024 * 1024;  // per-socket send queue bound (bytes)
-    std::size_t celebrity_threshold = 10000;        // followers above which fan-out is on read
-    int ws_rate_limit = 50;  // client messages per second (burst 2x) before 4029
-    std::string seed_spec;   // chirpd seed: "users=N,prefix=P,password=PW,follow=..."
+    std::size_t celebrity_threshold = 10000;       // followers above which fan-out is on read
+    int ws_rate_limit = 50;     // client messages per second (burst 2x) before 4029
+    std::string seed_spec;      // chirpd seed: "users=N,prefix=P,password=PW,follow=..."
     long bench_events = 50000;  // chirpd bench-append: events in the saturation phase
     int bench_rate = 1000;      // chirpd bench-append: events/s in the fixed-rate phase
     int bench_seconds = 10;     // chirpd bench-append: length of the fixed-rate phase

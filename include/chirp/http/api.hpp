@@ -64,8 +64,9 @@ public:
     // Adds the real-time part of /api/stats into `out` (a JSON object text without braces).
     virtual void stats_fields(std::string& out) const = 0;
     // Timeline through the Redis home cache; nullopt when the cache cannot answer.
-    virtual boost::asio::awaitable<std::optional<std::string>> cached_timeline(
-        long long user, long long before, int limit) = 0;
+    virtual boost::asio::awaitable<std::optional<std::string>> cached_timeline(long long user,
+                                                                               long long before,
+                                                                               int limit) = 0;
 };
 
 // Failed-login throttle: per handle and per address, within a one-minute window.

@@ -49,8 +49,8 @@ struct registry {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::atomic<std::uint64_t> requests{0};
     rate_meter request_rate;
-    histogram request_latency;   // HTTP request handling
-    histogram append_latency;    // submit -> commit in the event writer
+    histogram request_latency;  // HTTP request handling
+    histogram append_latency;   // submit -> commit in the event writer
     std::atomic<std::uint64_t> events_appended{0};
     std::atomic<std::uint64_t> append_batches{0};
 

@@ -31,19 +31,19 @@ enum class channel_kind { timeline, notifications, messages };
 struct delivery {
     channel_kind channel = channel_kind::timeline;
     long long seq = 0;
-    long long author = 0;         // timeline: whose followers receive it; follow: the followee
-    long long actor = 0;          // who acted
-    long long tweet_id = 0;       // TweetCreated: for the home-timeline cache
-    long long conversation = 0;   // MessageSent
-    bool follow_change = false;   // UserFollowed / UserUnfollowed (no frame)
+    long long author = 0;          // timeline: whose followers receive it; follow: the followee
+    long long actor = 0;           // who acted
+    long long tweet_id = 0;        // TweetCreated: for the home-timeline cache
+    long long conversation = 0;    // MessageSent
+    bool follow_change = false;    // UserFollowed / UserUnfollowed (no frame)
     std::vector<long long> users;  // notifications / messages: the recipients
     std::shared_ptr<const std::string> frame;  // {"type":"event","channel",...}
 };
 
 struct write_result {
     unsigned status = 503;
-    std::string body;  // JSON text
-    long long seq = 0;  // of the (last) appended event; 0 when nothing was appended
+    std::string body;       // JSON text
+    long long seq = 0;      // of the (last) appended event; 0 when nothing was appended
     bool replayed = false;  // answered from an Idempotency-Key record
     std::vector<delivery> deliveries;
     std::chrono::steady_clock::time_point committed_at{};
@@ -51,7 +51,7 @@ struct write_result {
 };
 
 struct read_result {
-    errc code = errc::ok;  // ok, unavailable
+    errc code = errc::ok;             // ok, unavailable
     std::optional<std::string> json;  // first column of the first row; nullopt for SQL NULL
 };
 

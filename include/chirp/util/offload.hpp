@@ -22,7 +22,8 @@ boost::asio::awaitable<R> offload(boost::asio::thread_pool& pool, F fn) {
             asio::post(pool, [h, fn = std::move(fn)]() mutable {
                 R result = fn();
                 auto ex = asio::get_associated_executor(*h);
-                asio::post(ex, [h, result = std::move(result)]() mutable { (*h)(std::move(result)); });
+                asio::post(ex,
+                           [h, result = std::move(result)]() mutable { (*h)(std::move(result)); });
             });
         },
         asio::use_awaitable);
