@@ -225,8 +225,9 @@ stage_build() {
     chirp_log "building (Debug, ASan+UBSan, -Werror) in build-test/ with $JOBS jobs"
     local -a extra=()
     read -r -a extra <<<"${CHIRP_TEST_CMAKE_ARGS:-}"
-    # -Wno-mismatched-new-delete: GCC 12 wrongly pairs Asio's awaitable-frame operator
-    # new/delete under -fsanitize (GCC PR 109224, fixed in GCC 13); with -Werror it fails the build.
+    # -Wno-mismatched-new-delete: GCC wrongly flags the operator new/delete pair of Asio's
+    # awaitable frames once -fsanitize changes inlining (a false positive, GCC PR 109224);
+    # with -Werror it would fail the build.
     chirp_cmake_build "$BUILD" "$JOBS" "" -DCMAKE_BUILD_TYPE=Debug -DCHIRP_SANITIZE=ON -DCHIRP_WERROR=ON \
         -DCMAKE_CXX_FLAGS=-Wno-mismatched-new-delete "${extra[@]}"
     ccache -s 2>/dev/null | grep -iE '^(cache(able)? ?)?(hits|misses)|hit rate|Hits|Misses' | head -n 4 >&2 || true
