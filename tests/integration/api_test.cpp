@@ -40,9 +40,10 @@ std::vector<std::string> handles_of(const json& items) {
 }
 
 bool is_id(const json& v) {
-    return v.is_string() && !v.get<std::string>().empty() &&
-           std::all_of(v.get<std::string>().begin(), v.get<std::string>().end(),
-                       [](char c) { return c >= '0' && c <= '9'; });
+    if (!v.is_string()) return false;
+    const auto& s = v.get_ref<const std::string&>();
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // The pages of a list endpoint with ?limit=&before=, concatenated.
@@ -773,7 +774,6 @@ TEST_F(Api, MarkingNotificationsRead) {
 
 TEST_F(Api, NotificationsPage) {
     const auto b = register_user(api(), "npb");
-    std::vector<std::string> seqs;
     for (int i = 0; i < 5; ++i) {
         const auto f = register_user(api(), "npf");
         ASSERT_EQ(api().post_empty("/api/users/" + b.handle + "/follow", f.token).status, 200u);

@@ -117,7 +117,11 @@ std::vector<char*> c_strings(std::vector<std::string>& v) {
 pid_t spawn_here(std::vector<std::string> argv, const std::string& log,
                  const std::vector<std::string>& extra_env) {
     auto envv = child_environment();
-    envv.insert(envv.end(), extra_env.begin(), extra_env.end());
+    for (const auto& e : extra_env) {  // replaces an inherited variable of the same name
+        const auto name = e.substr(0, e.find('=') + 1);
+        std::erase_if(envv, [&](const std::string& v) { return v.rfind(name, 0) == 0; });
+        envv.push_back(e);
+    }
     auto c_argv = c_strings(argv);
     auto c_env = c_strings(envv);
     const pid_t parent = ::getpid();
@@ -274,7 +278,7 @@ void chirpd_process::start() {
                                          "warn"};
         argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
         const auto log_start = log_size();
-        pid_ = spawn(argv, log_path_);
+        pid_ = spawn(argv, log_path_, opts_.extra_env);
         exit_code_ = -1;
         stopped_ = false;
         http_client probe(port_, false, std::chrono::seconds(5));

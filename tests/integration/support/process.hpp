@@ -36,7 +36,8 @@ public:
         std::string database_url;
         std::string redis_url;  // empty: CHIRP_TEST_REDIS_URL
         std::vector<std::string> extra_args;
-        std::string name = "chirpd";  // for the log file name
+        std::string name = "chirpd";         // for the log file name
+        std::vector<std::string> extra_env;  // "NAME=value" added to its environment
     };
 
     explicit chirpd_process(options opts);

@@ -20,7 +20,8 @@ namespace chirp::test {
 
 class test_server {
 public:
-    explicit test_server(std::vector<std::string> extra_args = {}, std::string redis_url = "");
+    explicit test_server(std::vector<std::string> extra_args = {}, std::string redis_url = "",
+                         std::vector<std::string> extra_env = {});
     fresh_database& db() { return *db_; }
     chirpd_process& chirpd() { return *chirpd_; }
     http_client& client() { return client_; }
@@ -32,16 +33,19 @@ private:
     http_client client_;
 };
 
-// Derived may define `static std::vector<std::string> extra_args()` (more chirpd flags).
+// Derived may define `static std::vector<std::string> extra_args()` (more chirpd flags) and
+// `static std::vector<std::string> extra_env()` ("NAME=value" for chirpd's environment).
 template <class Derived>
 class server_test : public ::testing::Test {
 public:
     static std::vector<std::string> extra_args() { return {}; }
+    static std::vector<std::string> extra_env() { return {}; }
 
     static void SetUpTestSuite() {
         setup_error_.clear();
         try {
-            server_ = std::make_unique<test_server>(Derived::extra_args());
+            server_ =
+                std::make_unique<test_server>(Derived::extra_args(), "", Derived::extra_env());
         } catch (const std::exception& e) {
             setup_error_ = e.what();
         }
