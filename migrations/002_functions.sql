@@ -525,64 +525,63 @@ END $$;
 DROP FUNCTION IF EXISTS chirp_exec_plain_tweets(jsonb, bigint, bigint);
 CREATE OR REPLACE FUNCTION chirp_exec_plain_tweets(cmds jsonb, first_ord bigint, last_ord bigint)
 RETURNS SETOF json
-LANGUAGE plpgsql AS $$
-BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS chirp_run (
-        ord bigint, actor bigint, handle text, display_name text, tid bigint, seq bigint,
-        content text, hashtags jsonb, id uuid, created_at timestamptz, version int)
-        ON COMMIT DELETE ROWS;
-    TRUNCATE chirp_run;
-    INSERT INTO chirp_run (ord, actor, handle, display_name, content, hashtags)
-    SELECT x.ord, u.id, u.handle, u.display_name, x.cmd->'args'->>'content',
-           COALESCE(x.cmd->'args'->'hashtags', '[]'::jsonb)
-    FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
-    LEFT JOIN users u ON u.id = (x.cmd->>'actor')::bigint
-    WHERE x.ord BETWEEN first_ord AND last_ord
-    ORDER BY x.ord;
-    -- Ids and seqs in command order (one row at a time, so the sequences follow ord).
-    UPDATE chirp_run r SET tid = n.tid, seq = n.seq
-    FROM (SELECT ord, nextval('tweet_ids') AS tid, nextval('event_seq') AS seq
-          FROM (SELECT ord FROM chirp_run WHERE actor IS NOT NULL ORDER BY ord) o) n
-    WHERE r.ord = n.ord;
-    WITH ev AS (
+LANGUAGE sql SET jit = off SET enable_nestloop = off AS $$
+    -- One statement (no temporary table: truncating one costs milliseconds per batch).
+    -- Ids and seqs are drawn while scanning the run in command order.
+    WITH input AS MATERIALIZED (
+        SELECT x.ord, u.id AS actor, u.handle, u.display_name,
+               x.cmd->'args'->>'content' AS content,
+               COALESCE(x.cmd->'args'->'hashtags', '[]'::jsonb) AS hashtags
+        FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
+        LEFT JOIN users u ON u.id = (x.cmd->>'actor')::bigint
+        WHERE x.ord BETWEEN first_ord AND last_ord
+        ORDER BY x.ord),
+    numbered AS MATERIALIZED (
+        SELECT i.*, CASE WHEN i.actor IS NOT NULL THEN nextval('tweet_ids') END AS tid,
+               CASE WHEN i.actor IS NOT NULL THEN nextval('event_seq') END AS seq
+        FROM input i),
+    ev AS (
         INSERT INTO events (seq, type, user_id, payload)
-        SELECT r.seq, 'TweetCreated', r.actor,
-               jsonb_build_object('tweetId', r.tid::text, 'content', r.content, 'replyTo', NULL,
-                                  'retweetOf', NULL, 'mentions', '[]'::jsonb, 'hashtags', r.hashtags)
-        FROM chirp_run r WHERE r.actor IS NOT NULL ORDER BY r.seq
-        RETURNING seq, id, created_at, version)
-    UPDATE chirp_run r SET id = ev.id, created_at = ev.created_at, version = ev.version
-    FROM ev WHERE r.seq = ev.seq;
-    INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags, created_at, seq)
-    SELECT r.tid, r.actor, r.content, NULL, NULL, '[]'::jsonb,
-           ARRAY(SELECT jsonb_array_elements_text(r.hashtags)), r.created_at, r.seq
-    FROM chirp_run r WHERE r.actor IS NOT NULL ORDER BY r.seq;
-    INSERT INTO tweet_stats (tweet_id) SELECT r.tid FROM chirp_run r WHERE r.actor IS NOT NULL;
-    UPDATE user_stats s SET tweets = s.tweets + c.n
-    FROM (SELECT actor, count(*) AS n FROM chirp_run WHERE actor IS NOT NULL GROUP BY actor) c
-    WHERE s.user_id = c.actor;
-    RETURN QUERY
-    SELECT CASE WHEN r.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json ELSE
-        (SELECT json_build_object(
-            'status', 201, 'body', tj, 'seq', r.seq::text,
+        SELECT n.seq, 'TweetCreated', n.actor,
+               jsonb_build_object('tweetId', n.tid::text, 'content', n.content, 'replyTo', NULL,
+                                  'retweetOf', NULL, 'mentions', '[]'::jsonb, 'hashtags', n.hashtags)
+        FROM numbered n WHERE n.actor IS NOT NULL ORDER BY n.seq
+        RETURNING seq, id, created_at, version),
+    tw AS (
+        INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags,
+                            created_at, seq)
+        SELECT n.tid, n.actor, n.content, NULL, NULL, '[]'::jsonb,
+               ARRAY(SELECT jsonb_array_elements_text(n.hashtags)), ev.created_at, n.seq
+        FROM numbered n JOIN ev ON ev.seq = n.seq),
+    st AS (
+        INSERT INTO tweet_stats (tweet_id) SELECT n.tid FROM numbered n WHERE n.actor IS NOT NULL),
+    us AS (
+        UPDATE user_stats s SET tweets = s.tweets + c.n
+        FROM (SELECT actor, count(*) AS n FROM numbered WHERE actor IS NOT NULL GROUP BY actor) c
+        WHERE s.user_id = c.actor)
+    SELECT CASE WHEN n.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json ELSE
+        json_build_object(
+            'status', 201, 'body', v.tj, 'seq', n.seq::text,
             'deliveries', json_build_array(json_build_object(
-                'channel', 'timeline', 'author', r.actor::text, 'actor', r.actor::text,
-                'type', 'TweetCreated', 'tweetId', r.tid::text, 'seq', r.seq::text,
+                'channel', 'timeline', 'author', n.actor::text, 'actor', n.actor::text,
+                'type', 'TweetCreated', 'tweetId', n.tid::text, 'seq', n.seq::text,
                 'event', json_build_object(
-                    'id', r.id::text, 'type', 'TweetCreated', 'userId', r.actor::text,
-                    'timestamp', chirp_ts(r.created_at), 'version', r.version,
-                    'payload', json_build_object('tweet', tj)))))
-         FROM (SELECT json_build_object(
-                'id', r.tid::text,
-                'author', json_build_object('id', r.actor::text, 'handle', r.handle,
-                                             'displayName', r.display_name),
-                'content', r.content, 'createdAt', chirp_ts(r.created_at), 'replyTo', NULL,
-                'retweetOf', NULL, 'mentions', '[]'::json, 'hashtags', r.hashtags::json,
-                'likes', 0, 'retweets', 0, 'replies', 0,
-                'likedByMe', false, 'retweetedByMe', false) AS tj) v)
+                    'id', ev.id::text, 'type', 'TweetCreated', 'userId', n.actor::text,
+                    'timestamp', chirp_ts(ev.created_at), 'version', ev.version,
+                    'payload', json_build_object('tweet', v.tj)))))
     END
-    FROM chirp_run r ORDER BY r.ord;
-END $$;
+    FROM numbered n
+    LEFT JOIN ev ON ev.seq = n.seq
+    LEFT JOIN LATERAL (SELECT json_build_object(
+            'id', n.tid::text,
+            'author', json_build_object('id', n.actor::text, 'handle', n.handle,
+                                        'displayName', n.display_name),
+            'content', n.content, 'createdAt', chirp_ts(ev.created_at), 'replyTo', NULL,
+            'retweetOf', NULL, 'mentions', '[]'::json, 'hashtags', n.hashtags::json,
+            'likes', 0, 'retweets', 0, 'replies', 0,
+            'likedByMe', false, 'retweetedByMe', false) AS tj) v ON true
+    ORDER BY n.ord
+$$;
 
 -- The fast path for likes (the hottest write after tweets): a run of likes without
 -- Idempotency-Key is decided and appended set-wise. Same events and projection writes as
@@ -591,95 +590,99 @@ END $$;
 DROP FUNCTION IF EXISTS chirp_exec_likes(jsonb, bigint, bigint);
 CREATE OR REPLACE FUNCTION chirp_exec_likes(cmds jsonb, first_ord bigint, last_ord bigint)
 RETURNS SETOF json
-LANGUAGE plpgsql AS $$
-BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS chirp_like_run (
-        ord bigint, actor bigint, tweet_id bigint, author bigint, fresh boolean DEFAULT false,
-        seq bigint, id uuid, created_at timestamptz, version int)
-        ON COMMIT DELETE ROWS;
-    TRUNCATE chirp_like_run;
-    INSERT INTO chirp_like_run (ord, actor, tweet_id, author)
-    SELECT x.ord, u.id, t.id, t.author_id
-    FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
-    LEFT JOIN users u ON u.id = (x.cmd->>'actor')::bigint
-    LEFT JOIN tweets t ON t.id = (x.cmd->'args'->>'tweetId')::bigint AND NOT t.deleted
-    WHERE x.ord BETWEEN first_ord AND last_ord;
+LANGUAGE sql SET jit = off SET enable_nestloop = off AS $$
+    WITH input AS MATERIALIZED (
+        SELECT x.ord, u.id AS actor, t.id AS tweet_id, t.author_id AS author
+        FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
+        LEFT JOIN users u ON u.id = (x.cmd->>'actor')::bigint
+        LEFT JOIN tweets t ON t.id = (x.cmd->'args'->>'tweetId')::bigint AND NOT t.deleted
+        WHERE x.ord BETWEEN first_ord AND last_ord
+        ORDER BY x.ord),
     -- A like is new when the user has not liked the tweet and it is the first in this run.
-    UPDATE chirp_like_run r SET fresh = true
-    FROM (SELECT min(ord) AS ord FROM chirp_like_run
-          WHERE actor IS NOT NULL AND tweet_id IS NOT NULL GROUP BY actor, tweet_id) f
-    WHERE r.ord = f.ord
-      AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.tweet_id = r.tweet_id AND l.user_id = r.actor);
-    UPDATE chirp_like_run r SET seq = n.seq
-    FROM (SELECT ord, nextval('event_seq') AS seq
-          FROM (SELECT ord FROM chirp_like_run WHERE fresh ORDER BY ord) o) n
-    WHERE r.ord = n.ord;
-    WITH ev AS (
+    flagged AS MATERIALIZED (
+        SELECT i.*,
+               i.actor IS NOT NULL AND i.tweet_id IS NOT NULL
+               AND i.ord = min(i.ord) OVER (PARTITION BY i.actor, i.tweet_id)
+               AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.tweet_id = i.tweet_id
+                                                       AND l.user_id = i.actor) AS fresh
+        FROM input i ORDER BY i.ord),
+    numbered AS MATERIALIZED (
+        SELECT f.*, CASE WHEN f.fresh THEN nextval('event_seq') END AS seq FROM flagged f),
+    ev AS (
         INSERT INTO events (seq, type, user_id, payload)
-        SELECT r.seq, 'TweetLiked', r.actor,
-               jsonb_build_object('tweetId', r.tweet_id::text, 'authorId', r.author::text)
-        FROM chirp_like_run r WHERE r.fresh ORDER BY r.seq
-        RETURNING seq, id, created_at, version)
-    UPDATE chirp_like_run r SET id = ev.id, created_at = ev.created_at, version = ev.version
-    FROM ev WHERE r.seq = ev.seq;
-    INSERT INTO likes (user_id, tweet_id, created_at)
-    SELECT actor, tweet_id, created_at FROM chirp_like_run WHERE fresh;
-    UPDATE tweet_stats s SET likes = s.likes + c.n
-    FROM (SELECT tweet_id, count(*) AS n FROM chirp_like_run WHERE fresh GROUP BY tweet_id) c
-    WHERE s.tweet_id = c.tweet_id;
-    INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id, created_at)
-    SELECT author, seq, 'like', actor, tweet_id, NULL, created_at
-    FROM chirp_like_run WHERE fresh AND author <> actor
-    ON CONFLICT DO NOTHING;
-    RETURN QUERY
-    WITH tw AS (  -- each liked tweet rendered once for nobody, once for its author
-        SELECT t.id, chirp_tweet_json(t, NULL) AS base, chirp_tweet_json(t, t.author_id) AS for_author,
-               s.likes, s.retweets, s.replies
-        FROM tweets t JOIN tweet_stats s ON s.tweet_id = t.id
-        WHERE t.id IN (SELECT tweet_id FROM chirp_like_run)),
-    refs AS (SELECT DISTINCT actor FROM chirp_like_run WHERE fresh)
+        SELECT n.seq, 'TweetLiked', n.actor,
+               jsonb_build_object('tweetId', n.tweet_id::text, 'authorId', n.author::text)
+        FROM numbered n WHERE n.fresh ORDER BY n.seq
+        RETURNING seq, id, created_at, version),
+    lk AS (
+        INSERT INTO likes (user_id, tweet_id, created_at)
+        SELECT n.actor, n.tweet_id, ev.created_at FROM numbered n JOIN ev ON ev.seq = n.seq),
+    st AS (
+        UPDATE tweet_stats s SET likes = s.likes + c.n
+        FROM (SELECT tweet_id, count(*) AS n FROM numbered WHERE fresh GROUP BY tweet_id) c
+        WHERE s.tweet_id = c.tweet_id
+        RETURNING s.*),
+    nt AS (
+        INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id,
+                                   created_at)
+        SELECT n.author, n.seq, 'like', n.actor, n.tweet_id, NULL, ev.created_at
+        FROM numbered n JOIN ev ON ev.seq = n.seq WHERE n.author <> n.actor
+        ON CONFLICT DO NOTHING),
+    -- Each liked tweet rendered once for nobody and once for its author; counts after the run.
+    tw AS MATERIALIZED (
+        SELECT t.id, chirp_tweet_json(t, NULL) AS base, chirp_tweet_json(t, t.author_id) AS for_author
+        FROM tweets t WHERE t.id IN (SELECT tweet_id FROM numbered)),
+    counts AS (
+        SELECT x.tweet_id,
+               COALESCE(st.likes, x.likes) AS likes, x.retweets, x.replies
+        FROM tweet_stats x LEFT JOIN st ON st.tweet_id = x.tweet_id
+        WHERE x.tweet_id IN (SELECT tweet_id FROM numbered))
     SELECT (CASE
-        WHEN r.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')
-        WHEN r.tweet_id IS NULL THEN chirp_err(404, 'not_found', 'no such tweet')
+        WHEN n.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')
+        WHEN n.tweet_id IS NULL THEN chirp_err(404, 'not_found', 'no such tweet')
         ELSE jsonb_build_object(
             'status', 200,
             'body', tw.base || jsonb_build_object(
-                'likedByMe', true,
-                'retweetedByMe', EXISTS (SELECT 1 FROM tweets x WHERE x.retweet_of = r.tweet_id
-                                         AND x.author_id = r.actor AND NOT x.deleted)),
-            'seq', r.seq::text,
-            'deliveries', CASE WHEN NOT r.fresh THEN '[]'::jsonb ELSE
+                'likes', c.likes, 'likedByMe', true,
+                'retweetedByMe', EXISTS (SELECT 1 FROM tweets x WHERE x.retweet_of = n.tweet_id
+                                         AND x.author_id = n.actor AND NOT x.deleted)),
+            'seq', n.seq::text,
+            'deliveries', CASE WHEN NOT n.fresh THEN '[]'::jsonb ELSE
                 jsonb_build_array(jsonb_build_object(
-                    'channel', 'timeline', 'author', r.author::text, 'actor', r.actor::text,
-                    'type', 'TweetLiked', 'seq', r.seq::text,
+                    'channel', 'timeline', 'author', n.author::text, 'actor', n.actor::text,
+                    'type', 'TweetLiked', 'seq', n.seq::text,
                     'event', jsonb_build_object(
-                        'id', r.id::text, 'type', 'TweetLiked', 'userId', r.actor::text,
-                        'timestamp', chirp_ts(r.created_at), 'version', r.version,
-                        'payload', jsonb_build_object('tweetId', r.tweet_id::text, 'likes', tw.likes,
-                                                      'retweets', tw.retweets, 'replies', tw.replies))))
-                || CASE WHEN r.author = r.actor THEN '[]'::jsonb ELSE jsonb_build_array(jsonb_build_object(
-                    'channel', 'notifications', 'actor', r.actor::text, 'user', r.author::text,
-                    'seq', r.seq::text,
+                        'id', ev.id::text, 'type', 'TweetLiked', 'userId', n.actor::text,
+                        'timestamp', chirp_ts(ev.created_at), 'version', ev.version,
+                        'payload', jsonb_build_object('tweetId', n.tweet_id::text, 'likes', c.likes,
+                                                      'retweets', c.retweets, 'replies', c.replies))))
+                || CASE WHEN n.author = n.actor THEN '[]'::jsonb ELSE jsonb_build_array(jsonb_build_object(
+                    'channel', 'notifications', 'actor', n.actor::text, 'user', n.author::text,
+                    'seq', n.seq::text,
                     'event', jsonb_build_object(
-                        'id', r.id::text, 'type', 'Notification', 'userId', r.actor::text,
-                        'timestamp', chirp_ts(r.created_at), 'version', r.version,
+                        'id', ev.id::text, 'type', 'Notification', 'userId', n.actor::text,
+                        'timestamp', chirp_ts(ev.created_at), 'version', ev.version,
                         'payload', jsonb_build_object('notification', jsonb_build_object(
-                            'id', r.seq::text, 'seq', r.seq::text, 'type', 'like',
-                            'actor', chirp_user_ref(r.actor), 'tweet', tw.for_author,
-                            'conversationId', NULL, 'createdAt', chirp_ts(r.created_at),
+                            'id', n.seq::text, 'seq', n.seq::text, 'type', 'like',
+                            'actor', chirp_user_ref(n.actor),
+                            'tweet', tw.for_author || jsonb_build_object('likes', c.likes),
+                            'conversationId', NULL, 'createdAt', chirp_ts(ev.created_at),
                             'read', false))))) END
             END)
     END)::json
-    FROM chirp_like_run r LEFT JOIN tw ON tw.id = r.tweet_id
-    ORDER BY r.ord;
-END $$;
+    FROM numbered n
+    LEFT JOIN ev ON ev.seq = n.seq
+    LEFT JOIN tw ON tw.id = n.tweet_id
+    LEFT JOIN counts c ON c.tweet_id = n.tweet_id
+    ORDER BY n.ord
+$$;
 
 -- Execute a batch of commands in the caller's transaction (the event writer's group commit).
 -- Each command may carry {"idem": {"key", "hash"}}: a retry with the same key and hash returns
 -- the stored answer and appends nothing; the same key with another hash gives 409.
 DROP FUNCTION IF EXISTS chirp_exec(jsonb);
 CREATE OR REPLACE FUNCTION chirp_exec(cmds jsonb) RETURNS SETOF json
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     cmd jsonb;
     res jsonb;
