@@ -566,7 +566,14 @@ private:
                 continue;
             }
             std::string msg = beast::buffers_to_string(buf.data());
-            co_await s->handle(s, msg);
+            bool failed = false;
+            try {
+                co_await s->handle(s, msg);
+            } catch (const std::exception& e) {
+                spdlog::error("websocket session {}: {}", s->session_id_, e.what());
+                failed = true;
+            }
+            if (failed) s->close_with(1011, "internal error");
         }
         s->closing_ = true;
         s->wake_.cancel();
