@@ -108,6 +108,9 @@ cleanup() {
         done
         [[ -n $REDIS_PORT ]] && chirp_redis_stop "$TMP/redis" "$REDIS_PORT"
         chirp_pg_stop "$TMP/pg" immediate || true
+        mkdir -p "$LOGS"
+        cp "$TMP/pg-run/postgresql.log" "$LOGS/postgresql.log" 2>/dev/null
+        cp "$TMP/redis/redis.log" "$LOGS/redis.log" 2>/dev/null
         rm -rf "$TMP"
     fi
     if ((${#STAGE_NAMES[@]} > 0)); then
@@ -168,6 +171,7 @@ chirpd_ctl_create() {
     shift
     port=$(chirp_free_port "$PG_PORT" "$REDIS_PORT")
     mkdir -p "$TMP/$name" "$LOGS"
+    : >"$LOGS/chirpd-$name.log"
     chirp_psql "$PG_PORT" postgres "DROP DATABASE IF EXISTS $db"
     chirp_pg_ensure_db "$PG_PORT" chirp "$db"
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" flushall >/dev/null
