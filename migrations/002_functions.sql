@@ -324,7 +324,8 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- What to deliver live for an appended event: timeline fan-out (by the author's followers),
--- notifications and messages.
+-- notifications, messages, and follow changes (to invalidate follower caches everywhere),
+-- with what fan-out needs: the actor, the tweet id for the home cache, the conversation.
 CREATE OR REPLACE FUNCTION chirp_deliveries(e events) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -334,19 +335,27 @@ DECLARE
 BEGIN
     IF e.type IN ('TweetCreated', 'TweetDeleted') THEN
         out := out || jsonb_build_object('channel', 'timeline', 'author', e.user_id::text,
+                                         'actor', e.user_id::text, 'type', e.type,
+                                         'tweetId', e.payload->>'tweetId',
                                          'seq', e.seq::text, 'event', chirp_wire_timeline(e));
     ELSIF e.type IN ('TweetLiked', 'TweetUnliked') THEN
         author := (e.payload->>'authorId')::bigint;
         out := out || jsonb_build_object('channel', 'timeline', 'author', author::text,
+                                         'actor', e.user_id::text, 'type', e.type,
                                          'seq', e.seq::text, 'event', chirp_wire_timeline(e));
     ELSIF e.type = 'MessageSent' THEN
         out := out || jsonb_build_object(
             'channel', 'messages', 'seq', e.seq::text, 'event', chirp_wire_message(e),
+            'actor', e.user_id::text, 'conversation', e.payload->>'conversationId',
             'users', (SELECT jsonb_agg(cm.user_id::text) FROM conversation_members cm
                       WHERE cm.conversation_id = (e.payload->>'conversationId')::bigint));
+    ELSIF e.type IN ('UserFollowed', 'UserUnfollowed') THEN
+        out := out || jsonb_build_object('channel', 'follow', 'seq', e.seq::text,
+                                         'author', e.payload->>'followeeId',
+                                         'actor', e.user_id::text, 'event', '{}'::jsonb);
     END IF;
     FOR n IN SELECT * FROM notifications WHERE seq = e.seq ORDER BY recipient_id LOOP
-        out := out || jsonb_build_object('channel', 'notifications',
+        out := out || jsonb_build_object('channel', 'notifications', 'actor', e.user_id::text,
                                          'user', n.recipient_id::text, 'seq', e.seq::text,
                                          'event', chirp_wire_notification(n));
     END LOOP;

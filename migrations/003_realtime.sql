@@ -1,5 +1,4 @@
--- 003: what the real-time layer reads: replay of each stream from the log, and the extra
--- fields its fan-out needs in chirp_deliveries.
+-- 003: what the real-time layer reads: replay of each stream from the log.
 
 CREATE INDEX IF NOT EXISTS events_likes_by_author ON events (((payload->>'authorId')::bigint), seq)
     WHERE type IN ('TweetLiked', 'TweetUnliked');
@@ -54,40 +53,3 @@ BEGIN
     FROM hits h);
 END $$;
 
--- Deliveries, now with what fan-out needs: the actor, the tweet id for the home-timeline
--- cache, and follow changes (to invalidate follower caches in every process).
-CREATE OR REPLACE FUNCTION chirp_deliveries(e events) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    out jsonb := '[]'::jsonb;
-    n notifications;
-    author bigint;
-BEGIN
-    IF e.type IN ('TweetCreated', 'TweetDeleted') THEN
-        out := out || jsonb_build_object('channel', 'timeline', 'author', e.user_id::text,
-                                         'actor', e.user_id::text, 'type', e.type,
-                                         'tweetId', e.payload->>'tweetId',
-                                         'seq', e.seq::text, 'event', chirp_wire_timeline(e));
-    ELSIF e.type IN ('TweetLiked', 'TweetUnliked') THEN
-        author := (e.payload->>'authorId')::bigint;
-        out := out || jsonb_build_object('channel', 'timeline', 'author', author::text,
-                                         'actor', e.user_id::text, 'type', e.type,
-                                         'seq', e.seq::text, 'event', chirp_wire_timeline(e));
-    ELSIF e.type = 'MessageSent' THEN
-        out := out || jsonb_build_object(
-            'channel', 'messages', 'seq', e.seq::text, 'event', chirp_wire_message(e),
-            'actor', e.user_id::text, 'conversation', e.payload->>'conversationId',
-            'users', (SELECT jsonb_agg(cm.user_id::text) FROM conversation_members cm
-                      WHERE cm.conversation_id = (e.payload->>'conversationId')::bigint));
-    ELSIF e.type IN ('UserFollowed', 'UserUnfollowed') THEN
-        out := out || jsonb_build_object('channel', 'follow', 'seq', e.seq::text,
-                                         'author', e.payload->>'followeeId',
-                                         'actor', e.user_id::text, 'event', '{}'::jsonb);
-    END IF;
-    FOR n IN SELECT * FROM notifications WHERE seq = e.seq ORDER BY recipient_id LOOP
-        out := out || jsonb_build_object('channel', 'notifications', 'actor', e.user_id::text,
-                                         'user', n.recipient_id::text, 'seq', e.seq::text,
-                                         'event', chirp_wire_notification(n));
-    END LOOP;
-    RETURN out;
-END $$;

@@ -45,19 +45,19 @@ std::optional<response> require_user(const request& req) {
 // store it, and one such command would fail the writer's whole group-commit batch.
 // Iterative: a 64 KiB body can nest tens of thousands of levels.
 bool contains_nul(const json& j) {
-    std::vector<const json*> todo{&j};
-    while (!todo.empty()) {
-        const json* v = todo.back();
-        todo.pop_back();
+    std::vector<const json*> pending{&j};
+    while (!pending.empty()) {
+        const json* v = pending.back();
+        pending.pop_back();
         if (v->is_string()) {
             if (v->get_ref<const std::string&>().find('\0') != std::string::npos) return true;
         } else if (v->is_object()) {
             for (auto it = v->begin(); it != v->end(); ++it) {
                 if (it.key().find('\0') != std::string::npos) return true;
-                todo.push_back(&it.value());
+                pending.push_back(&it.value());
             }
         } else if (v->is_array()) {
-            for (const auto& x : *v) todo.push_back(&x);
+            for (const auto& x : *v) pending.push_back(&x);
         }
     }
     return false;
