@@ -57,27 +57,15 @@ BEGIN
                                      AND NOT r.deleted)));
 END $$;
 
--- These view functions are single SELECTs without FROM so that the planner inlines them
--- (a non-inlined SQL function is planned again on every call).
+-- View functions are PL/pgSQL so their plans are cached per connection (a non-inlined SQL
+-- function is planned again on every call).
 CREATE OR REPLACE FUNCTION chirp_tweet_json(t tweets, viewer bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
-DECLARE s tweet_stats;
 BEGIN
-    SELECT * INTO s FROM tweet_stats WHERE tweet_id = t.id;
-    RETURN (SELECT jsonb_build_object(
-        'id', t.id::text, 'author', chirp_user_ref(t.author_id), 'content', t.content,
-        'createdAt', chirp_ts(t.created_at), 'replyTo', t.reply_to::text,
+    -- The flat view plus the retweeted original (never itself a retweet).
+    RETURN chirp_tweet_json_flat(t, viewer) || jsonb_build_object(
         'retweetOf', (SELECT chirp_tweet_json_flat(o, viewer) FROM tweets o
-                      WHERE o.id = t.retweet_of AND NOT o.deleted),
-        'mentions', COALESCE((SELECT jsonb_agg(m->'handle') FROM jsonb_array_elements(t.mentions) m),
-                             '[]'::jsonb),
-        'hashtags', to_jsonb(t.hashtags),
-        'likes', s.likes, 'retweets', s.retweets, 'replies', s.replies,
-        'likedByMe', viewer IS NOT NULL AND EXISTS (
-            SELECT 1 FROM likes l WHERE l.tweet_id = t.id AND l.user_id = viewer),
-        'retweetedByMe', viewer IS NOT NULL AND EXISTS (
-            SELECT 1 FROM tweets r WHERE r.retweet_of = t.id AND r.author_id = viewer
-                                     AND NOT r.deleted)));
+                      WHERE o.id = t.retweet_of AND NOT o.deleted));
 END $$;
 
 CREATE OR REPLACE FUNCTION chirp_tweet_by_id(tid bigint, viewer bigint) RETURNS jsonb
