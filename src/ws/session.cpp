@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -27,7 +28,6 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <unordered_set>
 
 #include "chirp/auth/jwt.hpp"
 #include "chirp/config/config.hpp"
@@ -75,9 +75,7 @@ struct queued {
 // queue and its wake-up. Subclasses write the queue to their socket in their own format.
 class session_core : public session_base, public std::enable_shared_from_this<session_core> {
 public:
-    explicit session_core(session_deps& d) : d_(d), wake_(d.ioc), room_(d.ioc), expiry_(d.ioc) {
-        wake_.expires_at(asio::steady_timer::time_point::max());
-    }
+    explicit session_core(session_deps& d) : d_(d), room_(d.ioc), expiry_(d.ioc) {}
 
     long long user_id() const override { return claims_.user_id; }
     bool wants_stats() const override { return stats_; }
@@ -108,16 +106,68 @@ public:
     }
 
 protected:
+    // Seqs sent recently: exact duplicate suppression across replay, buffered and live events,
+    // including late live events below `last`. The 4,096 largest seqs sent, ascending, in one
+    // vector (8 bytes a seq; nothing allocated until the first event): events arrive almost
+    // always in ascending order, so an insert is an append and the smallest leaves first.
+    class sent_window {
+    public:
+        static constexpr std::size_t size_max = 4096;
+        bool contains(long long seq) const {
+            return std::binary_search(v_.begin() + static_cast<std::ptrdiff_t>(head_), v_.end(),
+                                      seq);
+        }
+        bool empty() const { return head_ == v_.size(); }
+        long long front() const { return v_[head_]; }
+        void insert(long long seq) {
+            if (empty() || seq > v_.back())
+                v_.push_back(seq);
+            else
+                v_.insert(std::upper_bound(v_.begin() + static_cast<std::ptrdiff_t>(head_),
+                                           v_.end(), seq),
+                          seq);
+            if (v_.size() - head_ > size_max) ++head_;
+            if (head_ >= size_max / 4) {
+                v_.erase(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(head_));
+                head_ = 0;
+            }
+        }
+
+    private:
+        std::vector<long long> v_;
+        std::size_t head_ = 0;
+    };
+
     struct channel_state {
         bool on = false;
         bool replaying = false;
         bool overflow = false;
         long long last = 0;
         std::vector<live_event> buffer;
-        // Seqs sent recently (a window of 4,096): exact duplicate suppression across replay,
-        // buffered and live events, including late live events below `last`.
-        std::unordered_set<long long> sent;
-        std::deque<long long> sent_order;
+        sent_window sent;
+    };
+
+    // The send queue: a deque allocated while something is queued only (an idle session
+    // holds no queue memory).
+    class send_queue {
+    public:
+        bool empty() const { return !q_ || q_->empty(); }
+        std::size_t size() const { return q_ ? q_->size() : 0; }
+        void push(queued q) {
+            if (!q_) q_ = std::make_unique<std::deque<queued>>();
+            q_->push_back(std::move(q));
+        }
+        queued pop() {
+            queued q = std::move(q_->front());
+            q_->pop_front();
+            return q;
+        }
+        void release_if_empty() {
+            if (q_ && q_->empty()) q_.reset();
+        }
+
+    private:
+        std::unique_ptr<std::deque<queued>> q_;
     };
 
     std::shared_ptr<session_core> self() { return shared_from_this(); }
@@ -133,7 +183,7 @@ protected:
     // Overridden by the transports.
     virtual void close_with(unsigned code, std::string reason) = 0;
 
-    bool seen(channel_state& c, long long seq) const { return c.sent.count(seq) != 0; }
+    bool seen(const channel_state& c, long long seq) const { return c.sent.contains(seq); }
 
     // strict: only above the last seq sent (replay and buffer flush). Live events below it
     // that were never sent (a cross-process race) still go out rather than vanish.
@@ -146,13 +196,8 @@ protected:
         if (seen(c, ev.seq) || (strict && ev.seq <= c.last)) return;
         // A late live event below `last` goes out only when it is newer than everything that
         // left the duplicate window (older ones were sent, or replay covered them).
-        if (ev.seq <= c.last && !c.sent_order.empty() && ev.seq < c.sent_order.front()) return;
+        if (ev.seq <= c.last && !c.sent.empty() && ev.seq < c.sent.front()) return;
         c.sent.insert(ev.seq);
-        c.sent_order.push_back(ev.seq);
-        if (c.sent_order.size() > 4096) {
-            c.sent.erase(c.sent_order.front());
-            c.sent_order.pop_front();
-        }
         if (ev.seq > c.last) c.last = ev.seq;
         enqueue({ev.frame, s, ev.seq, ev.commit_us});
     }
@@ -166,21 +211,15 @@ protected:
             return;
         }
         queued_bytes_ += q.frame->size();
-        queue_.push_back(std::move(q));
-        wake_.cancel_one();
+        queue_.push(std::move(q));
+        wake_writer();
     }
 
-    // Waits until the queue has something or the session closes.
-    asio::awaitable<void> wait_for_work() {
-        while (queue_.empty() && !closing_) {
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(tuple_awaitable);
-        }
-    }
+    // Overridden by the transports: something was queued, or the session is closing.
+    virtual void wake_writer() = 0;
 
     queued pop() {
-        queued q = std::move(queue_.front());
-        queue_.pop_front();
+        queued q = queue_.pop();
         queued_bytes_ -= q.frame->size();
         room_.cancel();
         return q;
@@ -214,13 +253,24 @@ protected:
         authenticated_ = true;
         session_id_ = make_uuid();
         const auto left = claims_.expires_at - auth::unix_now();
-        expiry_.expires_after(std::chrono::seconds(left > 0 ? left : 0));
+        arm_expiry(std::chrono::seconds(left > 0 ? left : 0));
+        return std::nullopt;
+    }
+
+    // One timer per session for both deadlines: authentication (before `auth`), then the
+    // token's expiry. Re-arming cancels the pending wait (its handler sees the abort).
+    void arm_expiry(std::chrono::steady_clock::duration after) {
+        expiry_.expires_after(after);
         expiry_.async_wait(
             [w = std::weak_ptr<session_core>(self())](const boost::system::error_code& ec) {
                 if (ec) return;
-                if (auto s = w.lock()) s->close_with(4001, "token expired");
+                auto s = w.lock();
+                if (!s || s->closing_) return;
+                if (s->authenticated_)
+                    s->close_with(4001, "token expired");
+                else
+                    s->close_with(4001, "authentication timeout");
             });
-        return std::nullopt;
     }
 
     // Turns streams on; with `since`, replays each from the log before going live.
@@ -263,7 +313,7 @@ protected:
             auto ev = c.buffer[i];
             s->send_if_new(st, ev, true);
         }
-        c.buffer.clear();
+        std::vector<live_event>().swap(c.buffer);
         c.overflow = false;
         c.replaying = false;
     }
@@ -330,7 +380,7 @@ protected:
                 c.overflow = false;
                 c.replaying = false;
                 for (auto& ev : c.buffer) s->send_if_new(st, ev, true);
-                c.buffer.clear();
+                std::vector<live_event>().swap(c.buffer);
                 co_return;
             }
             for (auto f : frames) {
@@ -344,7 +394,7 @@ protected:
             if (!c.overflow) break;
             // Live events were dropped while we replayed: they are in the log, read on.
             c.overflow = false;
-            c.buffer.clear();
+            std::vector<live_event>().swap(c.buffer);
         }
         if (announce) {
             s->d_.metrics.replays.fetch_add(1, std::memory_order_relaxed);
@@ -361,7 +411,7 @@ protected:
     void finish() {
         closing_ = true;
         expiry_.cancel();
-        wake_.cancel();
+        wake_writer();
         room_.cancel();
         if (attached_) {
             attached_ = false;
@@ -377,9 +427,8 @@ protected:
     bool stats_ = false;
     std::string session_id_;
     std::array<channel_state, stream_count> ch_;
-    std::deque<queued> queue_;
+    send_queue queue_;
     std::size_t queued_bytes_ = 0;
-    asio::steady_timer wake_;
     asio::steady_timer room_;  // woken when the writer takes from the queue
     asio::steady_timer expiry_;
 };
@@ -422,10 +471,10 @@ std::optional<stream> parse_channel(const std::string& name, long long user, boo
 
 class ws_session final : public session_core {
 public:
-    ws_session(session_deps& d, beast::tcp_stream s, http::beast_request r)
+    ws_session(session_deps& d, asio::ip::tcp::socket s, http::beast_request r)
         : session_core(d),
           ws_(std::move(s)),
-          req_(std::move(r)),
+          req_(std::make_unique<http::beast_request>(std::move(r))),
           refill_(std::chrono::steady_clock::now()) {
         tokens_ = 2.0 * d.cfg.ws_rate_limit;
     }
@@ -437,28 +486,42 @@ public:
         close_code_ = code;
         close_reason_ = std::move(reason);
         closing_ = true;
-        wake_.cancel();
+        wake_writer();
         room_.cancel();
     }
 
+    // The session's coroutine is the reader; the handshake runs in its own coroutine so that
+    // its locals (the upgrade request, the response) are gone once the socket is open.
     static asio::awaitable<void> run(std::shared_ptr<ws_session> s, std::string ip) {
+        const bool open = co_await handshake(s, std::move(ip));
+        if (!open) co_return;
+        co_await reader(s);
+        if (s->authenticated_) s->d_.metrics.sessions.fetch_sub(1);
+        s->d_.metrics.connection_closed();
+        s->finish();
+    }
+
+private:
+    static asio::awaitable<bool> handshake(std::shared_ptr<ws_session> s, std::string ip) {
         auto& d = s->d_;
-        const auto origin = std::string(s->req_[beast::http::field::origin]);
-        if (!origin_allowed(d.cfg, origin, s->req_[beast::http::field::host])) {
+        auto& req = *s->req_;
+        const auto origin = std::string(req[beast::http::field::origin]);
+        if (!origin_allowed(d.cfg, origin, req[beast::http::field::host])) {
             spdlog::info("websocket from {} refused: origin {}", ip, origin);
             beast::http::response<beast::http::string_body> res{beast::http::status::forbidden,
-                                                                s->req_.version()};
+                                                                req.version()};
             res.set(beast::http::field::content_type, "application/json");
             res.body() = error_body(errc::forbidden, "origin not allowed");
             res.keep_alive(false);
             res.prepare_payload();
-            co_await beast::http::async_write(beast::get_lowest_layer(s->ws_), res,
-                                              tuple_awaitable);
-            co_return;
+            co_await beast::http::async_write(s->ws_.next_layer(), res, tuple_awaitable);
+            beast::error_code ignored;
+            s->ws_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+            co_return false;
         }
         // Non-browser clients may authenticate on the upgrade request.
         std::optional<std::string> header_error;
-        const auto authz = std::string(s->req_[beast::http::field::authorization]);
+        const auto authz = std::string(req[beast::http::field::authorization]);
         if (authz.rfind("Bearer ", 0) == 0)
             header_error = s->authenticate(std::string_view(authz).substr(7));
 
@@ -470,29 +533,25 @@ public:
         s->ws_.read_message_max(64 * 1024);
         s->ws_.set_option(websocket::stream_base::decorator(
             [](websocket::response_type& res) { res.set(beast::http::field::server, "chirpd"); }));
-        beast::get_lowest_layer(s->ws_).expires_never();
-        auto [ec] = co_await s->ws_.async_accept(s->req_, tuple_awaitable);
-        if (ec) co_return;
+        auto [ec] = co_await s->ws_.async_accept(req, tuple_awaitable);
+        s->req_.reset();  // the upgrade request is not needed any more
+        if (ec) co_return false;
         d.metrics.connection_opened();
         if (d.all) d.all->push_back(s);
+        s->open_ = true;
 
-        asio::co_spawn(d.ioc, writer(s), asio::detached);
         if (header_error) {
             s->close_with(4001, *header_error);
         } else if (s->authenticated_) {
             d.metrics.sessions.fetch_add(1);
             s->send_auth_ok();
         } else {
-            asio::co_spawn(d.ioc, auth_deadline(s), asio::detached);
+            s->arm_expiry(d.cfg.ws_auth_timeout);
         }
         if (d.stopping && *d.stopping) s->go_away();
-        co_await reader(s);
-        if (s->authenticated_) d.metrics.sessions.fetch_sub(1);
-        d.metrics.connection_closed();
-        s->finish();
+        co_return true;
     }
 
-private:
     void send_auth_ok() {
         json m = {{"type", "auth_ok"},
                   {"user", user_ref()},
@@ -506,17 +565,18 @@ private:
         deliver_ephemeral(text(dump(m)));
     }
 
-    static asio::awaitable<void> auth_deadline(std::shared_ptr<ws_session> s) {
-        asio::steady_timer t(s->d_.ioc);
-        t.expires_after(s->d_.cfg.ws_auth_timeout);
-        co_await t.async_wait(tuple_awaitable);
-        if (!s->authenticated_ && !s->closing_) s->close_with(4001, "authentication timeout");
+    // The writer runs only while there is something to send (or a close to send): an idle
+    // session has no writer coroutine and no queue.
+    void wake_writer() override {
+        if (writing_ || !open_ || close_sent_) return;
+        if (queue_.empty() && !(closing_ && close_code_ != 0)) return;
+        writing_ = true;
+        auto self = std::static_pointer_cast<ws_session>(shared_from_this());
+        asio::co_spawn(d_.ioc, writer(std::move(self)), asio::detached);
     }
 
     static asio::awaitable<void> writer(std::shared_ptr<ws_session> s) {
-        for (;;) {
-            co_await s->wait_for_work();
-            if (s->closing_) break;
+        while (!s->closing_ && !s->queue_.empty()) {
             auto q = s->pop();
             auto [ec, n] = co_await s->ws_.async_write(asio::buffer(*q.frame), tuple_awaitable);
             (void)n;
@@ -526,11 +586,14 @@ private:
             }
             s->record_sent(q);
         }
-        if (s->close_code_ != 0 && s->ws_.is_open()) {
+        if (s->closing_ && s->close_code_ != 0 && !s->close_sent_ && s->ws_.is_open()) {
+            s->close_sent_ = true;
             websocket::close_reason cr(static_cast<std::uint16_t>(s->close_code_));
             cr.reason = s->close_reason_.substr(0, 120);
             co_await s->ws_.async_close(cr, tuple_awaitable);
         }
+        s->queue_.release_if_empty();
+        s->writing_ = false;
     }
 
     bool take_token() {
@@ -547,7 +610,10 @@ private:
     static asio::awaitable<void> reader(std::shared_ptr<ws_session> s) {
         beast::flat_buffer buf;
         for (;;) {
-            buf.clear();
+            // Nothing is allocated for the message until it arrives; its memory is given back
+            // after it is handled (idle sessions hold no read buffer).
+            buf.consume(buf.size());
+            buf.shrink_to_fit();
             auto [ec, n] = co_await s->ws_.async_read(buf, tuple_awaitable);
             (void)n;
             if (ec) {
@@ -576,7 +642,7 @@ private:
             if (failed) s->close_with(1011, "internal error");
         }
         s->closing_ = true;
-        s->wake_.cancel();
+        s->wake_writer();
     }
 
     static asio::awaitable<void> handle(std::shared_ptr<ws_session> s, const std::string& msg) {
@@ -679,8 +745,11 @@ private:
         co_await subscribe(s, std::move(streams), since, std::move(reply_frame));
     }
 
-    websocket::stream<beast::tcp_stream> ws_;
-    http::beast_request req_;
+    websocket::stream<asio::ip::tcp::socket> ws_;
+    std::unique_ptr<http::beast_request> req_;  // until the handshake is done
+    bool open_ = false;                         // handshake done: the writer may run
+    bool writing_ = false;
+    bool close_sent_ = false;
     unsigned close_code_ = 0;
     std::string close_reason_;
     double tokens_;
@@ -689,7 +758,8 @@ private:
 
 class sse_session final : public session_core {
 public:
-    sse_session(session_deps& d, beast::tcp_stream& s) : session_core(d), stream_(s) {}
+    sse_session(session_deps& d, beast::tcp_stream& s)
+        : session_core(d), stream_(s), wake_(d.ioc) {}
 
     void go_away() override { close_with(1001, "server going away"); }
     void close_with(unsigned, std::string) override {
@@ -697,6 +767,7 @@ public:
         wake_.cancel();
         room_.cancel();
     }
+    void wake_writer() override { wake_.cancel_one(); }
 
     static asio::awaitable<void> run(std::shared_ptr<sse_session> s,
                                      const http::beast_request& breq, http::request& req) {
@@ -799,6 +870,7 @@ private:
     }
 
     beast::tcp_stream& stream_;
+    asio::steady_timer wake_;  // the writer's heartbeat, cancelled when something is queued
 };
 
 }  // namespace
@@ -860,7 +932,9 @@ std::int64_t now_us() noexcept {
 
 void run_websocket(session_deps& deps, beast::tcp_stream stream, http::beast_request req,
                    std::string ip) {
-    auto s = std::make_shared<ws_session>(deps, std::move(stream), std::move(req));
+    // The WebSocket stream has its own timeouts: the plain socket is enough beneath it (a
+    // beast::tcp_stream would keep its timers and their state for the life of the session).
+    auto s = std::make_shared<ws_session>(deps, stream.release_socket(), std::move(req));
     asio::co_spawn(deps.ioc, ws_session::run(s, std::move(ip)), asio::detached);
 }
 
