@@ -45,15 +45,15 @@ namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-std::string make_uuid() {
+// A random (version 4) UUID, 36 characters, into `out` (no allocation: one per session).
+void make_uuid(std::array<char, 37>& out) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     const auto a = rng(), b = rng();
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+    char* buf = out.data();
+    std::snprintf(buf, out.size(), "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
                   static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
                   static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
                   static_cast<unsigned long long>(b & 0xffffffffffffULL));
-    return buf;
 }
 
 std::shared_ptr<const std::string> text(std::string s) {
@@ -251,7 +251,7 @@ protected:
         if (auto e = d_.jwt.verify(token, c)) return std::string(auth::to_string(*e));
         claims_ = std::move(c);
         authenticated_ = true;
-        session_id_ = make_uuid();
+        make_uuid(session_id_);
         const auto left = claims_.expires_at - auth::unix_now();
         arm_expiry(std::chrono::seconds(left > 0 ? left : 0));
         return std::nullopt;
@@ -425,7 +425,7 @@ protected:
     bool attached_ = false;
     bool closing_ = false;
     bool stats_ = false;
-    std::string session_id_;
+    std::array<char, 37> session_id_{};  // NUL-terminated
     std::array<channel_state, stream_count> ch_;
     send_queue queue_;
     std::size_t queued_bytes_ = 0;
@@ -555,7 +555,7 @@ private:
     void send_auth_ok() {
         json m = {{"type", "auth_ok"},
                   {"user", user_ref()},
-                  {"session", session_id_},
+                  {"session", session_id_.data()},
                   {"heartbeatMs", d_.cfg.heartbeat.count()}};
         deliver_ephemeral(text(dump(m)));
     }
@@ -608,14 +608,21 @@ private:
     }
 
     static asio::awaitable<void> reader(std::shared_ptr<ws_session> s) {
-        beast::flat_buffer buf;
+        // Messages are read in small pieces into a buffer of this frame: async_read with a
+        // dynamic buffer would allocate 1.5 KiB before the first byte arrives and keep it for
+        // as long as the session waits (every idle session). Beast still enforces
+        // read_message_max.
+        std::array<char, 256> chunk;
+        const auto into = asio::buffer(chunk);
         for (;;) {
-            // Nothing is allocated for the message until it arrives; its memory is given back
-            // after it is handled (idle sessions hold no read buffer).
-            buf.consume(buf.size());
-            buf.shrink_to_fit();
-            auto [ec, n] = co_await s->ws_.async_read(buf, tuple_awaitable);
-            (void)n;
+            std::string msg;
+            beast::error_code ec;
+            do {
+                auto [rec, n] = co_await s->ws_.async_read_some(into, tuple_awaitable);
+                ec = rec;
+                if (ec) break;
+                msg.append(chunk.data(), n);
+            } while (!s->ws_.is_message_done());
             if (ec) {
                 if (ec != websocket::error::closed && ec != asio::error::operation_aborted &&
                     ec != asio::error::eof && ec != beast::error::timeout)
@@ -631,12 +638,11 @@ private:
                 s->close_with(4029, "rate limited");
                 continue;
             }
-            std::string msg = beast::buffers_to_string(buf.data());
             bool failed = false;
             try {
                 co_await s->handle(s, msg);
             } catch (const std::exception& e) {
-                spdlog::error("websocket session {}: {}", s->session_id_, e.what());
+                spdlog::error("websocket session {}: {}", s->session_id_.data(), e.what());
                 failed = true;
             }
             if (failed) s->close_with(1011, "internal error");
