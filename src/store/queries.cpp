@@ -159,6 +159,14 @@ const std::vector<named_query>& named_queries() {
         {"replay_notifications",
          "SELECT chirp_replay_notifications($1::bigint, $2::bigint, $3::int)"},
         {"replay_messages", "SELECT chirp_replay_messages($1::bigint, $2::bigint, $3::int)"},
+        // $1 users, $2 sinces (both '{a,b,...}'), $3 limit per user: many replays at once
+        // (migration 006 describes the answer)
+        {"replay_timeline_batch",
+         "SELECT chirp_replay_timeline_batch($1::bigint[], $2::bigint[], $3::int)"},
+        {"replay_notifications_batch",
+         "SELECT chirp_replay_notifications_batch($1::bigint[], $2::bigint[], $3::int)"},
+        {"replay_messages_batch",
+         "SELECT chirp_replay_messages_batch($1::bigint[], $2::bigint[], $3::int)"},
         // $1 user, $2 threshold: followees with more followers than the threshold
         {"celebrity_followees", R"sql(
             SELECT COALESCE(jsonb_agg(s.user_id::text), '[]')::text FROM follows f

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -28,6 +29,7 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <unordered_map>
 
 #include "chirp/auth/jwt.hpp"
 #include "chirp/config/config.hpp"
@@ -41,6 +43,161 @@ namespace websocket = beast::websocket;
 using json = nlohmann::json;
 
 namespace chirp::rt {
+
+// What one replay request gets: the frames above its `since`, in seq order (at most the limit
+// given to the batcher), shared between the sessions that replay the same event.
+struct replay_frames {
+    errc code = errc::ok;
+    std::vector<std::shared_ptr<const std::string>> frames;
+};
+
+// Replays of many sessions in one query per stream (chirp_replay_*_batch, migration 006):
+// after a reconnect storm thousands of sessions replay within a second, and one query each
+// queued them behind each other on the reader threads (and built every missed event's JSON
+// once per follower). Requests wait up to 2 ms for company, or until one of the (at most
+// two) batches of their stream in flight is back; a batch takes up to 2,000 requests.
+class replay_batcher : public std::enable_shared_from_this<replay_batcher> {
+public:
+    replay_batcher(asio::io_context& ioc, store::event_store& st, std::size_t limit)
+        : ioc_(ioc), store_(st), limit_(limit), lanes_{lane(ioc), lane(ioc), lane(ioc)} {}
+
+    asio::awaitable<replay_frames> replay(stream st, long long user, long long since) {
+        return asio::async_initiate<const asio::use_awaitable_t<>, void(replay_frames)>(
+            [this, st, user, since](auto handler) {
+                add(st, user, since, handler_type(std::move(handler)));
+            },
+            asio::use_awaitable);
+    }
+
+private:
+    using handler_type = asio::any_completion_handler<void(replay_frames)>;
+    static constexpr std::size_t batch_max = 2000;
+    static constexpr int in_flight_max = 2;
+
+    struct request {
+        long long user = 0;
+        long long since = 0;
+        handler_type done;
+    };
+    struct lane {
+        explicit lane(asio::io_context& ioc) : timer(ioc) {}
+        std::vector<request> pending;
+        int in_flight = 0;
+        bool armed = false;
+        asio::steady_timer timer;
+    };
+
+    void add(stream st, long long user, long long since, handler_type done) {
+        auto& l = lanes_[static_cast<std::size_t>(st)];
+        l.pending.push_back({user, since, std::move(done)});
+        if (l.armed || l.in_flight >= in_flight_max) return;  // flushed by the timer or a batch
+        l.armed = true;
+        l.timer.expires_after(std::chrono::milliseconds(2));
+        l.timer.async_wait([self = shared_from_this(), st](const boost::system::error_code&) {
+            self->lanes_[static_cast<std::size_t>(st)].armed = false;
+            self->flush(st);
+        });
+    }
+
+    void flush(stream st) {
+        auto& l = lanes_[static_cast<std::size_t>(st)];
+        while (!l.pending.empty() && l.in_flight < in_flight_max) {
+            std::vector<request> batch;
+            if (l.pending.size() <= batch_max) {
+                batch.swap(l.pending);
+            } else {
+                auto first = l.pending.begin();
+                auto last = first + static_cast<std::ptrdiff_t>(batch_max);
+                batch.assign(std::make_move_iterator(first), std::make_move_iterator(last));
+                l.pending.erase(first, last);
+            }
+            ++l.in_flight;
+            asio::co_spawn(ioc_, run(shared_from_this(), st, std::move(batch)), asio::detached);
+        }
+    }
+
+    static asio::awaitable<void> run(std::shared_ptr<replay_batcher> self, stream st,
+                                     std::vector<request> batch) {
+        const char* name = st == stream::timeline        ? "replay_timeline_batch"
+                           : st == stream::notifications ? "replay_notifications_batch"
+                                                         : "replay_messages_batch";
+        std::string users = "{", sinces = "{";
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (i > 0) {
+                users += ',';
+                sinces += ',';
+            }
+            users += std::to_string(batch[i].user);
+            sinces += std::to_string(batch[i].since);
+        }
+        users += '}';
+        sinces += '}';
+        std::vector<std::string> params;
+        params.push_back(std::move(users));
+        params.push_back(std::move(sinces));
+        params.push_back(std::to_string(self->limit_));
+        auto r = co_await self->store_.query(name, std::move(params));
+        std::vector<replay_frames> results(batch.size());
+        if (r.code != errc::ok) {
+            for (auto& x : results) x.code = r.code;
+        } else if (r.json) {
+            parse(*r.json, results);
+        }
+        auto& l = self->lanes_[static_cast<std::size_t>(st)];
+        --l.in_flight;
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            asio::post(self->ioc_,
+                       [h = std::move(batch[i].done), res = std::move(results[i])]() mutable {
+                           std::move(h)(std::move(res));
+                       });
+        // Whatever queued meanwhile has waited long enough: next batch now.
+        if (!l.armed) self->flush(st);
+    }
+
+    // See migration 006 for the format.
+    static void parse(const std::string& body, std::vector<replay_frames>& out) {
+        std::unordered_map<long long, std::shared_ptr<const std::string>> by_seq;
+        replay_frames* cur = nullptr;
+        for (std::size_t i = 0; i < body.size();) {
+            auto j = body.find('\n', i);
+            if (j == std::string::npos) j = body.size();
+            const std::string_view line(body.data() + i, j - i);
+            i = j + 1;
+            if (line.empty()) continue;
+            if (line[0] != '#') {
+                auto f = std::make_shared<const std::string>(line);
+                if (cur != nullptr)
+                    cur->frames.push_back(std::move(f));
+                else
+                    by_seq[frame_seq(line)] = std::move(f);
+                continue;
+            }
+            std::size_t k = 1;
+            std::size_t index = 0;
+            while (k < line.size() && line[k] >= '0' && line[k] <= '9')
+                index = index * 10 + static_cast<std::size_t>(line[k++] - '0');
+            cur = index >= 1 && index <= out.size() ? &out[index - 1] : nullptr;
+            while (cur != nullptr && k < line.size()) {
+                while (k < line.size() && line[k] == ' ') ++k;
+                long long seq = 0;
+                bool digits = false;
+                while (k < line.size() && line[k] >= '0' && line[k] <= '9') {
+                    seq = seq * 10 + (line[k++] - '0');
+                    digits = true;
+                }
+                if (!digits) break;
+                if (auto it = by_seq.find(seq); it != by_seq.end())
+                    cur->frames.push_back(it->second);
+            }
+        }
+    }
+
+    asio::io_context& ioc_;
+    store::event_store& store_;
+    std::size_t limit_;
+    std::array<lane, stream_count> lanes_;
+};
+
 namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
@@ -171,6 +328,12 @@ protected:
     };
 
     std::shared_ptr<session_core> self() { return shared_from_this(); }
+
+    replay_batcher& batcher() {
+        if (!d_.batcher)
+            d_.batcher = std::make_shared<replay_batcher>(d_.ioc, d_.store, d_.cfg.replay_max + 1);
+        return *d_.batcher;
+    }
 
     // {"id", "handle", "displayName"} from the token (older tokens lack the name: the handle).
     json user_ref() const {
@@ -354,24 +517,13 @@ protected:
     // the stream are buffered meanwhile; if that buffer overflowed, the log is read again.
     static asio::awaitable<void> replay(std::shared_ptr<session_core> s, stream st, bool announce) {
         auto& c = s->ch_[static_cast<std::size_t>(st)];
-        const char* query = st == stream::timeline        ? "replay_timeline"
-                            : st == stream::notifications ? "replay_notifications"
-                                                          : "replay_messages";
         for (;;) {
-            std::vector<std::string> params;
-            params.push_back(std::to_string(s->claims_.user_id));
-            params.push_back(std::to_string(c.last));
-            params.push_back(std::to_string(s->d_.cfg.replay_max + 1));
-            auto r = co_await s->d_.store.query(query, std::move(params));
+            auto& batcher = s->batcher();
+            const long long user = s->claims_.user_id;
+            const long long since = c.last;
+            auto r = co_await batcher.replay(st, user, since);
             if (s->closing_) co_return;
-            std::vector<std::string_view> frames;
-            std::string body = r.json.value_or("");
-            for (std::size_t i = 0; i < body.size();) {
-                auto j = body.find('\n', i);
-                if (j == std::string::npos) j = body.size();
-                if (j > i) frames.emplace_back(body.data() + i, j - i);
-                i = j + 1;
-            }
+            auto& frames = r.frames;
             if (r.code != errc::ok || frames.size() > s->d_.cfg.replay_max) {
                 // Too much missed (or the log is unreachable): the client reloads over REST.
                 s->d_.metrics.resyncs.fetch_add(1, std::memory_order_relaxed);
@@ -383,12 +535,12 @@ protected:
                 std::vector<live_event>().swap(c.buffer);
                 co_return;
             }
-            for (auto f : frames) {
+            for (auto& f : frames) {
                 co_await s->wait_for_room();
                 if (s->closing_) co_return;
                 live_event ev;
-                ev.seq = frame_seq(f);
-                ev.frame = text(std::string(f));
+                ev.seq = frame_seq(*f);
+                ev.frame = std::move(f);
                 s->send_if_new(st, ev, true);
             }
             if (!c.overflow) break;
