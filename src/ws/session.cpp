@@ -13,7 +13,10 @@
 // with `since` and loses nothing.
 #include "session.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -64,7 +67,9 @@ public:
     asio::awaitable<replay_frames> replay(stream st, long long user, long long since) {
         return asio::async_initiate<const asio::use_awaitable_t<>, void(replay_frames)>(
             [this, st, user, since](auto handler) {
-                add(st, user, since, handler_type(std::move(handler)));
+                // Held by pointer: Boost 1.81's any_completion_handler wraps itself again on
+                // every move (its converting constructor takes itself), so it is moved never.
+                add(st, user, since, std::make_unique<handler_type>(std::move(handler)));
             },
             asio::use_awaitable);
     }
@@ -77,7 +82,7 @@ private:
     struct request {
         long long user = 0;
         long long since = 0;
-        handler_type done;
+        std::unique_ptr<handler_type> done;
     };
     struct lane {
         explicit lane(asio::io_context& ioc) : timer(ioc) {}
@@ -87,7 +92,7 @@ private:
         asio::steady_timer timer;
     };
 
-    void add(stream st, long long user, long long since, handler_type done) {
+    void add(stream st, long long user, long long since, std::unique_ptr<handler_type> done) {
         auto& l = lanes_[static_cast<std::size_t>(st)];
         l.pending.push_back({user, since, std::move(done)});
         if (l.armed || l.in_flight >= in_flight_max) return;  // flushed by the timer or a batch
@@ -148,7 +153,7 @@ private:
         for (std::size_t i = 0; i < batch.size(); ++i)
             asio::post(self->ioc_,
                        [h = std::move(batch[i].done), res = std::move(results[i])]() mutable {
-                           std::move(h)(std::move(res));
+                           std::move (*h)(std::move(res));
                        });
         // Whatever queued meanwhile has waited long enough: next batch now.
         if (!l.armed) self->flush(st);
@@ -429,6 +434,9 @@ protected:
                 if (ec) return;
                 auto s = w.lock();
                 if (!s || s->closing_) return;
+                // Re-armed after this wait had completed but before it ran (authenticated
+                // meanwhile): the new deadline is not due yet.
+                if (s->expiry_.expiry() > asio::steady_timer::clock_type::now()) return;
                 if (s->authenticated_)
                     s->close_with(4001, "token expired");
                 else
@@ -727,7 +735,17 @@ private:
         asio::co_spawn(d_.ioc, writer(std::move(self)), asio::detached);
     }
 
+    // A burst (a replay, or frames that queued up behind a slow write) is corked: the frames
+    // leave in full TCP segments when the queue is drained, instead of one segment (and one
+    // wake-up of the receiver) each.
+    void cork(bool on) {
+        const int v = on ? 1 : 0;
+        ::setsockopt(ws_.next_layer().native_handle(), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+    }
+
     static asio::awaitable<void> writer(std::shared_ptr<ws_session> s) {
+        const bool corked = s->queue_.size() > 1;
+        if (corked) s->cork(true);
         while (!s->closing_ && !s->queue_.empty()) {
             auto q = s->pop();
             auto [ec, n] = co_await s->ws_.async_write(asio::buffer(*q.frame), tuple_awaitable);
@@ -738,6 +756,7 @@ private:
             }
             s->record_sent(q);
         }
+        if (corked && s->ws_.next_layer().is_open()) s->cork(false);
         if (s->closing_ && s->close_code_ != 0 && !s->close_sent_ && s->ws_.is_open()) {
             s->close_sent_ = true;
             websocket::close_reason cr(static_cast<std::uint16_t>(s->close_code_));
