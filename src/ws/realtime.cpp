@@ -220,6 +220,16 @@ public:
         }
     }
 
+    // The follower list of an author about to tweet is loaded while the tweet commits (a cold
+    // list would otherwise hold the fan-out queue, and every answer behind it, for a query).
+    void prepare_fanout(long long author) override {
+        if (followers_fresh(author)) return;
+        auto& e = followers_[author];
+        if (e.loading) return;
+        e.loading = true;
+        asio::co_spawn(ioc_, load_followers(author), asio::detached);
+    }
+
     // --- hub ---------------------------------------------------------------------------------
 
     asio::awaitable<void> attach(session_base* s) override {
