@@ -37,6 +37,8 @@
 #include <deque>
 #include <list>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -61,12 +63,16 @@ constexpr std::size_t max_flags_per_user = 4096;      // flags kept per user
 constexpr std::size_t max_recent = 4096;              // remembered changes (for fills)
 constexpr auto entry_ttl = std::chrono::seconds(60);  // bounds staleness if a broadcast is lost
 constexpr auto catch_up_wait = std::chrono::milliseconds(200);
-constexpr const char* ver_key = "chirp:tweets:ver";
+constexpr const char* ver_key = "chirp:tweets:ver";  // hash {epoch, ver}
 constexpr const char* channel = "chirp:tweets";
-// INCR and PUBLISH in one atomic step: versions are gap-free and in publish order.
+// Count and PUBLISH in one atomic step: versions are gap-free and in publish order. The
+// epoch (set by the first writer after the key is gone: a Redis restart or FLUSHALL) tells a
+// counter that started again from one that went on.
 constexpr const char* publish_script =
-    "local v = redis.call('INCR', KEYS[1]) "
-    "redis.call('PUBLISH', KEYS[2], v .. ' ' .. ARGV[1]) return v";
+    "local e = redis.call('HGET', KEYS[1], 'epoch') "
+    "if not e then e = ARGV[2] redis.call('HSET', KEYS[1], 'epoch', e) end "
+    "local v = redis.call('HINCRBY', KEYS[1], 'ver', 1) "
+    "redis.call('PUBLISH', KEYS[2], e .. ' ' .. v .. ' ' .. ARGV[1]) return v";
 
 template <class... A>
 std::vector<std::string> argv(A&&... a) {
@@ -191,7 +197,8 @@ public:
             describe(d, body);
         }
         if (body.empty()) return;
-        redis_->send(argv("EVAL", publish_script, "2", ver_key, channel, std::move(body)));
+        redis_->send(argv("EVAL", publish_script, "2", ver_key, channel, std::move(body),
+                          std::to_string(epoch_source_())));
         redis_->flush();
     }
 
@@ -254,25 +261,27 @@ private:
     // A version we must reach before answering: every write answered before this request.
     asio::awaitable<bool> catch_up() {
         if (applied_ < 0 || !redis_->ready()) co_return false;
-        auto get = argv("GET", ver_key);
+        auto get = argv("HMGET", ver_key, "epoch", "ver");
         auto r = co_await redis_->call(std::move(get));
         if (!r || applied_ < 0) co_return false;
+        std::string epoch;
         long long v = 0;
-        if (r->type == redis::reply::kind::string)
-            v = std::atoll(r->str.c_str());
-        else if (r->type != redis::reply::kind::nil)
-            co_return false;
+        if (!parse_version(*r, epoch, v)) co_return false;
+        // Another epoch: the counter started again and its first changes are still on their
+        // way to us. A missing one: no write since it started, nothing to catch up with.
+        if (!epoch.empty() && epoch != epoch_) co_return false;
+        if (epoch.empty()) co_return true;
         if (applied_ >= v) co_return true;
         asio::steady_timer t(ioc_);
         t.expires_after(catch_up_wait);
         waiters_.push_back(&t);
-        while (applied_ >= 0 && applied_ < v && !stopping_) {
+        while (applied_ >= 0 && epoch_ == epoch && applied_ < v && !stopping_) {
             auto [ec] = co_await t.async_wait(tuple_awaitable);
             if (!ec) break;  // timed out
             t.expires_at(t.expiry());
         }
         std::erase(waiters_, &t);
-        co_return applied_ >= v;
+        co_return applied_ >= 0 && epoch_ == epoch&& applied_ >= v;
     }
 
     asio::awaitable<std::optional<std::string>> try_page(long long user, long long before,
@@ -626,6 +635,7 @@ private:
     void reset(const char* why) {
         if (applied_ >= 0) spdlog::info("timeline cache reset: {}", why);
         applied_ = -1;
+        epoch_.clear();
         baseline_pending_ = false;
         buffered_.clear();
         clear_all();
@@ -643,52 +653,83 @@ private:
         wake();
     }
 
+    // The version every later change builds on: HMGET once the subscription is confirmed
+    // (changes published meanwhile are buffered). Retried until it works or a reset starts a
+    // newer attempt.
     asio::awaitable<void> establish_baseline() {
         const auto gen = generation_;
         asio::steady_timer t(ioc_);
-        while (!stopping_ && !redis_->ready()) {
-            t.expires_after(std::chrono::milliseconds(50));
-            co_await t.async_wait(tuple_awaitable);
-            if (gen != generation_) co_return;  // reset meanwhile: a newer attempt runs
+        bool warned = false;
+        while (!stopping_ && gen == generation_) {
+            if (!redis_->ready()) {
+                t.expires_after(std::chrono::milliseconds(50));
+                co_await t.async_wait(tuple_awaitable);
+                continue;
+            }
+            co_await redis_->subscriptions_settled();
+            if (gen != generation_ || !redis_->ready()) continue;
+            baseline_pending_ = true;
+            auto get = argv("HMGET", ver_key, "epoch", "ver");
+            auto r = co_await redis_->call(std::move(get));
+            if (gen != generation_) co_return;
+            std::string epoch;
+            long long v = 0;
+            if (!r || !parse_version(*r, epoch, v)) {
+                baseline_pending_ = false;
+                buffered_.clear();
+                if (!warned)
+                    spdlog::warn("timeline cache: cannot read {} from Redis; retrying", ver_key);
+                warned = true;
+                t.expires_after(std::chrono::seconds(1));
+                co_await t.async_wait(tuple_awaitable);
+                continue;
+            }
+            baseline_pending_ = false;
+            epoch_ = epoch;
+            applied_ = v;
+            // Changes published after the HMGET but received before its answer.
+            auto buffered = std::move(buffered_);
+            buffered_.clear();
+            for (auto& [e, ver, body] : buffered)
+                if (e != epoch_ || ver > applied_) apply(e, ver, body);
+            wake();
+            co_return;
         }
-        if (stopping_) co_return;
-        co_await redis_->subscriptions_settled();
-        if (gen != generation_ || !redis_->ready()) co_return;
-        baseline_pending_ = true;
-        auto get = argv("GET", ver_key);
-        auto r = co_await redis_->call(std::move(get));
-        if (gen != generation_ || !r || !baseline_pending_) co_return;
-        baseline_pending_ = false;
-        long long v = 0;
-        if (r->type == redis::reply::kind::string) v = std::atoll(r->str.c_str());
-        applied_ = v;
-        // Changes published after the GET but received before its answer.
-        auto buffered = std::move(buffered_);
-        buffered_.clear();
-        for (auto& [ver, body] : buffered)
-            if (ver > applied_) apply(ver, body);
-        wake();
     }
 
+    static bool parse_version(const redis::reply& r, std::string& epoch, long long& v) {
+        if (r.type != redis::reply::kind::array || r.elements.size() != 2) return false;
+        epoch = r.elements[0].type == redis::reply::kind::string ? r.elements[0].str : "";
+        v = r.elements[1].type == redis::reply::kind::string ? std::atoll(r.elements[1].str.c_str())
+                                                             : 0;
+        return true;
+    }
+
+    // "<epoch> <ver> <items>"
     void on_broadcast(std::string_view payload) {
-        const auto sp = payload.find(' ');
-        if (sp == std::string_view::npos) return;
-        const long long ver = std::atoll(std::string(payload.substr(0, sp)).c_str());
-        const auto body = payload.substr(sp + 1);
+        const auto sp1 = payload.find(' ');
+        if (sp1 == std::string_view::npos) return;
+        const auto sp2 = payload.find(' ', sp1 + 1);
+        if (sp2 == std::string_view::npos) return;
+        const std::string epoch(payload.substr(0, sp1));
+        const long long ver = std::atoll(std::string(payload.substr(sp1 + 1, sp2 - sp1)).c_str());
+        const auto body = payload.substr(sp2 + 1);
         if (applied_ < 0) {
             if (baseline_pending_ && buffered_.size() < max_recent)
-                buffered_.emplace_back(ver, std::string(body));
+                buffered_.emplace_back(epoch, ver, std::string(body));
             return;
         }
-        apply(ver, body);
+        apply(epoch, ver, body);
     }
 
-    void apply(long long ver, std::string_view body) {
-        if (ver != applied_ + 1) {
-            // A lost message (or Redis lost its counter): nothing cached can be trusted.
-            spdlog::warn("timeline cache: broadcast version {} after {}: cache dropped", ver,
-                         applied_);
+    void apply(const std::string& epoch, long long ver, std::string_view body) {
+        if (epoch_.empty() && applied_ == 0 && ver == 1) epoch_ = epoch;  // the very first
+        if (epoch != epoch_ || ver != applied_ + 1) {
+            // A lost message, or a counter that started again: nothing cached can be trusted.
+            spdlog::warn("timeline cache: broadcast {}/{} after {}/{}: cache dropped", epoch, ver,
+                         epoch_, applied_);
             clear_all();
+            epoch_ = epoch;
             applied_ = ver;
             return;
         }
@@ -813,9 +854,11 @@ private:
     bool stopping_ = false;
 
     long long applied_ = -1;  // -1: no baseline yet (PostgreSQL answers)
+    std::string epoch_;       // of applied_ ("" before the first write)
+    std::mt19937_64 epoch_source_{std::random_device{}()};  // a fresh epoch per counter start
     std::uint64_t generation_ = 0;
     bool baseline_pending_ = false;
-    std::vector<std::pair<long long, std::string>> buffered_;
+    std::vector<std::tuple<std::string, long long, std::string>> buffered_;
     std::deque<change_set> recent_;
     std::vector<asio::steady_timer*> waiters_;
 
