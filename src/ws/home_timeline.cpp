@@ -259,14 +259,45 @@ private:
     }
 
     // A version we must reach before answering: every write answered before this request.
-    asio::awaitable<bool> catch_up() {
-        if (applied_ < 0 || !redis_->ready()) co_return false;
+    // One HMGET answers every read that arrived before it was sent: the requests of one
+    // loop turn share it (it is sent from a handler posted behind them).
+    struct version_probe {
+        bool done = false, ok = false;
+        std::string epoch;
+        long long ver = 0;
+        std::vector<asio::steady_timer*> waiters;
+    };
+
+    asio::awaitable<void> run_probe(std::shared_ptr<version_probe> p) {
+        co_await asio::post(ioc_, asio::use_awaitable);  // let this turn's reads join
+        if (next_probe_ == p) next_probe_.reset();
         auto get = argv("HMGET", ver_key, "epoch", "ver");
         auto r = co_await redis_->call(std::move(get));
-        if (!r || applied_ < 0) co_return false;
+        p->ok = r && parse_version(*r, p->epoch, p->ver);
+        p->done = true;
+        for (auto* t : p->waiters) t->cancel();
+    }
+
+    asio::awaitable<bool> read_version(std::string& epoch, long long& v) {
+        if (!next_probe_) {
+            next_probe_ = std::make_shared<version_probe>();
+            asio::co_spawn(ioc_, run_probe(next_probe_), asio::detached);
+        }
+        auto p = next_probe_;
+        asio::steady_timer t(ioc_);
+        t.expires_at(asio::steady_timer::time_point::max());
+        p->waiters.push_back(&t);
+        while (!p->done) co_await t.async_wait(tuple_awaitable);
+        epoch = p->epoch;
+        v = p->ver;
+        co_return p->ok;
+    }
+
+    asio::awaitable<bool> catch_up() {
+        if (applied_ < 0 || !redis_->ready()) co_return false;
         std::string epoch;
         long long v = 0;
-        if (!parse_version(*r, epoch, v)) co_return false;
+        if (!co_await read_version(epoch, v) || applied_ < 0) co_return false;
         // Another epoch: the counter started again and its first changes are still on their
         // way to us. A missing one: no write since it started, nothing to catch up with.
         if (!epoch.empty() && epoch != epoch_) co_return false;
@@ -861,6 +892,7 @@ private:
     std::vector<std::tuple<std::string, long long, std::string>> buffered_;
     std::deque<change_set> recent_;
     std::vector<asio::steady_timer*> waiters_;
+    std::shared_ptr<version_probe> next_probe_;
 
     std::unordered_map<long long, tweet_slot> tweets_;
     std::list<long long> tweet_lru_;
