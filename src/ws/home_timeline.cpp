@@ -56,9 +56,9 @@ using clock = std::chrono::steady_clock;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 constexpr int list_max = 200;                         // ids per home list
-constexpr std::size_t max_users = 20000;              // cached users (lists + flags)
+constexpr std::size_t max_users = 10000;              // cached users (lists + flags)
 constexpr std::size_t max_author_refs = 2000000;      // sum of authors over cached lists
-constexpr std::size_t max_tweets = 100000;            // tweet records
+constexpr std::size_t max_tweets = 50000;             // tweet records
 constexpr std::size_t max_flags_per_user = 4096;      // flags kept per user
 constexpr std::size_t max_recent = 4096;              // remembered changes (for fills)
 constexpr auto entry_ttl = std::chrono::seconds(60);  // bounds staleness if a broadcast is lost

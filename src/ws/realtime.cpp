@@ -131,12 +131,11 @@ public:
     }
 
     // Served from this process's memory (home_timeline.cpp); nullopt: PostgreSQL answers.
-    // For users online anywhere, the Redis home list home:U is still built when missing
-    // (fan-out keeps it current with LPUSHX).
+    // For users online anywhere, the Redis home list home:U is still built when missing,
+    // before the answer (fan-out keeps it current with LPUSHX).
     asio::awaitable<std::optional<std::string>> cached_timeline(long long user, long long before,
                                                                 int limit) override {
-        if (is_online(user) && redis_->ready())
-            asio::co_spawn(ioc_, keep_home_list(user), asio::detached);
+        if (is_online(user) && redis_->ready()) co_await keep_home_list(user);
         co_return co_await home_->page(user, before, limit);
     }
 
