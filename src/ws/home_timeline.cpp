@@ -297,7 +297,8 @@ private:
         if (applied_ < 0 || !redis_->ready()) co_return false;
         std::string epoch;
         long long v = 0;
-        if (!co_await read_version(epoch, v) || applied_ < 0) co_return false;
+        const bool read = co_await read_version(epoch, v);
+        if (!read || applied_ < 0) co_return false;
         // Another epoch: the counter started again and its first changes are still on their
         // way to us. A missing one: no write since it started, nothing to catch up with.
         if (!epoch.empty() && epoch != epoch_) co_return false;
@@ -317,14 +318,16 @@ private:
 
     asio::awaitable<std::optional<std::string>> try_page(long long user, long long before,
                                                          int limit) {
-        if (!co_await catch_up()) co_return std::nullopt;
+        const bool current = co_await catch_up();
+        if (!current) co_return std::nullopt;
         const long long v0 = applied_;
         const auto gen0 = generation_;
 
         // The home list.
         auto* u = find_user(user);
         if (u == nullptr || !u->has_list || clock::now() - u->list_fetched > entry_ttl) {
-            if (!co_await fill_list(user, v0, gen0)) co_return std::nullopt;
+            const bool filled = co_await fill_list(user, v0, gen0);
+            if (!filled) co_return std::nullopt;
             u = find_user(user);
             if (u == nullptr || !u->has_list) co_return std::nullopt;
         }
@@ -380,8 +383,9 @@ private:
             }
             if (missing.empty() && missing_flags.empty()) break;
             if (round == 3) co_return std::nullopt;
-            if (!co_await fill_tweets(user, missing, missing_flags, got, got_flags, v0, gen0))
-                co_return std::nullopt;
+            const bool filled =
+                co_await fill_tweets(user, missing, missing_flags, got, got_flags, v0, gen0);
+            if (!filled) co_return std::nullopt;
         }
         if (items.size() < static_cast<std::size_t>(limit) && exhausted && full)
             co_return std::nullopt;  // older tweets exist beyond the list: PostgreSQL
