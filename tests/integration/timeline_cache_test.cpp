@@ -72,9 +72,10 @@ TEST_F(TimelineCacheTest, AnswersEqualPostgreSQLAfterEveryKindOfWrite) {
         SCOPED_TRACE(label);
         const std::string mid = t1[4];
         for (const auto* u : {&viewer, &other, &f1}) {
-            for (const std::string target :
-                 {"/api/timeline", "/api/timeline?limit=7", "/api/timeline?limit=3&before=" + mid,
-                  "/api/timeline?limit=100"}) {
+            const std::vector<std::string> targets = {"/api/timeline", "/api/timeline?limit=7",
+                                                      "/api/timeline?limit=3&before=" + mid,
+                                                      "/api/timeline?limit=100"};
+            for (const auto& target : targets) {
                 SCOPED_TRACE(u->handle + " " + target);
                 const auto want = api_pg.get(target, u->token);
                 ASSERT_EQ(want.status, 200u) << want.describe();
