@@ -353,13 +353,14 @@ private:
             };
             std::size_t pending = 0;
             exhausted = true;
+            const auto now = clock::now();
             for (auto id : ids) {
                 if (before != 0 && id >= before) continue;
                 if (items.size() + pending >= static_cast<std::size_t>(limit)) {
                     exhausted = false;
                     break;
                 }
-                const tweet_rec* t = lookup(id, got);
+                const tweet_rec* t = lookup(id, got, now);
                 if (t == nullptr) {
                     missing.push_back(id);
                     ++pending;
@@ -368,7 +369,7 @@ private:
                 if (t->deleted) continue;
                 const tweet_rec* o = nullptr;
                 if (t->retweet_of != 0) {
-                    o = lookup(t->retweet_of, got);
+                    o = lookup(t->retweet_of, got, now);
                     if (o == nullptr) {
                         missing.push_back(t->retweet_of);
                         ++pending;
@@ -445,12 +446,13 @@ private:
         render_flat(out, t, flags, original, original_flags);
     }
 
-    const tweet_rec* lookup(long long id, const std::unordered_map<long long, tweet_ptr>& got) {
+    const tweet_rec* lookup(long long id, const std::unordered_map<long long, tweet_ptr>& got,
+                            clock::time_point now) {
         if (auto it = got.find(id); it != got.end()) return it->second.get();
         auto it = tweets_.find(id);
         if (it == tweets_.end()) return nullptr;
         const auto& rec = *it->second.rec;
-        if (!rec.deleted && clock::now() - rec.fetched > entry_ttl) return nullptr;
+        if (!rec.deleted && now - rec.fetched > entry_ttl) return nullptr;
         tweet_lru_.splice(tweet_lru_.begin(), tweet_lru_, it->second.lru);
         return &rec;
     }
