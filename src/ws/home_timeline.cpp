@@ -148,8 +148,9 @@ std::vector<item> parse_items(std::string_view body) {
 
 class home_timeline_impl final : public home_timeline {
 public:
-    home_timeline_impl(asio::io_context& ioc, const config& cfg, store::event_store& st)
-        : ioc_(ioc), store_(st) {
+    home_timeline_impl(asio::io_context& ioc, const config& cfg, store::event_store& st,
+                       redis::client& publisher)
+        : ioc_(ioc), store_(st), publisher_(publisher) {
         redis::callbacks cbs;
         cbs.on_message = [this](std::string_view ch, std::string_view payload) {
             if (ch == channel) on_broadcast(payload);
@@ -197,9 +198,10 @@ public:
             describe(d, body);
         }
         if (body.empty()) return;
-        redis_->send(argv("EVAL", publish_script, "2", ver_key, channel, std::move(body),
-                          std::to_string(epoch_source_())));
-        redis_->flush();
+        // On the fan-out's connection, queued ahead of its publishes: the hub writes them to
+        // Redis before the answer is let go (realtime.cpp on_committed), one write for all.
+        publisher_.send(argv("EVAL", publish_script, "2", ver_key, channel, std::move(body),
+                             std::to_string(epoch_source_())));
     }
 
     // --- the read side -------------------------------------------------------------------------
@@ -216,7 +218,35 @@ public:
 
 private:
     // Appends the change items of one timeline delivery (the frame is the wire event).
+    // A number or a quoted id after `key` in a frame (the writer's compact JSON), else -1.
+    static long long scan(std::string_view frame, std::string_view key) {
+        const auto at = frame.find(key);
+        if (at == std::string_view::npos) return -1;
+        std::size_t i = at + key.size();
+        if (i < frame.size() && frame[i] == '"') ++i;
+        long long v = 0;
+        bool any = false;
+        for (; i < frame.size() && frame[i] >= '0' && frame[i] <= '9'; ++i, any = true)
+            v = v * 10 + (frame[i] - '0');
+        return any ? v : -1;
+    }
+
     void describe(const store::delivery& d, std::string& body) {
+        // Likes, the commonest write: scanned, not parsed. Their payload is
+        // {"likes":N,"replies":N,"retweets":N,"tweetId":"N"} (see chirp_wire_timeline).
+        const std::string_view fr = *d.frame;
+        const bool liked = fr.find(R"("type":"TweetLiked")") != std::string_view::npos;
+        if (liked || fr.find(R"("type":"TweetUnliked")") != std::string_view::npos) {
+            const long long id = scan(fr, R"("tweetId":)"), likes = scan(fr, R"("likes":)"),
+                            retweets = scan(fr, R"("retweets":)"),
+                            replies = scan(fr, R"("replies":)");
+            if (id > 0 && likes >= 0 && retweets >= 0 && replies >= 0) {
+                body += "l" + std::to_string(id) + " " + std::to_string(d.actor) +
+                        (liked ? " 1 " : " 0 ") + std::to_string(likes) + " " +
+                        std::to_string(retweets) + " " + std::to_string(replies) + ";";
+                return;
+            }
+        }
         auto f = json::parse(*d.frame, nullptr, false);
         if (!f.is_object()) return;
         const auto ev = f.find("event");
@@ -887,6 +917,7 @@ private:
 
     asio::io_context& ioc_;
     store::event_store& store_;
+    redis::client& publisher_;  // the hub's command connection
     std::unique_ptr<redis::client> redis_;
     bool stopping_ = false;
 
@@ -913,8 +944,9 @@ private:
 }  // namespace
 
 std::unique_ptr<home_timeline> create_home_timeline(asio::io_context& ioc, const config& cfg,
-                                                    store::event_store& st) {
-    return std::make_unique<home_timeline_impl>(ioc, cfg, st);
+                                                    store::event_store& st,
+                                                    redis::client& publisher) {
+    return std::make_unique<home_timeline_impl>(ioc, cfg, st, publisher);
 }
 
 }  // namespace chirp::rt

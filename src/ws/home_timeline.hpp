@@ -10,6 +10,9 @@
 
 namespace chirp {
 struct config;
+namespace redis {
+class client;
+}
 namespace store {
 class event_store;
 struct write_result;
@@ -30,14 +33,17 @@ public:
     virtual boost::asio::awaitable<std::optional<std::string>> page(long long user,
                                                                     long long before,
                                                                     int limit) = 0;
-    // A committed write (on the loop, never suspends): broadcasts what it changed in tweets,
-    // likes and follows to every process (this one included), flushed before the answer.
+    // A committed write (on the loop, never suspends): queues on `publisher` the broadcast of
+    // what it changed in tweets, likes and follows, for every process (this one included).
+    // The caller must flush `publisher` before the write is answered.
     virtual void on_committed(const store::write_result& r) = 0;
     // For /api/stats.
     virtual std::string stats() const = 0;
 };
 
+// `publisher`: the command connection the hub flushes before a write is answered.
 std::unique_ptr<home_timeline> create_home_timeline(boost::asio::io_context& ioc, const config& cfg,
-                                                    store::event_store& st);
+                                                    store::event_store& st,
+                                                    redis::client& publisher);
 
 }  // namespace chirp::rt

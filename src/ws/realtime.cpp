@@ -83,7 +83,7 @@ public:
             spdlog::warn("live updates paused until Redis is back; sessions will replay");
         };
         redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs));
-        home_ = create_home_timeline(ioc, cfg, st);
+        home_ = create_home_timeline(ioc, cfg, st, *redis_);
     }
 
     // --- service -----------------------------------------------------------------------------
@@ -156,7 +156,7 @@ public:
     }
 
     void on_committed(const store::write_result& r, std::function<void()> resume) override {
-        home_->on_committed(r);  // timeline cache coherence (home_timeline.cpp)
+        home_->on_committed(r);  // timeline cache coherence, flushed below with the fan-out
         for (const auto& d : r.deliveries) {
             if (d.follow_change) {
                 follow_changed(d.author, d.actor, true);
