@@ -260,6 +260,18 @@ if want wrk; then
     stop_chirpd
     start_chirpd
     # bf10 follows the ten fan-out authors, whose tweets (if fanout ran) fill its timeline.
+    # Without fanout, each author posts a few so that a page is a full page of 20 tweets.
+    if ! want fanout; then
+        for a in 0 1 2 3 4 5 6 7 8 9; do
+            t=$(curl -fsS -H 'Content-Type: application/json' -d "{\"handle\":\"bf$a\",\"password\":\"$PW\"}" \
+                "http://127.0.0.1:$PORT/api/auth/login" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p') || t=
+            for i in 1 2 3; do
+                [[ -n $t ]] && curl -fsS -o /dev/null -H 'Content-Type: application/json' -H "Authorization: Bearer $t" \
+                    -d "{\"content\":\"wrk page filler $i from bf$a: about a tweet's length of text #bench\"}" \
+                    "http://127.0.0.1:$PORT/api/tweets" || true
+            done
+        done
+    fi
     token=$(curl -fsS -H 'Content-Type: application/json' -d "{\"handle\":\"bf10\",\"password\":\"$PW\"}" \
         "http://127.0.0.1:$PORT/api/auth/login" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p') || token=
     if [[ -n $token ]]; then

@@ -41,6 +41,7 @@
 #include "chirp/metrics/metrics.hpp"
 #include "chirp/redis/redis.hpp"
 #include "chirp/store/store.hpp"
+#include "home_timeline.hpp"
 #include "session.hpp"
 
 namespace asio = boost::asio;
@@ -92,6 +93,7 @@ public:
             spdlog::warn("live updates paused until Redis is back; sessions will replay");
         };
         redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs));
+        home_ = create_home_timeline(ioc, cfg, st, *redis_);
     }
 
     // --- service -----------------------------------------------------------------------------
@@ -101,6 +103,7 @@ public:
         redis_->subscribe("chirp:presence");
         redis_->subscribe(std::string(timeline_channel));
         redis_->start();
+        home_->start();
         asio::co_spawn(ioc_, housekeeping(), asio::detached);
     }
 
@@ -125,6 +128,7 @@ public:
             co_await t.async_wait(tuple_awaitable);
         }
         timer_.cancel();
+        home_->stop();
         redis_->stop();
     }
 
@@ -134,56 +138,36 @@ public:
         out += ",\"redis\":\"" + std::string(redis_->ready() ? "up" : "down") + "\"";
         out += ",\"localUsers\":" + std::to_string(local_.size());
         out += ",\"redisSubscriptions\":" + std::to_string(redis_->subscription_count());
+        out += home_->stats();
     }
 
+    // Served from this process's memory (home_timeline.cpp); nullopt: PostgreSQL answers.
+    // For users online anywhere, the Redis home list home:U is still built when missing,
+    // before the answer (fan-out keeps it current with LPUSHX).
     asio::awaitable<std::optional<std::string>> cached_timeline(long long user, long long before,
                                                                 int limit) override {
-        if (!redis_->ready()) co_return std::nullopt;
+        if (is_online(user) && redis_->ready()) co_await keep_home_list(user);
+        co_return co_await home_->page(user, before, limit);
+    }
+
+    asio::awaitable<void> keep_home_list(long long user) {
         const std::string key = "home:" + std::to_string(user);
-        auto r = co_await redis_->call(argv("LRANGE", key, "0", "-1"));
-        if (!r || r->type != redis::reply::kind::array) co_return std::nullopt;
-        std::vector<std::string> ids;
-        ids.reserve(r->elements.size());
-        for (auto& e : r->elements) ids.push_back(std::move(e.str));
-        if (ids.empty()) {
-            // Cold: rebuild from PostgreSQL (only while the user is online here or elsewhere,
-            // so that fan-out keeps it current).
-            // Arguments bound to a local first: GCC 12 miscompiles temporaries inside co_await.
-            auto cache_args = argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
-            auto q = co_await store_.query("home_cache_ids", std::move(cache_args));
-            if (q.code != errc::ok) co_return std::nullopt;
-            for (auto id : parse_ids(q.json)) ids.push_back(std::to_string(id));
-            if (!ids.empty() && is_online(user)) {
-                std::vector<std::string> push = argv("RPUSH", key);
-                push.insert(push.end(), ids.begin(), ids.end());
-                redis_->send(std::move(push));
-                redis_->send(argv("EXPIRE", key, "900"));
-            }
-        }
-        // Page through the cached ids; past the end of a full cache, PostgreSQL answers.
-        json page = json::array();
-        std::size_t taken = 0, i = 0;
-        for (; i < ids.size() && taken < static_cast<std::size_t>(limit) + 20; ++i) {
-            const long long id = std::atoll(ids[i].c_str());
-            if (before != 0 && id >= before) continue;
-            page.push_back(ids[i]);
-            ++taken;
-        }
-        if (i == ids.size() && ids.size() >= home_cache_max &&
-            taken < static_cast<std::size_t>(limit))
-            co_return std::nullopt;
-        // A conditional std::string temporary inside the co_await expression was freed twice
-        // by GCC 12 ("free(): invalid pointer" on /api/timeline): build the arguments first.
-        std::string before_text;
-        if (before != 0) before_text = std::to_string(before);
-        auto hydrate_args = argv(std::to_string(user), page.dump(), std::move(before_text),
-                                 std::to_string(limit), std::to_string(cfg_.celebrity_threshold));
-        auto h = co_await store_.query("timeline_hydrate", std::move(hydrate_args));
-        if (h.code != errc::ok || !h.json) co_return std::nullopt;
-        co_return std::move(h.json);
+        auto exists_args = argv("EXISTS", key);
+        auto exists = co_await redis_->call(std::move(exists_args));
+        if (!exists || exists->integer != 0) co_return;
+        // Arguments bound to a local first: GCC 12 miscompiles temporaries inside co_await.
+        auto cache_args = argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
+        auto q = co_await store_.query("home_cache_ids", std::move(cache_args));
+        if (q.code != errc::ok) co_return;
+        std::vector<std::string> push = argv("RPUSH", key);
+        for (auto id : parse_ids(q.json)) push.push_back(std::to_string(id));
+        if (push.size() == 2 || !is_online(user)) co_return;
+        redis_->send(std::move(push));
+        redis_->send(argv("EXPIRE", key, "900"));
     }
 
     void on_committed(const store::write_result& r, std::function<void()> resume) override {
+        home_->on_committed(r);  // timeline cache coherence, flushed below with the fan-out
         for (const auto& d : r.deliveries) {
             if (d.follow_change) {
                 follow_changed(d.author, d.actor, true);
@@ -642,6 +626,7 @@ private:
     session_deps deps_;
     asio::steady_timer timer_;
     std::unique_ptr<redis::client> redis_;
+    std::unique_ptr<home_timeline> home_;
     std::unordered_map<long long, std::vector<session_base*>> local_;
     std::unordered_set<long long> online_remote_;
     std::unordered_map<long long, follower_entry> followers_;
