@@ -20,6 +20,10 @@
 //    by one Lua script per tweet (LPUSHX + LTRIM for every recipient: existing caches only),
 //    rebuilt from PostgreSQL when cold, dropped when U comes online or changes whom they
 //    follow.
+//  - A write is answered once its publishes are in Redis: when other chirpd processes share
+//    this Redis (they say hello on chirp:nodes), only after Redis executed them (a PING behind
+//    them), so that an answered write's event cannot reach Redis after the next one's, written
+//    through another process; alone, as soon as they are written to Redis' socket.
 //  - Redis lost and back: every session replays from the log (nothing published meanwhile is
 //    trusted), follower caches are dropped.
 #include "chirp/ws/realtime.hpp"
@@ -34,8 +38,10 @@
 #include <charconv>
 #include <deque>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "chirp/config/config.hpp"
 #include "chirp/metrics/metrics.hpp"
@@ -54,6 +60,9 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t home_cache_max = 800;
 // Every process subscribes; see publish_timeline().
 constexpr std::string_view timeline_channel = "chirp:timeline";
+// Hellos of the chirpd processes sharing this Redis (see answer_when_in_redis()).
+constexpr std::string_view nodes_channel = "chirp:nodes";
+constexpr auto node_ttl = std::chrono::seconds(15);
 
 std::vector<long long> parse_ids(const std::optional<std::string>& text) {
     std::vector<long long> out;
@@ -102,9 +111,11 @@ public:
         redis_->subscribe("chirp:follows");
         redis_->subscribe("chirp:presence");
         redis_->subscribe(std::string(timeline_channel));
+        redis_->subscribe(std::string(nodes_channel));
         redis_->start();
         home_->start();
         asio::co_spawn(ioc_, housekeeping(), asio::detached);
+        asio::co_spawn(ioc_, announce(), asio::detached);
     }
 
     http::server_hooks hooks() override {
@@ -193,15 +204,42 @@ public:
                     break;
             }
         }
-        // The writer's answer waits until this write's timeline events are published, and
-        // written to Redis (else, under load, a client could get the answer and have another
-        // process publish its next event first).
+        // The writer's answer waits until Redis has executed this write's publishes (and the
+        // timeline cache's broadcast): else a client could get the answer, write through
+        // another process, and have that process's event reach Redis first (and a read on
+        // another process could miss the write).
         if (timeline_published_ == timeline_enqueued_) {
-            redis_->flush();
-            resume();
+            answer_when_in_redis(std::move(resume));
         } else {
             timeline_waiters_.emplace_back(timeline_enqueued_, std::move(resume));
         }
+    }
+
+    // Runs `resume` once Redis has executed every command queued so far: a PING queued behind
+    // them on the same connection is answered after them. The answers of one loop turn (a
+    // group commit) share one PING. With Redis down, at once: the write stands, and sessions
+    // replay from the log when Redis is back.
+    void answer_when_in_redis(std::function<void()> resume) {
+        if (!redis_->ready() || stopping_ || !other_processes()) {
+            // Alone: nobody else can publish in between; the answer leaves with the publishes
+            // written to Redis' socket (a PING would wait behind the fan-out's socket writes).
+            redis_->flush();
+            resume();
+            return;
+        }
+        ack_waiting_.push_back(std::move(resume));
+        if (ack_scheduled_) return;
+        ack_scheduled_ = true;
+        asio::post(ioc_, [this] {
+            ack_scheduled_ = false;
+            asio::co_spawn(ioc_, ack_ping(std::exchange(ack_waiting_, {})), asio::detached);
+        });
+    }
+
+    asio::awaitable<void> ack_ping(std::vector<std::function<void()>> waiting) {
+        auto ping = argv("PING");
+        co_await redis_->call(std::move(ping));  // nullopt (connection lost) resumes all the same
+        for (auto& f : waiting) f();
     }
 
     // The follower list of an author about to tweet is loaded while the tweet commits (a cold
@@ -358,8 +396,7 @@ private:
             ++timeline_published_;
             while (!timeline_waiters_.empty() &&
                    timeline_waiters_.front().first <= timeline_published_) {
-                redis_->flush();
-                asio::post(ioc_, std::move(timeline_waiters_.front().second));
+                answer_when_in_redis(std::move(timeline_waiters_.front().second));
                 timeline_waiters_.pop_front();
             }
         }
@@ -494,6 +531,18 @@ private:
                                std::atoll(std::string(payload.substr(sp + 1)).c_str()), false);
             return;
         }
+        if (channel == nodes_channel) {
+            std::uint64_t node = 0;
+            std::from_chars(payload.data(), payload.data() + payload.size(), node);
+            if (node == 0 || node == node_id_) return;
+            const auto now = std::chrono::steady_clock::now();
+            auto [it, fresh] = nodes_.try_emplace(node, now);
+            const bool stale = now - it->second > node_ttl;
+            it->second = now;
+            // A newcomer (or one back from silence) learns about this process at once.
+            if (fresh || stale) say_hello();
+            return;
+        }
         if (channel == "chirp:presence") {
             if (payload.size() > 1 && payload[0] == '+')
                 online_remote_.insert(std::atoll(std::string(payload.substr(1)).c_str()));
@@ -567,6 +616,33 @@ private:
         }
     }
 
+    // Other chirpd processes on this Redis: each says hello on chirp:nodes when Redis is up and
+    // every 5 s; one that hears a new process answers at once.
+    bool other_processes() {
+        const auto now = std::chrono::steady_clock::now();
+        std::erase_if(nodes_, [&](const auto& n) { return now - n.second > node_ttl; });
+        return !nodes_.empty();
+    }
+
+    void say_hello() { publish(nodes_channel, std::to_string(node_id_)); }
+
+    asio::awaitable<void> announce() {
+        asio::steady_timer t(ioc_);
+        bool was_ready = false;
+        auto next = std::chrono::steady_clock::now();
+        while (!stopping_) {
+            const bool ready = redis_->ready();
+            if (ready && (!was_ready || std::chrono::steady_clock::now() >= next)) {
+                say_hello();
+                redis_->flush();
+                next = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            }
+            was_ready = ready;
+            t.expires_after(std::chrono::milliseconds(50));
+            co_await t.async_wait(tuple_awaitable);
+        }
+    }
+
     // Presence refresh (every 20 s) and the stats channel (every 5 s).
     asio::awaitable<void> housekeeping() {
         int tick = 0;
@@ -633,6 +709,11 @@ private:
     std::deque<pending_timeline> timeline_queue_;
     std::uint64_t timeline_enqueued_ = 0, timeline_published_ = 0;
     std::deque<std::pair<std::uint64_t, std::function<void()>>> timeline_waiters_;
+    std::vector<std::function<void()>> ack_waiting_;
+    const std::uint64_t node_id_ =
+        std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32) | 1;
+    std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> nodes_;
+    bool ack_scheduled_ = false;
     std::unordered_map<long long, std::vector<long long>> user_celebs_;
     std::unordered_map<long long, std::unordered_set<long long>> celeb_local_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> typing_last_;
