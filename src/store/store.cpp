@@ -16,6 +16,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
+#include <cstdio>
+#include <ctime>
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -69,10 +71,244 @@ std::shared_ptr<const std::string> make_frame(std::string_view channel, const st
     return std::make_shared<const std::string>(std::move(s));
 }
 
+// Appends `v` as a JSON string (quoted, escaped). The text is UTF-8 from PostgreSQL.
+void append_json_string(std::string& out, std::string_view v) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (const char ch : v) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += hex[c >> 4];
+                    out += hex[c & 0xf];
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    out += '"';
+}
+
+// chirp_ts(): microseconds since 1970 as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC, milliseconds
+// truncated like to_char's MS).
+std::string format_ts(long long us) {
+    long long secs = us / 1000000;
+    long long rem = us % 1000000;
+    if (rem < 0) {
+        rem += 1000000;
+        --secs;
+    }
+    const auto t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(rem / 1000));
+    return buf;
+}
+
 long long to_ll(const nlohmann::json& j) {
     if (j.is_string()) return std::stoll(j.get<std::string>());
     if (j.is_number_integer()) return j.get<long long>();
     return 0;
+}
+
+// Columns of chirp_exec_rows (migration 004) as the writer selects them.
+enum col : int {
+    c_json,
+    c_kind,
+    c_seq,
+    c_tid,
+    c_actor,
+    c_eid,
+    c_ts,
+    c_content,
+    c_handle,
+    c_name,
+    c_hashtags,
+    c_author,
+    c_likes,
+    c_retweets,
+    c_replies,
+    c_flag,
+    c_base,
+    c_for_author
+};
+
+// `obj` (a JSON object's text) with `fields` (",\"k\":v..." ) added before its closing brace.
+void append_extended(std::string& out, std::string_view obj, std::string_view fields) {
+    const auto close = obj.rfind('}');
+    out.append(obj.substr(0, close));
+    if (obj.find_first_not_of(" {", 0) != close) {
+        out.append(fields);
+    } else {
+        out.append(fields.substr(1));  // an empty object: no leading comma
+    }
+    out += '}';
+}
+
+// A like from chirp_exec_likes_rows' raw columns: the answer (the tweet as the liker sees it),
+// and for a new like the timeline frame (the counts) and the author's notification frame; the
+// same JSON as 002's chirp_exec_likes built in SQL.
+write_result render_like(const pqxx::row& row) {
+    const std::string tid = row[c_tid].c_str(), actor = row[c_actor].c_str();
+    const std::string likes = row[c_likes].c_str();
+    write_result wr;
+    wr.status = 200;
+    std::string fields = R"(,"likes":)";
+    fields += likes;
+    fields += R"(,"likedByMe":true,"retweetedByMe":)";
+    fields += row[c_flag].as<bool>() ? "true" : "false";
+    append_extended(wr.body, row[c_base].c_str(), fields);
+    if (row[c_seq].is_null()) return wr;  // already liked: nothing appended
+
+    const std::string seq = row[c_seq].c_str(), eid = row[c_eid].c_str();
+    const auto ts = format_ts(row[c_ts].as<long long>());
+    const auto author = row[c_author].as<long long>();
+    wr.seq = row[c_seq].as<long long>();
+    std::string head;  // the event's common fields after its type
+    head += R"(","userId":")";
+    head += actor;
+    head += R"(","timestamp":")";
+    head += ts;
+    head += R"(","version":1,"payload":)";
+
+    std::string frame;
+    frame.reserve(384);
+    frame += R"({"type":"event","channel":"timeline","seq":")";
+    frame += seq;
+    frame += R"(","event":{"id":")";
+    frame += eid;
+    frame += R"(","type":"TweetLiked)";
+    frame += head;
+    frame += R"({"tweetId":")";
+    frame += tid;
+    frame += R"(","likes":)";
+    frame += likes;
+    frame += R"(,"retweets":)";
+    frame += row[c_retweets].c_str();
+    frame += R"(,"replies":)";
+    frame += row[c_replies].c_str();
+    frame += "}}}";
+    delivery del;
+    del.channel = channel_kind::timeline;
+    del.seq = wr.seq;
+    del.author = author;
+    del.actor = row[c_actor].as<long long>();
+    del.frame = std::make_shared<const std::string>(std::move(frame));
+    wr.deliveries.push_back(std::move(del));
+    if (author == wr.deliveries[0].actor) return wr;  // no notification for your own like
+
+    std::string note;
+    note.reserve(1024);
+    note += R"({"type":"event","channel":"notifications","seq":")";
+    note += seq;
+    note += R"(","event":{"id":")";
+    note += eid;
+    note += R"(","type":"Notification)";
+    note += head;
+    note += R"({"notification":{"id":")";
+    note += seq;
+    note += R"(","seq":")";
+    note += seq;
+    note += R"(","type":"like","actor":{"id":")";
+    note += actor;
+    note += R"(","handle":)";
+    append_json_string(note, row[c_handle].c_str());
+    note += R"(,"displayName":)";
+    append_json_string(note, row[c_name].c_str());
+    note += R"(},"tweet":)";
+    append_extended(note, row[c_for_author].c_str(), R"(,"likes":)" + likes);
+    note += R"(,"conversationId":null,"createdAt":")";
+    note += ts;
+    note += R"(","read":false}}}})";
+    delivery n;
+    n.channel = channel_kind::notifications;
+    n.seq = wr.seq;
+    n.actor = wr.deliveries[0].actor;
+    n.users.push_back(author);
+    n.frame = std::make_shared<const std::string>(std::move(note));
+    wr.deliveries.push_back(std::move(n));
+    return wr;
+}
+
+// The answer and the timeline frame of a plain tweet from chirp_exec_plain_tweets_rows' raw
+// columns: the same JSON as chirp_tweet_json and chirp_wire_timeline give for it, without
+// JSON in SQL.
+write_result render_plain_tweet(const pqxx::row& row) {
+    const std::string seq = row[c_seq].c_str(), tid = row[c_tid].c_str(),
+                      actor = row[c_actor].c_str();
+    const auto ts = format_ts(row[c_ts].as<long long>());
+    std::string tweet;
+    tweet.reserve(384);
+    tweet += R"({"id":")";
+    tweet += tid;
+    tweet += R"(","author":{"id":")";
+    tweet += actor;
+    tweet += R"(","handle":)";
+    append_json_string(tweet, row[c_handle].c_str());
+    tweet += R"(,"displayName":)";
+    append_json_string(tweet, row[c_name].c_str());
+    tweet += R"(},"content":)";
+    append_json_string(tweet, row[c_content].c_str());
+    tweet += R"(,"createdAt":")";
+    tweet += ts;
+    tweet += R"(","replyTo":null,"retweetOf":null,"mentions":[],"hashtags":)";
+    tweet += row[c_hashtags].c_str();  // jsonb text of an array of strings
+    tweet += R"(,"likes":0,"retweets":0,"replies":0,"likedByMe":false,"retweetedByMe":false})";
+
+    std::string frame;
+    frame.reserve(tweet.size() + 256);
+    frame += R"({"type":"event","channel":"timeline","seq":")";
+    frame += seq;
+    frame += R"(","event":{"id":")";
+    frame += row[c_eid].c_str();
+    frame += R"(","type":"TweetCreated","userId":")";
+    frame += actor;
+    frame += R"(","timestamp":")";
+    frame += ts;
+    // version: the events.version column's default, which the fast path does not set.
+    frame += R"(","version":1,"payload":{"tweet":)";
+    frame += tweet;
+    frame += "}}}";
+
+    write_result wr;
+    wr.status = 201;
+    wr.seq = row[c_seq].as<long long>();
+    wr.body = std::move(tweet);
+    delivery del;
+    del.channel = channel_kind::timeline;
+    del.seq = wr.seq;
+    del.author = row[c_actor].as<long long>();
+    del.actor = del.author;
+    del.tweet_id = row[c_tid].as<long long>();
+    del.frame = std::make_shared<const std::string>(std::move(frame));
+    wr.deliveries.push_back(std::move(del));
+    return wr;
 }
 
 struct pending_write {
@@ -252,7 +488,11 @@ private:
         pqxx::result rows;
         {
             pqxx::work tx(conn);
-            rows = tx.exec_params("SELECT r::text FROM chirp_exec($1::jsonb) r", cmds);
+            rows = tx.exec_params(
+                "SELECT o_json::text, o_kind, o_seq, o_tid, o_actor, o_eid, o_ts, o_content, "
+                "o_handle, o_name, o_hashtags, o_author, o_likes, o_retweets, o_replies, o_flag, "
+                "o_base, o_for_author FROM chirp_exec_rows($1::jsonb)",
+                cmds);
             tx.commit();
         }
         const auto committed = std::chrono::steady_clock::now();
@@ -263,8 +503,10 @@ private:
             throw std::runtime_error("chirp_exec returned a short batch");
         metrics_.append_batches.fetch_add(1, std::memory_order_relaxed);
         for (std::size_t i = 0; i < batch.size(); ++i) {
-            auto wr =
-                parse_write_result(nlohmann::json::parse(rows[static_cast<int>(i)][0].c_str()));
+            const auto row = rows[static_cast<int>(i)];
+            auto wr = !row[0].is_null() ? parse_write_result(nlohmann::json::parse(row[0].c_str()))
+                      : std::string_view(row[1].c_str()) == "like" ? render_like(row)
+                                                                   : render_plain_tweet(row);
             wr.committed_at = committed;
             wr.committed_unix_us = committed_us;
             if (wr.seq != 0) metrics_.events_appended.fetch_add(1, std::memory_order_relaxed);
