@@ -7,7 +7,9 @@
 --                              per tweet, half of the whole append, and ~120 µs per like).
 --                              chirp_exec (002) stays for `chirpd seed`.
 --
--- The fast paths look big tables up by `= ANY (array)` (an index scan whatever the join
+-- The fast paths are PL/pgSQL, so their plans are cached per connection (a SQL function's
+-- statement was planned on every call: 0.3-0.4 ms, most of a one-command batch). They look
+-- big tables up by `= ANY (array)` (an index scan whatever the join
 -- method): with nested loops off, a join against users, tweets, tweet_stats or likes was a
 -- hash join over a sequential scan of the whole table, so a batch cost grew with the data
 -- (likes at 1,000/s: p99 217 ms with 100k tweets). 002's chirp_exec_likes keeps its plan: only
@@ -24,57 +26,59 @@ RETURNS TABLE (o_json json, o_kind text, o_seq bigint, o_tid bigint, o_actor big
                o_ts bigint, o_content text, o_handle text, o_name text, o_hashtags text,
                o_author bigint, o_likes integer, o_retweets integer, o_replies integer,
                o_flag boolean, o_base text, o_for_author text)
-LANGUAGE sql SET jit = off SET enable_nestloop = off AS $$
-    WITH input AS MATERIALIZED (
-        SELECT x.ord, (x.cmd->>'actor')::bigint AS actor,
-               x.cmd->'args'->>'content' AS content,
-               COALESCE(x.cmd->'args'->'hashtags', '[]'::jsonb) AS hashtags
-        FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
-        WHERE x.ord BETWEEN first_ord AND last_ord),
-    authors AS MATERIALIZED (
-        SELECT u.id, u.handle, u.display_name FROM users u
-        WHERE u.id = ANY ((SELECT array_agg(DISTINCT i.actor) FROM input i)::bigint[])),
-    -- Ids, seqs, event ids and times drawn while scanning the run in command order.
-    numbered AS MATERIALIZED (
-        SELECT j.*,
-               CASE WHEN j.actor IS NOT NULL THEN nextval('tweet_ids') END AS tid,
-               CASE WHEN j.actor IS NOT NULL THEN nextval('event_seq') END AS seq,
-               CASE WHEN j.actor IS NOT NULL THEN gen_random_uuid() END AS eid,
-               clock_timestamp() AS created_at
-        FROM (SELECT i.ord, a.id AS actor, a.handle, a.display_name, i.content, i.hashtags
-              FROM input i LEFT JOIN authors a ON a.id = i.actor
-              ORDER BY i.ord) j),
-    ev AS (
-        INSERT INTO events (seq, id, type, user_id, payload, created_at)
-        SELECT n.seq, n.eid, 'TweetCreated', n.actor,
-               jsonb_build_object('tweetId', n.tid::text, 'content', n.content, 'replyTo', NULL,
-                                  'retweetOf', NULL, 'mentions', '[]'::jsonb, 'hashtags', n.hashtags),
-               n.created_at
-        FROM numbered n WHERE n.actor IS NOT NULL ORDER BY n.seq),
-    tw AS (
-        INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags,
-                            created_at, seq)
-        SELECT n.tid, n.actor, n.content, NULL, NULL, '[]'::jsonb,
-               ARRAY(SELECT jsonb_array_elements_text(n.hashtags)), n.created_at, n.seq
-        FROM numbered n WHERE n.actor IS NOT NULL),
-    st AS (
-        INSERT INTO tweet_stats (tweet_id) SELECT n.tid FROM numbered n WHERE n.actor IS NOT NULL),
-    counts AS MATERIALIZED (
-        SELECT actor, count(*) AS n FROM numbered WHERE actor IS NOT NULL GROUP BY actor),
-    us AS (
-        UPDATE user_stats s SET tweets = s.tweets + c.n
-        FROM counts c
-        WHERE s.user_id = c.actor
-          AND s.user_id = ANY ((SELECT array_agg(c2.actor) FROM counts c2)::bigint[]))
-    SELECT CASE WHEN n.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json END,
-           'tweet', n.seq, n.tid, n.actor, n.eid,
-           CASE WHEN n.actor IS NOT NULL THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
-           n.content, n.handle, n.display_name, n.hashtags::text,
-           NULL::bigint, NULL::integer, NULL::integer, NULL::integer, NULL::boolean, NULL::text,
-           NULL::text
-    FROM numbered n
-    ORDER BY n.ord
-$$;
+LANGUAGE plpgsql SET jit = off SET enable_nestloop = off AS $$
+BEGIN
+    RETURN QUERY
+        WITH input AS MATERIALIZED (
+            SELECT x.ord, (x.cmd->>'actor')::bigint AS actor,
+                   x.cmd->'args'->>'content' AS content,
+                   COALESCE(x.cmd->'args'->'hashtags', '[]'::jsonb) AS hashtags
+            FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
+            WHERE x.ord BETWEEN first_ord AND last_ord),
+        authors AS MATERIALIZED (
+            SELECT u.id, u.handle, u.display_name FROM users u
+            WHERE u.id = ANY ((SELECT array_agg(DISTINCT i.actor) FROM input i)::bigint[])),
+        -- Ids, seqs, event ids and times drawn while scanning the run in command order.
+        numbered AS MATERIALIZED (
+            SELECT j.*,
+                   CASE WHEN j.actor IS NOT NULL THEN nextval('tweet_ids') END AS tid,
+                   CASE WHEN j.actor IS NOT NULL THEN nextval('event_seq') END AS seq,
+                   CASE WHEN j.actor IS NOT NULL THEN gen_random_uuid() END AS eid,
+                   clock_timestamp() AS created_at
+            FROM (SELECT i.ord, a.id AS actor, a.handle, a.display_name, i.content, i.hashtags
+                  FROM input i LEFT JOIN authors a ON a.id = i.actor
+                  ORDER BY i.ord) j),
+        ev AS (
+            INSERT INTO events (seq, id, type, user_id, payload, created_at)
+            SELECT n.seq, n.eid, 'TweetCreated', n.actor,
+                   jsonb_build_object('tweetId', n.tid::text, 'content', n.content, 'replyTo', NULL,
+                                      'retweetOf', NULL, 'mentions', '[]'::jsonb, 'hashtags', n.hashtags),
+                   n.created_at
+            FROM numbered n WHERE n.actor IS NOT NULL ORDER BY n.seq),
+        tw AS (
+            INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags,
+                                created_at, seq)
+            SELECT n.tid, n.actor, n.content, NULL, NULL, '[]'::jsonb,
+                   ARRAY(SELECT jsonb_array_elements_text(n.hashtags)), n.created_at, n.seq
+            FROM numbered n WHERE n.actor IS NOT NULL),
+        st AS (
+            INSERT INTO tweet_stats (tweet_id) SELECT n.tid FROM numbered n WHERE n.actor IS NOT NULL),
+        counts AS MATERIALIZED (
+            SELECT actor, count(*) AS n FROM numbered WHERE actor IS NOT NULL GROUP BY actor),
+        us AS (
+            UPDATE user_stats s SET tweets = s.tweets + c.n
+            FROM counts c
+            WHERE s.user_id = c.actor
+              AND s.user_id = ANY ((SELECT array_agg(c2.actor) FROM counts c2)::bigint[]))
+        SELECT CASE WHEN n.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json END,
+               'tweet', n.seq, n.tid, n.actor, n.eid,
+               CASE WHEN n.actor IS NOT NULL THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
+               n.content, n.handle, n.display_name, n.hashtags::text,
+               NULL::bigint, NULL::integer, NULL::integer, NULL::integer, NULL::boolean, NULL::text,
+               NULL::text
+        FROM numbered n
+        ORDER BY n.ord;
+END $$;
 
 -- The fast path for likes (002's chirp_exec_likes), as rows: the same decisions, events and
 -- projection writes, with index lookups instead of table scans, and without JSON per like
@@ -89,90 +93,92 @@ RETURNS TABLE (o_json json, o_kind text, o_seq bigint, o_tid bigint, o_actor big
                o_ts bigint, o_content text, o_handle text, o_name text, o_hashtags text,
                o_author bigint, o_likes integer, o_retweets integer, o_replies integer,
                o_flag boolean, o_base text, o_for_author text)
-LANGUAGE sql SET jit = off SET enable_nestloop = off AS $$
-    WITH raw AS MATERIALIZED (
-        SELECT x.ord, (x.cmd->>'actor')::bigint AS actor,
-               (x.cmd->'args'->>'tweetId')::bigint AS tweet_id
-        FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
-        WHERE x.ord BETWEEN first_ord AND last_ord),
-    known_users AS MATERIALIZED (
-        SELECT u.id, u.handle, u.display_name FROM users u
-        WHERE u.id = ANY ((SELECT array_agg(DISTINCT r.actor) FROM raw r)::bigint[])),
-    known_tweets AS MATERIALIZED (
-        SELECT t.id, t.author_id FROM tweets t
-        WHERE t.id = ANY ((SELECT array_agg(DISTINCT r.tweet_id) FROM raw r)::bigint[])
-          AND NOT t.deleted),
-    input AS MATERIALIZED (
-        SELECT r.ord, u.id AS actor, u.handle, u.display_name, t.id AS tweet_id,
-               t.author_id AS author
-        FROM raw r
-        LEFT JOIN known_users u ON u.id = r.actor
-        LEFT JOIN known_tweets t ON t.id = r.tweet_id
-        ORDER BY r.ord),
-    -- A like is new when the user has not liked the tweet and it is the first in this run.
-    flagged AS MATERIALIZED (
-        SELECT i.*,
-               i.actor IS NOT NULL AND i.tweet_id IS NOT NULL
-               AND i.ord = min(i.ord) OVER (PARTITION BY i.actor, i.tweet_id)
-               AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.tweet_id = i.tweet_id
-                                                       AND l.user_id = i.actor) AS fresh
-        FROM input i ORDER BY i.ord),
-    numbered AS MATERIALIZED (
-        SELECT f.*, CASE WHEN f.fresh THEN nextval('event_seq') END AS seq,
-               CASE WHEN f.fresh THEN gen_random_uuid() END AS eid,
-               clock_timestamp() AS created_at
-        FROM flagged f),
-    ev AS (
-        INSERT INTO events (seq, id, type, user_id, payload, created_at)
-        SELECT n.seq, n.eid, 'TweetLiked', n.actor,
-               jsonb_build_object('tweetId', n.tweet_id::text, 'authorId', n.author::text),
-               n.created_at
-        FROM numbered n WHERE n.fresh ORDER BY n.seq),
-    lk AS (
-        INSERT INTO likes (user_id, tweet_id, created_at)
-        SELECT n.actor, n.tweet_id, n.created_at FROM numbered n WHERE n.fresh),
-    per_tweet AS MATERIALIZED (
-        SELECT tweet_id, count(*) AS n FROM numbered WHERE fresh GROUP BY tweet_id),
-    st AS (
-        UPDATE tweet_stats s SET likes = s.likes + c.n
-        FROM per_tweet c
-        WHERE s.tweet_id = c.tweet_id
-          AND s.tweet_id = ANY ((SELECT array_agg(c2.tweet_id) FROM per_tweet c2)::bigint[])
-        RETURNING s.*),
-    nt AS (
-        INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id,
-                                   created_at)
-        SELECT n.author, n.seq, 'like', n.actor, n.tweet_id, NULL, n.created_at
-        FROM numbered n WHERE n.fresh AND n.author <> n.actor
-        ON CONFLICT DO NOTHING),
-    -- Each liked tweet rendered once for nobody and once for its author; counts after the run.
-    tw AS MATERIALIZED (
-        SELECT t.id,
-               (chirp_tweet_json(t, NULL) - 'likes' - 'likedByMe' - 'retweetedByMe')::text AS base,
-               (chirp_tweet_json(t, t.author_id) - 'likes')::text AS for_author
-        FROM tweets t
-        WHERE t.id = ANY ((SELECT array_agg(k.id) FROM known_tweets k)::bigint[])),
-    counts AS (
-        SELECT x.tweet_id,
-               COALESCE(st.likes, x.likes) AS likes, x.retweets, x.replies
-        FROM tweet_stats x LEFT JOIN st ON st.tweet_id = x.tweet_id
-        WHERE x.tweet_id = ANY ((SELECT array_agg(k.id) FROM known_tweets k)::bigint[]))
-    SELECT CASE
-               WHEN n.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json
-               WHEN n.tweet_id IS NULL THEN chirp_err(404, 'not_found', 'no such tweet')::json
-           END,
-           'like', n.seq, n.tweet_id, n.actor, n.eid,
-           CASE WHEN n.fresh THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
-           NULL::text, n.handle, n.display_name, NULL::text, n.author,
-           c.likes, c.retweets, c.replies,
-           EXISTS (SELECT 1 FROM tweets x WHERE x.retweet_of = n.tweet_id
-                   AND x.author_id = n.actor AND NOT x.deleted),
-           tw.base, tw.for_author
-    FROM numbered n
-    LEFT JOIN tw ON tw.id = n.tweet_id
-    LEFT JOIN counts c ON c.tweet_id = n.tweet_id
-    ORDER BY n.ord
-$$;
+LANGUAGE plpgsql SET jit = off SET enable_nestloop = off AS $$
+BEGIN
+    RETURN QUERY
+        WITH raw AS MATERIALIZED (
+            SELECT x.ord, (x.cmd->>'actor')::bigint AS actor,
+                   (x.cmd->'args'->>'tweetId')::bigint AS tweet_id
+            FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
+            WHERE x.ord BETWEEN first_ord AND last_ord),
+        known_users AS MATERIALIZED (
+            SELECT u.id, u.handle, u.display_name FROM users u
+            WHERE u.id = ANY ((SELECT array_agg(DISTINCT r.actor) FROM raw r)::bigint[])),
+        known_tweets AS MATERIALIZED (
+            SELECT t.id, t.author_id FROM tweets t
+            WHERE t.id = ANY ((SELECT array_agg(DISTINCT r.tweet_id) FROM raw r)::bigint[])
+              AND NOT t.deleted),
+        input AS MATERIALIZED (
+            SELECT r.ord, u.id AS actor, u.handle, u.display_name, t.id AS tweet_id,
+                   t.author_id AS author
+            FROM raw r
+            LEFT JOIN known_users u ON u.id = r.actor
+            LEFT JOIN known_tweets t ON t.id = r.tweet_id
+            ORDER BY r.ord),
+        -- A like is new when the user has not liked the tweet and it is the first in this run.
+        flagged AS MATERIALIZED (
+            SELECT i.*,
+                   i.actor IS NOT NULL AND i.tweet_id IS NOT NULL
+                   AND i.ord = min(i.ord) OVER (PARTITION BY i.actor, i.tweet_id)
+                   AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.tweet_id = i.tweet_id
+                                                           AND l.user_id = i.actor) AS fresh
+            FROM input i ORDER BY i.ord),
+        numbered AS MATERIALIZED (
+            SELECT f.*, CASE WHEN f.fresh THEN nextval('event_seq') END AS seq,
+                   CASE WHEN f.fresh THEN gen_random_uuid() END AS eid,
+                   clock_timestamp() AS created_at
+            FROM flagged f),
+        ev AS (
+            INSERT INTO events (seq, id, type, user_id, payload, created_at)
+            SELECT n.seq, n.eid, 'TweetLiked', n.actor,
+                   jsonb_build_object('tweetId', n.tweet_id::text, 'authorId', n.author::text),
+                   n.created_at
+            FROM numbered n WHERE n.fresh ORDER BY n.seq),
+        lk AS (
+            INSERT INTO likes (user_id, tweet_id, created_at)
+            SELECT n.actor, n.tweet_id, n.created_at FROM numbered n WHERE n.fresh),
+        per_tweet AS MATERIALIZED (
+            SELECT tweet_id, count(*) AS n FROM numbered WHERE fresh GROUP BY tweet_id),
+        st AS (
+            UPDATE tweet_stats s SET likes = s.likes + c.n
+            FROM per_tweet c
+            WHERE s.tweet_id = c.tweet_id
+              AND s.tweet_id = ANY ((SELECT array_agg(c2.tweet_id) FROM per_tweet c2)::bigint[])
+            RETURNING s.*),
+        nt AS (
+            INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id,
+                                       created_at)
+            SELECT n.author, n.seq, 'like', n.actor, n.tweet_id, NULL, n.created_at
+            FROM numbered n WHERE n.fresh AND n.author <> n.actor
+            ON CONFLICT DO NOTHING),
+        -- Each liked tweet rendered once for nobody and once for its author; counts after the run.
+        tw AS MATERIALIZED (
+            SELECT t.id,
+                   (chirp_tweet_json(t, NULL) - 'likes' - 'likedByMe' - 'retweetedByMe')::text AS base,
+                   (chirp_tweet_json(t, t.author_id) - 'likes')::text AS for_author
+            FROM tweets t
+            WHERE t.id = ANY ((SELECT array_agg(k.id) FROM known_tweets k)::bigint[])),
+        counts AS (
+            SELECT x.tweet_id,
+                   COALESCE(st.likes, x.likes) AS likes, x.retweets, x.replies
+            FROM tweet_stats x LEFT JOIN st ON st.tweet_id = x.tweet_id
+            WHERE x.tweet_id = ANY ((SELECT array_agg(k.id) FROM known_tweets k)::bigint[]))
+        SELECT CASE
+                   WHEN n.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json
+                   WHEN n.tweet_id IS NULL THEN chirp_err(404, 'not_found', 'no such tweet')::json
+               END,
+               'like', n.seq, n.tweet_id, n.actor, n.eid,
+               CASE WHEN n.fresh THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
+               NULL::text, n.handle, n.display_name, NULL::text, n.author,
+               c.likes, c.retweets, c.replies,
+               EXISTS (SELECT 1 FROM tweets x WHERE x.retweet_of = n.tweet_id
+                       AND x.author_id = n.actor AND NOT x.deleted),
+               tw.base, tw.for_author
+        FROM numbered n
+        LEFT JOIN tw ON tw.id = n.tweet_id
+        LEFT JOIN counts c ON c.tweet_id = n.tweet_id
+        ORDER BY n.ord;
+END $$;
 
 -- chirp_exec for the event writer: the same decisions, fast paths and answers, as rows of
 -- (o_json, o_kind and raw columns); see chirp_exec_plain_tweets_rows and chirp_exec_likes_rows.
