@@ -2,11 +2,14 @@
 // The loop never touches PostgreSQL. Two kinds of threads own connections:
 //  - reader threads (cfg.db_threads) take named queries from a bounded queue;
 //  - one writer thread takes every queued command at once and runs them as one batch:
-//    BEGIN; SELECT chirp_exec(<all commands>); COMMIT. That is group commit: one fsync for
-//    the whole batch, so throughput grows with load. chirp_exec takes the append advisory
-//    lock first, so seq order is commit order across processes (ARCHITECTURE guarantee 3).
-// Results are parsed (and the live frames serialized once) on the writer thread, then posted
-// to the loop, where the awaiting coroutine resumes and the on_committed hook runs (fan-out).
+//    SELECT chirp_exec_rows(<all commands>) as one implicit transaction. That is group commit: one
+//    fsync for the whole batch, so throughput grows with load. It takes the append advisory lock
+//    first, so seq order is commit order across processes (ARCHITECTURE guarantee 3).
+// chirp_exec_rows (migration 004) answers the fast paths (plain tweets, likes) with raw columns,
+// other commands with JSON. A committed batch goes to one completer thread, which renders the
+// answers and live frames (serialized once) while the writer runs the next batch, and posts
+// them in commit order to the loop, where the awaiting coroutine resumes and the on_committed
+// hook runs (fan-out).
 // A command is answered only after its commit (guarantee 1).
 #include "chirp/store/store.hpp"
 
@@ -317,6 +320,17 @@ struct pending_write {
     std::chrono::steady_clock::time_point submitted;
 };
 
+// A committed batch waiting for its answers to be rendered.
+struct committed_batch {
+    std::vector<pending_write> writes;
+    pqxx::result rows;
+    std::chrono::steady_clock::time_point committed{};
+    std::int64_t committed_us = 0;
+};
+
+// Committed batches the completer may lag behind the writer.
+constexpr std::size_t max_done_batches = 4;
+
 struct pending_read {
     std::string name;
     std::vector<std::string> params;
@@ -331,6 +345,7 @@ public:
           max_batch_(cfg.writer_max_batch),
           max_queue_(cfg.writer_max_queue),
           metrics_(m) {
+        completer_ = std::thread([this] { completer_loop(); });
         writer_ = std::thread([this] { writer_loop(); });
         for (int i = 0; i < cfg.db_threads; ++i) readers_.emplace_back([this] { reader_loop(); });
     }
@@ -395,6 +410,12 @@ public:
         write_cv_.notify_all();
         read_cv_.notify_all();
         if (writer_.joinable()) writer_.join();
+        {
+            std::lock_guard lk(done_mu_);
+            writer_done_ = true;
+        }
+        done_cv_.notify_all();
+        if (completer_.joinable()) completer_.join();
         for (auto& t : readers_)
             if (t.joinable()) t.join();
     }
@@ -485,15 +506,18 @@ private:
         }
         cmds += ']';
 
+        // One statement in its own implicit transaction: one round trip instead of three
+        // (BEGIN, SELECT, COMMIT). PQexecParams returns only after the server's ReadyForQuery,
+        // which follows the commit, so nothing is answered before it is durable; the advisory
+        // lock chirp_exec_rows takes is held until that commit.
         pqxx::result rows;
         {
-            pqxx::work tx(conn);
+            pqxx::nontransaction tx(conn);
             rows = tx.exec_params(
                 "SELECT o_json::text, o_kind, o_seq, o_tid, o_actor, o_eid, o_ts, o_content, "
                 "o_handle, o_name, o_hashtags, o_author, o_likes, o_retweets, o_replies, o_flag, "
                 "o_base, o_for_author FROM chirp_exec_rows($1::jsonb)",
                 cmds);
-            tx.commit();
         }
         const auto committed = std::chrono::steady_clock::now();
         const auto committed_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -502,19 +526,56 @@ private:
         if (rows.size() != batch.size())
             throw std::runtime_error("chirp_exec returned a short batch");
         metrics_.append_batches.fetch_add(1, std::memory_order_relaxed);
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            const auto row = rows[static_cast<int>(i)];
-            auto wr = !row[0].is_null() ? parse_write_result(nlohmann::json::parse(row[0].c_str()))
-                      : std::string_view(row[1].c_str()) == "like" ? render_like(row)
-                                                                   : render_plain_tweet(row);
-            wr.committed_at = committed;
-            wr.committed_unix_us = committed_us;
+        // Committed: the completer renders and answers it while this thread runs the next
+        // batch. One FIFO completer, so answers (and fan-out) keep commit order.
+        committed_batch done{std::move(batch), std::move(rows), committed, committed_us};
+        batch.clear();
+        std::unique_lock lk(done_mu_);
+        done_cv_.wait(lk, [&] { return done_queue_.size() < max_done_batches; });
+        done_queue_.push_back(std::move(done));
+        done_cv_.notify_all();
+    }
+
+    // Renders the answers of committed batches, in commit order, and hands them to the loop.
+    void completer_loop() {
+        for (;;) {
+            committed_batch b;
+            {
+                std::unique_lock lk(done_mu_);
+                done_cv_.wait(lk, [&] { return writer_done_ || !done_queue_.empty(); });
+                if (done_queue_.empty()) return;  // the writer has stopped, everything answered
+                b = std::move(done_queue_.front());
+                done_queue_.pop_front();
+                done_cv_.notify_all();
+            }
+            complete(b);
+        }
+    }
+
+    void complete(committed_batch& b) {
+        for (std::size_t i = 0; i < b.writes.size(); ++i) {
+            write_result wr;
+            try {
+                const auto row = b.rows[static_cast<int>(i)];
+                wr = !row[c_json].is_null()
+                         ? parse_write_result(nlohmann::json::parse(row[c_json].c_str()))
+                     : std::string_view(row[c_kind].c_str()) == "like" ? render_like(row)
+                                                                       : render_plain_tweet(row);
+            } catch (const std::exception& e) {
+                // Committed, but the answer is unreadable: in doubt, like a lost COMMIT reply.
+                spdlog::error("event writer: unreadable result: {}", e.what());
+                wr = write_result{};
+                wr.status = 503;
+                wr.body = error_body(errc::unavailable, "the database is unavailable");
+            }
+            wr.committed_at = b.committed;
+            wr.committed_unix_us = b.committed_us;
             if (wr.seq != 0) metrics_.events_appended.fetch_add(1, std::memory_order_relaxed);
             metrics_.append_latency.record(
                 static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                               committed - batch[i].submitted)
+                                               b.committed - b.writes[i].submitted)
                                                .count()));
-            batch[i].done(std::move(wr));
+            b.writes[i].done(std::move(wr));
         }
     }
 
@@ -571,7 +632,12 @@ private:
     std::condition_variable read_cv_;
     std::deque<pending_read> read_queue_;
     bool stopping_ = false;
+    std::mutex done_mu_;
+    std::condition_variable done_cv_;
+    std::deque<committed_batch> done_queue_;  // at most max_done_batches
+    bool writer_done_ = false;
     std::thread writer_;
+    std::thread completer_;
     std::vector<std::thread> readers_;
 };
 
