@@ -10,14 +10,15 @@
 #
 # Usage: scripts/test.sh        (CI runs it through .ci/run as root, CI=true, no stdin)
 # Environment: CHIRP_TEST_JOBS (2) ninja jobs; CHIRP_TEST_SKIP="web e2e bench compose"
-#              skips stages by name; CHIRP_TEST_CMAKE_ARGS extra CMake arguments.
+#              skips stages by name; CHIRP_TEST_CMAKE_ARGS extra CMake arguments;
+#              CHIRP_TEST_CTEST_ARGS extra ctest arguments (e.g. "-R realtime_cluster").
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
 fi
 
@@ -241,7 +242,9 @@ stage_ctest() {
     local out=$LOGS/ctest.log rc
     mkdir -p "$LOGS"
     set +e
-    ctest --test-dir "$BUILD" --output-on-failure --timeout 600 --no-tests=error 2>&1 | tee "$out"
+    local -a extra_ctest=()
+    read -r -a extra_ctest <<<"${CHIRP_TEST_CTEST_ARGS:-}"
+    ctest --test-dir "$BUILD" --output-on-failure --timeout 600 --no-tests=error "${extra_ctest[@]}" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
     set -e
     return "$rc"

@@ -1,11 +1,18 @@
 // chirpd: parses the configuration (flags and CHIRP_* variables) and runs the command.
 // Bad configuration prints one line and exits with code 2.
+#include <malloc.h>
+
 #include <cstdio>
 #include <cstdlib>
 
 #include "chirp/app/app.hpp"
 
 int main(int argc, char** argv) {
+    // Responses of a few to tens of KiB are allocated and freed at the top of the heap on every
+    // request; with glibc's default 128 KiB trim threshold the heap shrank and grew again
+    // (brk + page faults: 7 % of the CPU at 15k timeline requests/s). Keep a few MiB.
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
+    mallopt(M_TOP_PAD, 1 << 20);
     auto parsed =
         chirp::parse_config(argc, argv, [](const char* name) { return std::getenv(name); });
     if (parsed.help) {

@@ -28,6 +28,7 @@ commands
   fanout     tweets at fixed rates from authors with F online followers each
              --authors 10 --followers 1000 --rates 10,50,100,200,500 --duration 20
              --max-p99-ms 100 --stop-after-failures 2 --http-conns 64
+             --warmup 1 (unmeasured tweets per author before the first step)
   celebrity  fanout with one author: --followers 10000 --rates 5,10
   notify     likes at fixed rates, each notifying the tweet's author
              --rates 1000,5000 --duration 20 --authors 10 --tweets-per-author 10

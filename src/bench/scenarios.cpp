@@ -446,6 +446,26 @@ asio::awaitable<json> scenario_fanout(const options& opts, bool celebrity) {
     const std::string path =
         c.relay ? "/api/tweets?fanout=" + std::to_string(followers) : std::string("/api/tweets");
 
+    // Warm-up, not measured: `warmup` tweets per author at 10/s, delivered and drained before
+    // the first step, so that the first step does not pay for cold caches on either side (the
+    // server's follower lists and PostgreSQL plans, the client's connections). The relay gets
+    // the same.
+    const auto warmup = static_cast<std::uint64_t>(opts.integer("warmup", 1));
+    if (warmup > 0) {
+        book.add_group();
+        const auto wi = book.groups() - 1;
+        co_await paced(
+            10, warmup * authors, clock_type::now() + 20ms, [&](std::uint64_t i, time_point at) {
+                const auto n = book.add(at, static_cast<std::uint32_t>(fleet.live()));
+                const std::string body = json{{"content", book.content(n)}}.dump();
+                poster.send(n, raw_request("POST", path, c.t, pop.tokens[i % authors], body));
+            });
+        co_await drain([&] { return book.received_in(wi); }, [&] { return book.expected_in(wi); },
+                       [&] { return poster.in_flight() == 0; }, quiet, drain_timeout);
+        result["warmupTweets"] = warmup * authors;
+        co_await sleep_for(pause);
+    }
+
     json steps = json::array();
     double capacity = 0;
     int consecutive_failures = 0;

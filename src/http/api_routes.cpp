@@ -363,6 +363,7 @@ awaitable_response create_tweet(services& svc, request& req) {
             co_return error_response(errc::validation_failed, "replyTo must be a tweet id");
         args["replyTo"] = reply_to;
     }
+    if (svc.realtime != nullptr) svc.realtime->prepare_fanout(req.user->user_id);
     co_return from_write(co_await submit(svc, req, "tweet", std::move(args)));
 }
 

@@ -139,13 +139,14 @@ private:
         }
     };
 
-    asio::awaitable<void> write_plain(beast::tcp_stream& stream, unsigned version,
-                                      const response& r, bool keep_alive, bool head = false) {
+    // Takes the response by value: its body moves into Beast's message (no copy).
+    asio::awaitable<void> write_plain(beast::tcp_stream& stream, unsigned version, response r,
+                                      bool keep_alive, bool head = false) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
         res.set(bhttp::field::server, "chirpd");
         res.set(bhttp::field::content_type, r.content_type);
         for (const auto& [k, v] : r.headers) res.set(k, v);
-        res.body() = r.body;
+        res.body() = std::move(r.body);
         res.keep_alive(keep_alive);
         res.prepare_payload();
         if (head) res.body().clear();
@@ -254,13 +255,14 @@ private:
             }
             svc_.metrics.requests.fetch_add(1, std::memory_order_relaxed);
             svc_.metrics.request_rate.add();
-            co_await write_plain(stream, version, res, keep_alive && !stopping_,
+            const unsigned status = res.status;
+            co_await write_plain(stream, version, std::move(res), keep_alive && !stopping_,
                                  req.verb == method::head);
             const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                                     std::chrono::steady_clock::now() - started)
                                     .count();
             svc_.metrics.request_latency.record(static_cast<std::uint64_t>(micros));
-            log_request(std::string(breq.method_string()), req.path, res.status, started);
+            log_request(breq.method_string(), req.path, status, started);
             if (!keep_alive) break;
         }
         stream.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -159,6 +159,14 @@ const std::vector<named_query>& named_queries() {
         {"replay_notifications",
          "SELECT chirp_replay_notifications($1::bigint, $2::bigint, $3::int)"},
         {"replay_messages", "SELECT chirp_replay_messages($1::bigint, $2::bigint, $3::int)"},
+        // $1 users, $2 sinces (both '{a,b,...}'), $3 limit per user: many replays at once
+        // (migration 006 describes the answer)
+        {"replay_timeline_batch",
+         "SELECT chirp_replay_timeline_batch($1::bigint[], $2::bigint[], $3::int)"},
+        {"replay_notifications_batch",
+         "SELECT chirp_replay_notifications_batch($1::bigint[], $2::bigint[], $3::int)"},
+        {"replay_messages_batch",
+         "SELECT chirp_replay_messages_batch($1::bigint[], $2::bigint[], $3::int)"},
         // $1 user, $2 threshold: followees with more followers than the threshold
         {"celebrity_followees", R"sql(
             SELECT COALESCE(jsonb_agg(s.user_id::text), '[]')::text FROM follows f
@@ -193,6 +201,47 @@ const std::vector<named_query>& named_queries() {
                                       UNION ALL SELECT $1::bigint)
                   AND NOT t.deleted
                 ORDER BY t.id DESC LIMIT 800) t)sql"},
+        // In-process home timelines (src/ws/home_timeline.cpp).
+        // $1 user, $2 max: the authors of the home timeline (followees + self) and the newest
+        // ids of their live tweets.
+        {"tl_home", R"sql(
+            WITH a AS (SELECT followee_id AS id FROM follows WHERE follower_id = $1::bigint
+                       UNION SELECT $1::bigint),
+            p AS (SELECT t.id FROM tweets t WHERE t.author_id IN (SELECT id FROM a) AND NOT t.deleted
+                  ORDER BY t.id DESC LIMIT $2::int)
+            SELECT json_build_object(
+                'authors', (SELECT json_agg(id) FROM a),
+                'ids', COALESCE((SELECT json_agg(id ORDER BY id DESC) FROM p), '[]'))::text)sql"},
+        // $1 tweet ids (JSON array), $2 viewer, $3 ids whose viewer flags are wanted (JSON
+        // array): records of the tweets and of their retweeted originals, the parts of
+        // chirp_tweet_json_flat that never change as jsonb text; and the viewer's flags for
+        // $3 and their originals.
+        {"tl_fill", R"sql(
+            WITH req AS (SELECT (x)::bigint AS id FROM json_array_elements_text($1::json) x),
+            want AS (SELECT id FROM req
+                     UNION SELECT t.retweet_of FROM tweets t JOIN req ON t.id = req.id
+                     WHERE t.retweet_of IS NOT NULL),
+            fr AS (SELECT (x)::bigint AS id FROM json_array_elements_text($3::json) x),
+            fl AS (SELECT id FROM fr
+                   UNION SELECT t.retweet_of FROM tweets t JOIN fr ON t.id = fr.id
+                   WHERE t.retweet_of IS NOT NULL)
+            SELECT json_build_object(
+                'tweets', COALESCE((SELECT json_agg(json_build_array(
+                    t.id, t.author_id, t.deleted, COALESCE(t.reply_to, 0), COALESCE(t.retweet_of, 0),
+                    COALESCE(s.likes, 0), COALESCE(s.retweets, 0), COALESCE(s.replies, 0),
+                    chirp_user_ref(t.author_id)::text, to_jsonb(t.content)::text,
+                    to_jsonb(chirp_ts(t.created_at))::text,
+                    COALESCE(to_jsonb(t.reply_to::text)::text, 'null'), to_jsonb(t.hashtags)::text,
+                    COALESCE((SELECT jsonb_agg(m->'handle') FROM jsonb_array_elements(t.mentions) m),
+                             '[]'::jsonb)::text))
+                    FROM tweets t JOIN want w ON w.id = t.id
+                    LEFT JOIN tweet_stats s ON s.tweet_id = t.id), '[]'),
+                'flagged', COALESCE((SELECT json_agg(id) FROM fl), '[]'),
+                'liked', COALESCE((SELECT json_agg(l.tweet_id) FROM likes l
+                                   WHERE l.user_id = $2::bigint AND l.tweet_id IN (SELECT id FROM fl)), '[]'),
+                'retweeted', COALESCE((SELECT json_agg(r.retweet_of) FROM tweets r
+                                       WHERE r.author_id = $2::bigint AND NOT r.deleted
+                                         AND r.retweet_of IN (SELECT id FROM fl)), '[]'))::text)sql"},
         {"stats_counts", R"sql(
             SELECT jsonb_build_object(
                 'events', COALESCE((SELECT last_value FROM event_seq WHERE is_called), 0),

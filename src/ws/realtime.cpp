@@ -1,18 +1,25 @@
 // DESIGN
 // The hub: which local sessions belong to which user, and the Redis side of real time.
-//  - First session of user U here: SUBSCRIBE timeline:U notifications:U messages:U, mark U
-//    online (sorted set chirp:online with expiry scores, refreshed every 20 s, plus a
-//    chirp:presence message so other processes learn it at once), and subscribe author:A for
-//    every celebrity A that U follows. Last session gone: the reverse.
-//  - Fan-out (on_committed, on the loop, never suspends): a committed tweet is published to
-//    timeline:F of every online follower F and of the author, one pipelined batch; celebrity
-//    authors (followers > threshold) publish once to author:A instead. Notifications go to
-//    notifications:U, messages to messages:U. Payload = "<seq> <commit_us>\n<frame>", the
-//    frame serialized once by the event writer.
+//  - Every process subscribes chirp:timeline (all timeline events), chirp:follows and
+//    chirp:presence at start.
+//  - First session of user U here: SUBSCRIBE notifications:U messages:U, mark U online
+//    (sorted set chirp:online with expiry scores, refreshed every 20 s, plus a chirp:presence
+//    message so other processes learn it at once), and subscribe author:A for every celebrity
+//    A that U follows. Last session gone: the reverse.
+//  - Fan-out (on_committed, on the loop, never suspends): a committed tweet is published ONCE
+//    to chirp:timeline with its recipient list (the author and every online follower); each
+//    process hands it to the sessions of the recipients it has. One Redis message per event
+//    and process instead of one per follower: Redis, the subscriber socket and hiredis carry
+//    1/F of the traffic, and the frame is copied once per process, not once per follower.
+//    Celebrity authors (followers > threshold) publish once to author:A instead, delivered to
+//    the local followers each process knows. Notifications go to notifications:U, messages to
+//    messages:U. Payload = "<seq> <commit_us>\n[<recipients>\n]<frame>", the frame serialized
+//    once by the event writer.
 //  - Redis messages are turned into one shared live_event and enqueued on each local session.
-//  - Home-timeline cache: home:U lists tweet ids (max 800) for online users; pushed with
-//    LPUSHX at fan-out (only existing caches), rebuilt from PostgreSQL when cold, dropped when
-//    U comes online or changes whom they follow.
+//  - Home-timeline cache: home:U lists tweet ids (max 800) for online users; pushed at fan-out
+//    by one Lua script per tweet (LPUSHX + LTRIM for every recipient: existing caches only),
+//    rebuilt from PostgreSQL when cold, dropped when U comes online or changes whom they
+//    follow.
 //  - Redis lost and back: every session replays from the log (nothing published meanwhile is
 //    trusted), follower caches are dropped.
 #include "chirp/ws/realtime.hpp"
@@ -24,6 +31,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -33,6 +41,7 @@
 #include "chirp/metrics/metrics.hpp"
 #include "chirp/redis/redis.hpp"
 #include "chirp/store/store.hpp"
+#include "home_timeline.hpp"
 #include "session.hpp"
 
 namespace asio = boost::asio;
@@ -43,6 +52,8 @@ namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t home_cache_max = 800;
+// Every process subscribes; see publish_timeline().
+constexpr std::string_view timeline_channel = "chirp:timeline";
 
 std::vector<long long> parse_ids(const std::optional<std::string>& text) {
     std::vector<long long> out;
@@ -82,6 +93,7 @@ public:
             spdlog::warn("live updates paused until Redis is back; sessions will replay");
         };
         redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs));
+        home_ = create_home_timeline(ioc, cfg, st, *redis_);
     }
 
     // --- service -----------------------------------------------------------------------------
@@ -89,7 +101,9 @@ public:
     void start() override {
         redis_->subscribe("chirp:follows");
         redis_->subscribe("chirp:presence");
+        redis_->subscribe(std::string(timeline_channel));
         redis_->start();
+        home_->start();
         asio::co_spawn(ioc_, housekeeping(), asio::detached);
     }
 
@@ -114,6 +128,7 @@ public:
             co_await t.async_wait(tuple_awaitable);
         }
         timer_.cancel();
+        home_->stop();
         redis_->stop();
     }
 
@@ -123,56 +138,36 @@ public:
         out += ",\"redis\":\"" + std::string(redis_->ready() ? "up" : "down") + "\"";
         out += ",\"localUsers\":" + std::to_string(local_.size());
         out += ",\"redisSubscriptions\":" + std::to_string(redis_->subscription_count());
+        out += home_->stats();
     }
 
+    // Served from this process's memory (home_timeline.cpp); nullopt: PostgreSQL answers.
+    // For users online anywhere, the Redis home list home:U is still built when missing,
+    // before the answer (fan-out keeps it current with LPUSHX).
     asio::awaitable<std::optional<std::string>> cached_timeline(long long user, long long before,
                                                                 int limit) override {
-        if (!redis_->ready()) co_return std::nullopt;
+        if (is_online(user) && redis_->ready()) co_await keep_home_list(user);
+        co_return co_await home_->page(user, before, limit);
+    }
+
+    asio::awaitable<void> keep_home_list(long long user) {
         const std::string key = "home:" + std::to_string(user);
-        auto r = co_await redis_->call(argv("LRANGE", key, "0", "-1"));
-        if (!r || r->type != redis::reply::kind::array) co_return std::nullopt;
-        std::vector<std::string> ids;
-        ids.reserve(r->elements.size());
-        for (auto& e : r->elements) ids.push_back(std::move(e.str));
-        if (ids.empty()) {
-            // Cold: rebuild from PostgreSQL (only while the user is online here or elsewhere,
-            // so that fan-out keeps it current).
-            // Arguments bound to a local first: GCC 12 miscompiles temporaries inside co_await.
-            auto cache_args = argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
-            auto q = co_await store_.query("home_cache_ids", std::move(cache_args));
-            if (q.code != errc::ok) co_return std::nullopt;
-            for (auto id : parse_ids(q.json)) ids.push_back(std::to_string(id));
-            if (!ids.empty() && is_online(user)) {
-                std::vector<std::string> push = argv("RPUSH", key);
-                push.insert(push.end(), ids.begin(), ids.end());
-                redis_->send(std::move(push));
-                redis_->send(argv("EXPIRE", key, "900"));
-            }
-        }
-        // Page through the cached ids; past the end of a full cache, PostgreSQL answers.
-        json page = json::array();
-        std::size_t taken = 0, i = 0;
-        for (; i < ids.size() && taken < static_cast<std::size_t>(limit) + 20; ++i) {
-            const long long id = std::atoll(ids[i].c_str());
-            if (before != 0 && id >= before) continue;
-            page.push_back(ids[i]);
-            ++taken;
-        }
-        if (i == ids.size() && ids.size() >= home_cache_max &&
-            taken < static_cast<std::size_t>(limit))
-            co_return std::nullopt;
-        // A conditional std::string temporary inside the co_await expression was freed twice
-        // by GCC 12 ("free(): invalid pointer" on /api/timeline): build the arguments first.
-        std::string before_text;
-        if (before != 0) before_text = std::to_string(before);
-        auto hydrate_args = argv(std::to_string(user), page.dump(), std::move(before_text),
-                                 std::to_string(limit), std::to_string(cfg_.celebrity_threshold));
-        auto h = co_await store_.query("timeline_hydrate", std::move(hydrate_args));
-        if (h.code != errc::ok || !h.json) co_return std::nullopt;
-        co_return std::move(h.json);
+        auto exists_args = argv("EXISTS", key);
+        auto exists = co_await redis_->call(std::move(exists_args));
+        if (!exists || exists->integer != 0) co_return;
+        // Arguments bound to a local first: GCC 12 miscompiles temporaries inside co_await.
+        auto cache_args = argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
+        auto q = co_await store_.query("home_cache_ids", std::move(cache_args));
+        if (q.code != errc::ok) co_return;
+        std::vector<std::string> push = argv("RPUSH", key);
+        for (auto id : parse_ids(q.json)) push.push_back(std::to_string(id));
+        if (push.size() == 2 || !is_online(user)) co_return;
+        redis_->send(std::move(push));
+        redis_->send(argv("EXPIRE", key, "900"));
     }
 
     void on_committed(const store::write_result& r, std::function<void()> resume) override {
+        home_->on_committed(r);  // timeline cache coherence, flushed below with the fan-out
         for (const auto& d : r.deliveries) {
             if (d.follow_change) {
                 follow_changed(d.author, d.actor, true);
@@ -209,6 +204,16 @@ public:
         }
     }
 
+    // The follower list of an author about to tweet is loaded while the tweet commits (a cold
+    // list would otherwise hold the fan-out queue, and every answer behind it, for a query).
+    void prepare_fanout(long long author) override {
+        if (followers_fresh(author)) return;
+        auto& e = followers_[author];
+        if (e.loading) return;
+        e.loading = true;
+        asio::co_spawn(ioc_, load_followers(author), asio::detached);
+    }
+
     // --- hub ---------------------------------------------------------------------------------
 
     asio::awaitable<void> attach(session_base* s) override {
@@ -217,7 +222,6 @@ public:
         list.push_back(s);
         if (list.size() == 1) {
             const auto id = std::to_string(u);
-            redis_->subscribe("timeline:" + id);
             redis_->subscribe("notifications:" + id);
             redis_->subscribe("messages:" + id);
             redis_->send(argv("ZADD", "chirp:online", std::to_string(now_s() + 60), id));
@@ -236,13 +240,17 @@ public:
         if (!it->second.empty()) return;
         local_.erase(it);
         const auto id = std::to_string(u);
-        redis_->unsubscribe("timeline:" + id);
         redis_->unsubscribe("notifications:" + id);
         redis_->unsubscribe("messages:" + id);
         redis_->send(argv("ZREM", "chirp:online", id));
         redis_->send(argv("PUBLISH", "chirp:presence", "-" + id));
         drop_celebrities(u);
-        std::erase_if(all_, [](const std::weak_ptr<session_base>& w) { return w.expired(); });
+        // Sessions register in all_ (for shutdown) and leave expired entries behind: prune
+        // when it doubled since the last prune, so 10,000 detaches cost O(n), not O(n^2).
+        if (all_.size() >= 2 * all_pruned_size_ + 64) {
+            std::erase_if(all_, [](const std::weak_ptr<session_base>& w) { return w.expired(); });
+            all_pruned_size_ = all_.size();
+        }
     }
 
     asio::awaitable<std::string> typing(long long user, const std::string& user_ref,
@@ -272,7 +280,7 @@ private:
         return local_.count(u) != 0 || online_remote_.count(u) != 0;
     }
 
-    void publish(const std::string& channel, const std::string& payload) {
+    void publish(std::string_view channel, std::string_view payload) {
         redis_->publish(channel, payload);
     }
 
@@ -379,29 +387,46 @@ private:
         drain_timeline(author);
     }
 
+    // One PUBLISH per event, whatever the number of followers: chirp:timeline reaches every
+    // process, and its recipient list (the author and the online followers) tells each which of
+    // its sessions get it. Per-follower channels cost a Redis message (and a parse, an
+    // allocation and a copy of the frame) per delivery; this costs one per process.
     void publish_timeline(const store::delivery& d, const std::string& payload,
                           const follower_entry& e) {
-        publish("timeline:" + std::to_string(d.author), payload);
-        if (d.tweet_id != 0) {
-            publish("tweet_events", payload);
-            push_home(d.author, d.tweet_id);
+        const bool celebrity =
+            e.loaded && static_cast<std::size_t>(e.count) > cfg_.celebrity_threshold;
+        std::string recipients = std::to_string(d.author);
+        if (e.loaded && !celebrity) {
+            recipients.reserve(e.ids.size() * 8 + 16);
+            for (auto f : e.ids) {
+                if (!is_online(f)) continue;
+                recipients += ',';
+                recipients += std::to_string(f);
+            }
         }
-        if (!e.loaded) return;
-        if (static_cast<std::size_t>(e.count) > cfg_.celebrity_threshold) {
-            publish("author:" + std::to_string(d.author), payload);  // fan-out on read
-            return;
-        }
-        for (auto f : e.ids) {
-            if (!is_online(f)) continue;
-            publish("timeline:" + std::to_string(f), payload);
-            if (d.tweet_id != 0) push_home(f, d.tweet_id);
-        }
+        // payload = "<seq> <commit_us>\n<frame>": the recipients go in as a second line.
+        const auto nl = payload.find('\n');
+        std::string msg;
+        msg.reserve(payload.size() + recipients.size() + 1);
+        msg.append(payload, 0, nl + 1);
+        msg += recipients;
+        msg += '\n';
+        msg.append(payload, nl + 1, std::string::npos);
+        publish(timeline_channel, msg);
+        if (d.tweet_id != 0) push_home(recipients, d.tweet_id);
+        if (celebrity) publish("author:" + std::to_string(d.author), payload);  // fan-out on read
     }
 
-    void push_home(long long user, long long tweet) {
-        const auto key = "home:" + std::to_string(user);
-        redis_->send(argv("LPUSHX", key, std::to_string(tweet)));
-        redis_->send(argv("LTRIM", key, "0", std::to_string(home_cache_max - 1)));
+    // LPUSHX + LTRIM on home:U for every recipient, in one server-side script: existing caches
+    // only (a cold cache is rebuilt from PostgreSQL on the next read).
+    void push_home(const std::string& recipients, long long tweet) {
+        static const std::string script =
+            "local t = ARGV[1] local cap = tonumber(ARGV[3]) "
+            "for id in string.gmatch(ARGV[2], '%d+') do local k = 'home:' .. id "
+            "if redis.call('LPUSHX', k, t) > cap then redis.call('LTRIM', k, 0, cap - 1) end "
+            "end return 0";
+        redis_->send(argv("EVAL", script, "0", std::to_string(tweet), recipients,
+                          std::to_string(home_cache_max)));
     }
 
     void follow_changed(long long followee, long long follower, bool local_commit) {
@@ -488,6 +513,23 @@ private:
             if (sp != std::string_view::npos)
                 ev.commit_us = std::atoll(std::string(head.substr(sp + 1)).c_str());
         }
+        if (channel == timeline_channel) {
+            // "<seq> <commit_us>\n<recipient>,<recipient>,...\n<frame>"
+            const auto nl2 = payload.find('\n', nl + 1);
+            if (nl2 == std::string_view::npos) return;
+            const auto list = payload.substr(nl + 1, nl2 - nl - 1);
+            ev.frame = std::make_shared<const std::string>(payload.substr(nl2 + 1));
+            const char* p = list.data();
+            const char* const end = p + list.size();
+            while (p < end) {
+                long long u = 0;
+                auto [next, ec] = std::from_chars(p, end, u);
+                if (ec != std::errc()) break;
+                deliver_to(u, stream::timeline, ev);
+                p = next + 1;  // past the comma
+            }
+            return;
+        }
         ev.frame = std::make_shared<const std::string>(payload.substr(nl + 1));
         if (kind == "author") {
             auto it = celeb_local_.find(id);
@@ -495,10 +537,8 @@ private:
             for (auto u : it->second) deliver_to(u, stream::timeline, ev);
             return;
         }
-        const stream s = kind == "timeline"        ? stream::timeline
-                         : kind == "notifications" ? stream::notifications
-                                                   : stream::messages;
-        if (kind != "timeline" && kind != "notifications" && kind != "messages") return;
+        if (kind != "notifications" && kind != "messages") return;
+        const stream s = kind == "notifications" ? stream::notifications : stream::messages;
         deliver_to(id, s, ev);
     }
 
@@ -581,10 +621,12 @@ private:
     metrics::registry& metrics_;
     store::event_store& store_;
     std::vector<std::weak_ptr<session_base>> all_;
+    std::size_t all_pruned_size_ = 0;
     bool stopping_ = false;
     session_deps deps_;
     asio::steady_timer timer_;
     std::unique_ptr<redis::client> redis_;
+    std::unique_ptr<home_timeline> home_;
     std::unordered_map<long long, std::vector<session_base*>> local_;
     std::unordered_set<long long> online_remote_;
     std::unordered_map<long long, follower_entry> followers_;

@@ -13,9 +13,14 @@
 // with `since` and loses nothing.
 #include "session.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -27,7 +32,7 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "chirp/auth/jwt.hpp"
 #include "chirp/config/config.hpp"
@@ -41,19 +46,176 @@ namespace websocket = beast::websocket;
 using json = nlohmann::json;
 
 namespace chirp::rt {
+
+// What one replay request gets: the frames above its `since`, in seq order (at most the limit
+// given to the batcher), shared between the sessions that replay the same event.
+struct replay_frames {
+    errc code = errc::ok;
+    std::vector<std::shared_ptr<const std::string>> frames;
+};
+
+// Replays of many sessions in one query per stream (chirp_replay_*_batch, migration 006):
+// after a reconnect storm thousands of sessions replay within a second, and one query each
+// queued them behind each other on the reader threads (and built every missed event's JSON
+// once per follower). Requests wait up to 2 ms for company, or until one of the (at most
+// two) batches of their stream in flight is back; a batch takes up to 2,000 requests.
+class replay_batcher : public std::enable_shared_from_this<replay_batcher> {
+public:
+    replay_batcher(asio::io_context& ioc, store::event_store& st, std::size_t limit)
+        : ioc_(ioc), store_(st), limit_(limit), lanes_{lane(ioc), lane(ioc), lane(ioc)} {}
+
+    asio::awaitable<replay_frames> replay(stream st, long long user, long long since) {
+        return asio::async_initiate<const asio::use_awaitable_t<>, void(replay_frames)>(
+            [this, st, user, since](auto handler) {
+                // Held by pointer: Boost 1.81's any_completion_handler wraps itself again on
+                // every move (its converting constructor takes itself), so it is moved never.
+                add(st, user, since, std::make_unique<handler_type>(std::move(handler)));
+            },
+            asio::use_awaitable);
+    }
+
+private:
+    using handler_type = asio::any_completion_handler<void(replay_frames)>;
+    static constexpr std::size_t batch_max = 2000;
+    static constexpr int in_flight_max = 2;
+
+    struct request {
+        long long user = 0;
+        long long since = 0;
+        std::unique_ptr<handler_type> done;
+    };
+    struct lane {
+        explicit lane(asio::io_context& ioc) : timer(ioc) {}
+        std::vector<request> pending;
+        int in_flight = 0;
+        bool armed = false;
+        asio::steady_timer timer;
+    };
+
+    void add(stream st, long long user, long long since, std::unique_ptr<handler_type> done) {
+        auto& l = lanes_[static_cast<std::size_t>(st)];
+        l.pending.push_back({user, since, std::move(done)});
+        if (l.armed || l.in_flight >= in_flight_max) return;  // flushed by the timer or a batch
+        l.armed = true;
+        l.timer.expires_after(std::chrono::milliseconds(2));
+        l.timer.async_wait([self = shared_from_this(), st](const boost::system::error_code&) {
+            self->lanes_[static_cast<std::size_t>(st)].armed = false;
+            self->flush(st);
+        });
+    }
+
+    void flush(stream st) {
+        auto& l = lanes_[static_cast<std::size_t>(st)];
+        while (!l.pending.empty() && l.in_flight < in_flight_max) {
+            std::vector<request> batch;
+            if (l.pending.size() <= batch_max) {
+                batch.swap(l.pending);
+            } else {
+                auto first = l.pending.begin();
+                auto last = first + static_cast<std::ptrdiff_t>(batch_max);
+                batch.assign(std::make_move_iterator(first), std::make_move_iterator(last));
+                l.pending.erase(first, last);
+            }
+            ++l.in_flight;
+            asio::co_spawn(ioc_, run(shared_from_this(), st, std::move(batch)), asio::detached);
+        }
+    }
+
+    static asio::awaitable<void> run(std::shared_ptr<replay_batcher> self, stream st,
+                                     std::vector<request> batch) {
+        const char* name = st == stream::timeline        ? "replay_timeline_batch"
+                           : st == stream::notifications ? "replay_notifications_batch"
+                                                         : "replay_messages_batch";
+        std::string users = "{", sinces = "{";
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (i > 0) {
+                users += ',';
+                sinces += ',';
+            }
+            users += std::to_string(batch[i].user);
+            sinces += std::to_string(batch[i].since);
+        }
+        users += '}';
+        sinces += '}';
+        std::vector<std::string> params;
+        params.push_back(std::move(users));
+        params.push_back(std::move(sinces));
+        params.push_back(std::to_string(self->limit_));
+        auto r = co_await self->store_.query(name, std::move(params));
+        std::vector<replay_frames> results(batch.size());
+        if (r.code != errc::ok) {
+            for (auto& x : results) x.code = r.code;
+        } else if (r.json) {
+            parse(*r.json, results);
+        }
+        auto& l = self->lanes_[static_cast<std::size_t>(st)];
+        --l.in_flight;
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            asio::post(self->ioc_,
+                       [h = std::move(batch[i].done), res = std::move(results[i])]() mutable {
+                           std::move (*h)(std::move(res));
+                       });
+        // Whatever queued meanwhile has waited long enough: next batch now.
+        if (!l.armed) self->flush(st);
+    }
+
+    // See migration 006 for the format.
+    static void parse(const std::string& body, std::vector<replay_frames>& out) {
+        std::unordered_map<long long, std::shared_ptr<const std::string>> by_seq;
+        replay_frames* cur = nullptr;
+        for (std::size_t i = 0; i < body.size();) {
+            auto j = body.find('\n', i);
+            if (j == std::string::npos) j = body.size();
+            const std::string_view line(body.data() + i, j - i);
+            i = j + 1;
+            if (line.empty()) continue;
+            if (line[0] != '#') {
+                auto f = std::make_shared<const std::string>(line);
+                if (cur != nullptr)
+                    cur->frames.push_back(std::move(f));
+                else
+                    by_seq[frame_seq(line)] = std::move(f);
+                continue;
+            }
+            std::size_t k = 1;
+            std::size_t index = 0;
+            while (k < line.size() && line[k] >= '0' && line[k] <= '9')
+                index = index * 10 + static_cast<std::size_t>(line[k++] - '0');
+            cur = index >= 1 && index <= out.size() ? &out[index - 1] : nullptr;
+            while (cur != nullptr && k < line.size()) {
+                while (k < line.size() && line[k] == ' ') ++k;
+                long long seq = 0;
+                bool digits = false;
+                while (k < line.size() && line[k] >= '0' && line[k] <= '9') {
+                    seq = seq * 10 + (line[k++] - '0');
+                    digits = true;
+                }
+                if (!digits) break;
+                if (auto it = by_seq.find(seq); it != by_seq.end())
+                    cur->frames.push_back(it->second);
+            }
+        }
+    }
+
+    asio::io_context& ioc_;
+    store::event_store& store_;
+    std::size_t limit_;
+    std::array<lane, stream_count> lanes_;
+};
+
 namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-std::string make_uuid() {
+// A random (version 4) UUID, 36 characters, into `out` (no allocation: one per session).
+void make_uuid(std::array<char, 37>& out) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     const auto a = rng(), b = rng();
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+    char* buf = out.data();
+    std::snprintf(buf, out.size(), "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
                   static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
                   static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
                   static_cast<unsigned long long>(b & 0xffffffffffffULL));
-    return buf;
 }
 
 std::shared_ptr<const std::string> text(std::string s) {
@@ -75,9 +237,7 @@ struct queued {
 // queue and its wake-up. Subclasses write the queue to their socket in their own format.
 class session_core : public session_base, public std::enable_shared_from_this<session_core> {
 public:
-    explicit session_core(session_deps& d) : d_(d), wake_(d.ioc), room_(d.ioc), expiry_(d.ioc) {
-        wake_.expires_at(asio::steady_timer::time_point::max());
-    }
+    explicit session_core(session_deps& d) : d_(d), room_(d.ioc), expiry_(d.ioc) {}
 
     long long user_id() const override { return claims_.user_id; }
     bool wants_stats() const override { return stats_; }
@@ -108,19 +268,77 @@ public:
     }
 
 protected:
+    // Seqs sent recently: exact duplicate suppression across replay, buffered and live events,
+    // including late live events below `last`. The 4,096 largest seqs sent, ascending, in one
+    // vector (8 bytes a seq; nothing allocated until the first event): events arrive almost
+    // always in ascending order, so an insert is an append and the smallest leaves first.
+    class sent_window {
+    public:
+        static constexpr std::size_t size_max = 4096;
+        bool contains(long long seq) const {
+            return std::binary_search(v_.begin() + static_cast<std::ptrdiff_t>(head_), v_.end(),
+                                      seq);
+        }
+        bool empty() const { return head_ == v_.size(); }
+        long long front() const { return v_[head_]; }
+        void insert(long long seq) {
+            if (empty() || seq > v_.back())
+                v_.push_back(seq);
+            else
+                v_.insert(std::upper_bound(v_.begin() + static_cast<std::ptrdiff_t>(head_),
+                                           v_.end(), seq),
+                          seq);
+            if (v_.size() - head_ > size_max) ++head_;
+            if (head_ >= size_max / 4) {
+                v_.erase(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(head_));
+                head_ = 0;
+            }
+        }
+
+    private:
+        std::vector<long long> v_;
+        std::size_t head_ = 0;
+    };
+
     struct channel_state {
         bool on = false;
         bool replaying = false;
         bool overflow = false;
         long long last = 0;
         std::vector<live_event> buffer;
-        // Seqs sent recently (a window of 4,096): exact duplicate suppression across replay,
-        // buffered and live events, including late live events below `last`.
-        std::unordered_set<long long> sent;
-        std::deque<long long> sent_order;
+        sent_window sent;
+    };
+
+    // The send queue: a deque allocated while something is queued only (an idle session
+    // holds no queue memory).
+    class send_queue {
+    public:
+        bool empty() const { return !q_ || q_->empty(); }
+        std::size_t size() const { return q_ ? q_->size() : 0; }
+        void push(queued q) {
+            if (!q_) q_ = std::make_unique<std::deque<queued>>();
+            q_->push_back(std::move(q));
+        }
+        queued pop() {
+            queued q = std::move(q_->front());
+            q_->pop_front();
+            return q;
+        }
+        void release_if_empty() {
+            if (q_ && q_->empty()) q_.reset();
+        }
+
+    private:
+        std::unique_ptr<std::deque<queued>> q_;
     };
 
     std::shared_ptr<session_core> self() { return shared_from_this(); }
+
+    replay_batcher& batcher() {
+        if (!d_.batcher)
+            d_.batcher = std::make_shared<replay_batcher>(d_.ioc, d_.store, d_.cfg.replay_max + 1);
+        return *d_.batcher;
+    }
 
     // {"id", "handle", "displayName"} from the token (older tokens lack the name: the handle).
     json user_ref() const {
@@ -133,7 +351,7 @@ protected:
     // Overridden by the transports.
     virtual void close_with(unsigned code, std::string reason) = 0;
 
-    bool seen(channel_state& c, long long seq) const { return c.sent.count(seq) != 0; }
+    bool seen(const channel_state& c, long long seq) const { return c.sent.contains(seq); }
 
     // strict: only above the last seq sent (replay and buffer flush). Live events below it
     // that were never sent (a cross-process race) still go out rather than vanish.
@@ -146,13 +364,8 @@ protected:
         if (seen(c, ev.seq) || (strict && ev.seq <= c.last)) return;
         // A late live event below `last` goes out only when it is newer than everything that
         // left the duplicate window (older ones were sent, or replay covered them).
-        if (ev.seq <= c.last && !c.sent_order.empty() && ev.seq < c.sent_order.front()) return;
+        if (ev.seq <= c.last && !c.sent.empty() && ev.seq < c.sent.front()) return;
         c.sent.insert(ev.seq);
-        c.sent_order.push_back(ev.seq);
-        if (c.sent_order.size() > 4096) {
-            c.sent.erase(c.sent_order.front());
-            c.sent_order.pop_front();
-        }
         if (ev.seq > c.last) c.last = ev.seq;
         enqueue({ev.frame, s, ev.seq, ev.commit_us});
     }
@@ -166,21 +379,15 @@ protected:
             return;
         }
         queued_bytes_ += q.frame->size();
-        queue_.push_back(std::move(q));
-        wake_.cancel_one();
+        queue_.push(std::move(q));
+        wake_writer();
     }
 
-    // Waits until the queue has something or the session closes.
-    asio::awaitable<void> wait_for_work() {
-        while (queue_.empty() && !closing_) {
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(tuple_awaitable);
-        }
-    }
+    // Overridden by the transports: something was queued, or the session is closing.
+    virtual void wake_writer() = 0;
 
     queued pop() {
-        queued q = std::move(queue_.front());
-        queue_.pop_front();
+        queued q = queue_.pop();
         queued_bytes_ -= q.frame->size();
         room_.cancel();
         return q;
@@ -212,15 +419,29 @@ protected:
         if (auto e = d_.jwt.verify(token, c)) return std::string(auth::to_string(*e));
         claims_ = std::move(c);
         authenticated_ = true;
-        session_id_ = make_uuid();
+        make_uuid(session_id_);
         const auto left = claims_.expires_at - auth::unix_now();
-        expiry_.expires_after(std::chrono::seconds(left > 0 ? left : 0));
+        arm_expiry(std::chrono::seconds(left > 0 ? left : 0));
+        return std::nullopt;
+    }
+
+    // One timer per session for both deadlines: authentication (before `auth`), then the
+    // token's expiry. Re-arming cancels the pending wait (its handler sees the abort).
+    void arm_expiry(std::chrono::steady_clock::duration after) {
+        expiry_.expires_after(after);
         expiry_.async_wait(
             [w = std::weak_ptr<session_core>(self())](const boost::system::error_code& ec) {
                 if (ec) return;
-                if (auto s = w.lock()) s->close_with(4001, "token expired");
+                auto s = w.lock();
+                if (!s || s->closing_) return;
+                // Re-armed after this wait had completed but before it ran (authenticated
+                // meanwhile): the new deadline is not due yet.
+                if (s->expiry_.expiry() > asio::steady_timer::clock_type::now()) return;
+                if (s->authenticated_)
+                    s->close_with(4001, "token expired");
+                else
+                    s->close_with(4001, "authentication timeout");
             });
-        return std::nullopt;
     }
 
     // Turns streams on; with `since`, replays each from the log before going live.
@@ -263,7 +484,7 @@ protected:
             auto ev = c.buffer[i];
             s->send_if_new(st, ev, true);
         }
-        c.buffer.clear();
+        std::vector<live_event>().swap(c.buffer);
         c.overflow = false;
         c.replaying = false;
     }
@@ -304,24 +525,13 @@ protected:
     // the stream are buffered meanwhile; if that buffer overflowed, the log is read again.
     static asio::awaitable<void> replay(std::shared_ptr<session_core> s, stream st, bool announce) {
         auto& c = s->ch_[static_cast<std::size_t>(st)];
-        const char* query = st == stream::timeline        ? "replay_timeline"
-                            : st == stream::notifications ? "replay_notifications"
-                                                          : "replay_messages";
         for (;;) {
-            std::vector<std::string> params;
-            params.push_back(std::to_string(s->claims_.user_id));
-            params.push_back(std::to_string(c.last));
-            params.push_back(std::to_string(s->d_.cfg.replay_max + 1));
-            auto r = co_await s->d_.store.query(query, std::move(params));
+            auto& batcher = s->batcher();
+            const long long user = s->claims_.user_id;
+            const long long since = c.last;
+            auto r = co_await batcher.replay(st, user, since);
             if (s->closing_) co_return;
-            std::vector<std::string_view> frames;
-            std::string body = r.json.value_or("");
-            for (std::size_t i = 0; i < body.size();) {
-                auto j = body.find('\n', i);
-                if (j == std::string::npos) j = body.size();
-                if (j > i) frames.emplace_back(body.data() + i, j - i);
-                i = j + 1;
-            }
+            auto& frames = r.frames;
             if (r.code != errc::ok || frames.size() > s->d_.cfg.replay_max) {
                 // Too much missed (or the log is unreachable): the client reloads over REST.
                 s->d_.metrics.resyncs.fetch_add(1, std::memory_order_relaxed);
@@ -330,21 +540,21 @@ protected:
                 c.overflow = false;
                 c.replaying = false;
                 for (auto& ev : c.buffer) s->send_if_new(st, ev, true);
-                c.buffer.clear();
+                std::vector<live_event>().swap(c.buffer);
                 co_return;
             }
-            for (auto f : frames) {
+            for (auto& f : frames) {
                 co_await s->wait_for_room();
                 if (s->closing_) co_return;
                 live_event ev;
-                ev.seq = frame_seq(f);
-                ev.frame = text(std::string(f));
+                ev.seq = frame_seq(*f);
+                ev.frame = std::move(f);
                 s->send_if_new(st, ev, true);
             }
             if (!c.overflow) break;
             // Live events were dropped while we replayed: they are in the log, read on.
             c.overflow = false;
-            c.buffer.clear();
+            std::vector<live_event>().swap(c.buffer);
         }
         if (announce) {
             s->d_.metrics.replays.fetch_add(1, std::memory_order_relaxed);
@@ -361,7 +571,7 @@ protected:
     void finish() {
         closing_ = true;
         expiry_.cancel();
-        wake_.cancel();
+        wake_writer();
         room_.cancel();
         if (attached_) {
             attached_ = false;
@@ -375,11 +585,10 @@ protected:
     bool attached_ = false;
     bool closing_ = false;
     bool stats_ = false;
-    std::string session_id_;
+    std::array<char, 37> session_id_{};  // NUL-terminated
     std::array<channel_state, stream_count> ch_;
-    std::deque<queued> queue_;
+    send_queue queue_;
     std::size_t queued_bytes_ = 0;
-    asio::steady_timer wake_;
     asio::steady_timer room_;  // woken when the writer takes from the queue
     asio::steady_timer expiry_;
 };
@@ -422,10 +631,10 @@ std::optional<stream> parse_channel(const std::string& name, long long user, boo
 
 class ws_session final : public session_core {
 public:
-    ws_session(session_deps& d, beast::tcp_stream s, http::beast_request r)
+    ws_session(session_deps& d, asio::ip::tcp::socket s, http::beast_request r)
         : session_core(d),
           ws_(std::move(s)),
-          req_(std::move(r)),
+          req_(std::make_unique<http::beast_request>(std::move(r))),
           refill_(std::chrono::steady_clock::now()) {
         tokens_ = 2.0 * d.cfg.ws_rate_limit;
     }
@@ -437,28 +646,42 @@ public:
         close_code_ = code;
         close_reason_ = std::move(reason);
         closing_ = true;
-        wake_.cancel();
+        wake_writer();
         room_.cancel();
     }
 
+    // The session's coroutine is the reader; the handshake runs in its own coroutine so that
+    // its locals (the upgrade request, the response) are gone once the socket is open.
     static asio::awaitable<void> run(std::shared_ptr<ws_session> s, std::string ip) {
+        const bool open = co_await handshake(s, std::move(ip));
+        if (!open) co_return;
+        co_await reader(s);
+        if (s->authenticated_) s->d_.metrics.sessions.fetch_sub(1);
+        s->d_.metrics.connection_closed();
+        s->finish();
+    }
+
+private:
+    static asio::awaitable<bool> handshake(std::shared_ptr<ws_session> s, std::string ip) {
         auto& d = s->d_;
-        const auto origin = std::string(s->req_[beast::http::field::origin]);
-        if (!origin_allowed(d.cfg, origin, s->req_[beast::http::field::host])) {
+        auto& req = *s->req_;
+        const auto origin = std::string(req[beast::http::field::origin]);
+        if (!origin_allowed(d.cfg, origin, req[beast::http::field::host])) {
             spdlog::info("websocket from {} refused: origin {}", ip, origin);
             beast::http::response<beast::http::string_body> res{beast::http::status::forbidden,
-                                                                s->req_.version()};
+                                                                req.version()};
             res.set(beast::http::field::content_type, "application/json");
             res.body() = error_body(errc::forbidden, "origin not allowed");
             res.keep_alive(false);
             res.prepare_payload();
-            co_await beast::http::async_write(beast::get_lowest_layer(s->ws_), res,
-                                              tuple_awaitable);
-            co_return;
+            co_await beast::http::async_write(s->ws_.next_layer(), res, tuple_awaitable);
+            beast::error_code ignored;
+            s->ws_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+            co_return false;
         }
         // Non-browser clients may authenticate on the upgrade request.
         std::optional<std::string> header_error;
-        const auto authz = std::string(s->req_[beast::http::field::authorization]);
+        const auto authz = std::string(req[beast::http::field::authorization]);
         if (authz.rfind("Bearer ", 0) == 0)
             header_error = s->authenticate(std::string_view(authz).substr(7));
 
@@ -470,33 +693,29 @@ public:
         s->ws_.read_message_max(64 * 1024);
         s->ws_.set_option(websocket::stream_base::decorator(
             [](websocket::response_type& res) { res.set(beast::http::field::server, "chirpd"); }));
-        beast::get_lowest_layer(s->ws_).expires_never();
-        auto [ec] = co_await s->ws_.async_accept(s->req_, tuple_awaitable);
-        if (ec) co_return;
+        auto [ec] = co_await s->ws_.async_accept(req, tuple_awaitable);
+        s->req_.reset();  // the upgrade request is not needed any more
+        if (ec) co_return false;
         d.metrics.connection_opened();
         if (d.all) d.all->push_back(s);
+        s->open_ = true;
 
-        asio::co_spawn(d.ioc, writer(s), asio::detached);
         if (header_error) {
             s->close_with(4001, *header_error);
         } else if (s->authenticated_) {
             d.metrics.sessions.fetch_add(1);
             s->send_auth_ok();
         } else {
-            asio::co_spawn(d.ioc, auth_deadline(s), asio::detached);
+            s->arm_expiry(d.cfg.ws_auth_timeout);
         }
         if (d.stopping && *d.stopping) s->go_away();
-        co_await reader(s);
-        if (s->authenticated_) d.metrics.sessions.fetch_sub(1);
-        d.metrics.connection_closed();
-        s->finish();
+        co_return true;
     }
 
-private:
     void send_auth_ok() {
         json m = {{"type", "auth_ok"},
                   {"user", user_ref()},
-                  {"session", session_id_},
+                  {"session", session_id_.data()},
                   {"heartbeatMs", d_.cfg.heartbeat.count()}};
         deliver_ephemeral(text(dump(m)));
     }
@@ -506,17 +725,28 @@ private:
         deliver_ephemeral(text(dump(m)));
     }
 
-    static asio::awaitable<void> auth_deadline(std::shared_ptr<ws_session> s) {
-        asio::steady_timer t(s->d_.ioc);
-        t.expires_after(s->d_.cfg.ws_auth_timeout);
-        co_await t.async_wait(tuple_awaitable);
-        if (!s->authenticated_ && !s->closing_) s->close_with(4001, "authentication timeout");
+    // The writer runs only while there is something to send (or a close to send): an idle
+    // session has no writer coroutine and no queue.
+    void wake_writer() override {
+        if (writing_ || !open_ || close_sent_) return;
+        if (queue_.empty() && !(closing_ && close_code_ != 0)) return;
+        writing_ = true;
+        auto self = std::static_pointer_cast<ws_session>(shared_from_this());
+        asio::co_spawn(d_.ioc, writer(std::move(self)), asio::detached);
+    }
+
+    // A burst (a replay, or frames that queued up behind a slow write) is corked: the frames
+    // leave in full TCP segments when the queue is drained, instead of one segment (and one
+    // wake-up of the receiver) each.
+    void cork(bool on) {
+        const int v = on ? 1 : 0;
+        ::setsockopt(ws_.next_layer().native_handle(), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
     }
 
     static asio::awaitable<void> writer(std::shared_ptr<ws_session> s) {
-        for (;;) {
-            co_await s->wait_for_work();
-            if (s->closing_) break;
+        const bool corked = s->queue_.size() > 1;
+        if (corked) s->cork(true);
+        while (!s->closing_ && !s->queue_.empty()) {
             auto q = s->pop();
             auto [ec, n] = co_await s->ws_.async_write(asio::buffer(*q.frame), tuple_awaitable);
             (void)n;
@@ -526,11 +756,15 @@ private:
             }
             s->record_sent(q);
         }
-        if (s->close_code_ != 0 && s->ws_.is_open()) {
+        if (corked && s->ws_.next_layer().is_open()) s->cork(false);
+        if (s->closing_ && s->close_code_ != 0 && !s->close_sent_ && s->ws_.is_open()) {
+            s->close_sent_ = true;
             websocket::close_reason cr(static_cast<std::uint16_t>(s->close_code_));
             cr.reason = s->close_reason_.substr(0, 120);
             co_await s->ws_.async_close(cr, tuple_awaitable);
         }
+        s->queue_.release_if_empty();
+        s->writing_ = false;
     }
 
     bool take_token() {
@@ -545,11 +779,21 @@ private:
     }
 
     static asio::awaitable<void> reader(std::shared_ptr<ws_session> s) {
-        beast::flat_buffer buf;
+        // Messages are read in small pieces into a buffer of this frame: async_read with a
+        // dynamic buffer would allocate 1.5 KiB before the first byte arrives and keep it for
+        // as long as the session waits (every idle session). Beast still enforces
+        // read_message_max.
+        std::array<char, 256> chunk;
+        const auto into = asio::buffer(chunk);
         for (;;) {
-            buf.clear();
-            auto [ec, n] = co_await s->ws_.async_read(buf, tuple_awaitable);
-            (void)n;
+            std::string msg;
+            beast::error_code ec;
+            do {
+                auto [rec, n] = co_await s->ws_.async_read_some(into, tuple_awaitable);
+                ec = rec;
+                if (ec) break;
+                msg.append(chunk.data(), n);
+            } while (!s->ws_.is_message_done());
             if (ec) {
                 if (ec != websocket::error::closed && ec != asio::error::operation_aborted &&
                     ec != asio::error::eof && ec != beast::error::timeout)
@@ -565,18 +809,17 @@ private:
                 s->close_with(4029, "rate limited");
                 continue;
             }
-            std::string msg = beast::buffers_to_string(buf.data());
             bool failed = false;
             try {
                 co_await s->handle(s, msg);
             } catch (const std::exception& e) {
-                spdlog::error("websocket session {}: {}", s->session_id_, e.what());
+                spdlog::error("websocket session {}: {}", s->session_id_.data(), e.what());
                 failed = true;
             }
             if (failed) s->close_with(1011, "internal error");
         }
         s->closing_ = true;
-        s->wake_.cancel();
+        s->wake_writer();
     }
 
     static asio::awaitable<void> handle(std::shared_ptr<ws_session> s, const std::string& msg) {
@@ -679,8 +922,11 @@ private:
         co_await subscribe(s, std::move(streams), since, std::move(reply_frame));
     }
 
-    websocket::stream<beast::tcp_stream> ws_;
-    http::beast_request req_;
+    websocket::stream<asio::ip::tcp::socket> ws_;
+    std::unique_ptr<http::beast_request> req_;  // until the handshake is done
+    bool open_ = false;                         // handshake done: the writer may run
+    bool writing_ = false;
+    bool close_sent_ = false;
     unsigned close_code_ = 0;
     std::string close_reason_;
     double tokens_;
@@ -689,7 +935,8 @@ private:
 
 class sse_session final : public session_core {
 public:
-    sse_session(session_deps& d, beast::tcp_stream& s) : session_core(d), stream_(s) {}
+    sse_session(session_deps& d, beast::tcp_stream& s)
+        : session_core(d), stream_(s), wake_(d.ioc) {}
 
     void go_away() override { close_with(1001, "server going away"); }
     void close_with(unsigned, std::string) override {
@@ -697,6 +944,7 @@ public:
         wake_.cancel();
         room_.cancel();
     }
+    void wake_writer() override { wake_.cancel_one(); }
 
     static asio::awaitable<void> run(std::shared_ptr<sse_session> s,
                                      const http::beast_request& breq, http::request& req) {
@@ -799,6 +1047,7 @@ private:
     }
 
     beast::tcp_stream& stream_;
+    asio::steady_timer wake_;  // the writer's heartbeat, cancelled when something is queued
 };
 
 }  // namespace
@@ -860,7 +1109,9 @@ std::int64_t now_us() noexcept {
 
 void run_websocket(session_deps& deps, beast::tcp_stream stream, http::beast_request req,
                    std::string ip) {
-    auto s = std::make_shared<ws_session>(deps, std::move(stream), std::move(req));
+    // The WebSocket stream has its own timeouts: the plain socket is enough beneath it (a
+    // beast::tcp_stream would keep its timers and their state for the life of the session).
+    auto s = std::make_shared<ws_session>(deps, stream.release_socket(), std::move(req));
     asio::co_spawn(deps.ioc, ws_session::run(s, std::move(ip)), asio::detached);
 }
 

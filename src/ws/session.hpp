@@ -22,6 +22,8 @@ class jwt_codec;
 
 namespace chirp::rt {
 
+class replay_batcher;  // session.cpp: replays of many sessions in one query
+
 struct session_deps {
     boost::asio::io_context& ioc;
     const config& cfg;
@@ -31,6 +33,7 @@ struct session_deps {
     hub& h;
     std::vector<std::weak_ptr<session_base>>* all = nullptr;  // for shutdown
     bool* stopping = nullptr;
+    std::shared_ptr<replay_batcher> batcher = nullptr;  // created by the first replay
 };
 
 void run_websocket(session_deps& deps, boost::beast::tcp_stream stream, http::beast_request req,

@@ -497,6 +497,75 @@ TEST_F(RealtimeTest, LiveFramesOfTheFastPathsEqualTheReplayedOnes) {
     EXPECT_EQ(plain, 1);
 }
 
+// Sessions that replay at the same moment are answered by one query (the replay batcher,
+// migration 006), the missed events' frames shared between them: each must still get exactly
+// its own missed events, from its own since, in order, once.
+TEST_F(RealtimeTest, SessionsReplayingAtOnceGetExactlyTheirOwnEvents) {
+    auto alice = register_user(api(), "ma");
+    auto carol = register_user(api(), "mc");
+    std::vector<test_user> readers;
+    for (int i = 0; i < 6; ++i) {
+        readers.push_back(register_user(api(), "mr" + std::to_string(i)));
+        follow(api(), readers.back(), i < 3 ? alice : carol);
+    }
+    // Two tweets of each author, and their seqs as a follower saw them live.
+    std::vector<std::string> alice_ids, carol_ids, alice_seqs, carol_seqs;
+    {
+        auto wa = server().connect_subscribed(readers[0], {"timeline"});
+        auto wc = server().connect_subscribed(readers[3], {"timeline"});
+        for (int i = 0; i < 2; ++i) {
+            alice_ids.push_back(post_tweet(api(), alice, "seen a" + std::to_string(i)));
+            carol_ids.push_back(post_tweet(api(), carol, "seen c" + std::to_string(i)));
+        }
+        for (const auto& f : events_of(collect_tweets(*wa, 2)))
+            alice_seqs.push_back(f.at("seq").get<std::string>());
+        for (const auto& f : events_of(collect_tweets(*wc, 2)))
+            carol_seqs.push_back(f.at("seq").get<std::string>());
+        wa->close();
+        wc->close();
+    }
+    ASSERT_EQ(alice_seqs.size(), 2u);
+    ASSERT_EQ(carol_seqs.size(), 2u);
+    // Missed by everyone: interleaved tweets of both authors.
+    for (int i = 0; i < 3; ++i) {
+        alice_ids.push_back(post_tweet(api(), alice, "missed a" + std::to_string(i)));
+        carol_ids.push_back(post_tweet(api(), carol, "missed c" + std::to_string(i)));
+    }
+    // Reader i resumes after its author's first tweet (i % 3 == 0), after the second (1), or
+    // from the start (2).
+    std::vector<std::unique_ptr<ws_client>> ws;
+    std::vector<std::vector<std::string>> expected;
+    for (int i = 0; i < 6; ++i) {
+        const auto& ids = i < 3 ? alice_ids : carol_ids;
+        const std::size_t skip = i % 3 == 0 ? 1 : i % 3 == 1 ? 2 : 0;
+        expected.emplace_back(ids.begin() + static_cast<std::ptrdiff_t>(skip), ids.end());
+        ws.push_back(server().connect(readers[static_cast<std::size_t>(i)]));
+    }
+    // All subscriptions leave at once, so that their replays are batched together.
+    for (int i = 0; i < 6; ++i) {
+        const auto& seqs = i < 3 ? alice_seqs : carol_seqs;
+        const std::string since = i % 3 == 0 ? seqs[0] : i % 3 == 1 ? seqs[1] : "0";
+        json m = {{"type", "subscribe"}, {"channels", {"timeline"}}, {"since", since}};
+        ASSERT_TRUE(ws[static_cast<std::size_t>(i)]->send(m));
+    }
+    std::this_thread::sleep_for(2s);  // past the settling replay (1.5 s): no duplicates
+    for (int i = 0; i < 6; ++i) {
+        SCOPED_TRACE("reader " + std::to_string(i));
+        auto& w = *ws[static_cast<std::size_t>(i)];
+        const auto frames = w.drain(300ms);
+        std::size_t markers = 0, subscribed = 0;
+        for (const auto& f : frames) {
+            if (f.value("type", "") == "replayed") ++markers;
+            if (f.value("type", "") == "subscribed") ++subscribed;
+            EXPECT_NE(f.value("type", ""), "resync");
+        }
+        EXPECT_EQ(subscribed, 1u);
+        EXPECT_EQ(markers, 1u);
+        EXPECT_EQ(tweet_ids_of(frames), expected[static_cast<std::size_t>(i)]);
+        expect_strictly_increasing(events_of(frames));
+    }
+}
+
 // ---------------------------------------------------------------------------- typing
 
 TEST_F(RealtimeTest, TypingReachesOnlyParticipantsAndIsThrottled) {

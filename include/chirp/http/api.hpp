@@ -67,6 +67,9 @@ public:
     virtual boost::asio::awaitable<std::optional<std::string>> cached_timeline(long long user,
                                                                                long long before,
                                                                                int limit) = 0;
+    // A tweet by `author` is about to be written: the fan-out may fetch what it will need
+    // (the follower list) while the write commits, instead of after it.
+    virtual void prepare_fanout(long long author) { (void)author; }
 };
 
 // Failed-login throttle: per handle and per address, within a one-minute window.
