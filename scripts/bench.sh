@@ -297,6 +297,14 @@ if want append; then
         taskset -c "$CPU_SERVER" "$CHIRPD" bench-append --database-url "$DB_URL" \
             --redis-url "redis://127.0.0.1:$REDIS_PORT" --jwt-secret "$SECRET" "${append_args[@]}" \
             2>>"$TMP/append.log" | tee "$OUT/append.json" || chirp_warn "bench-append failed"
+        if "$CHIRPD" --help 2>&1 | grep -q bench-type; then
+            chirp_log "scenario append, likes (chirpd bench-append --bench-type like)"
+            echo "taskset -c $CPU_SERVER chirpd bench-append --database-url $DB_URL ${append_args[*]} --bench-type like" >>"$OUT/commands.txt"
+            taskset -c "$CPU_SERVER" "$CHIRPD" bench-append --database-url "$DB_URL" \
+                --redis-url "redis://127.0.0.1:$REDIS_PORT" --jwt-secret "$SECRET" "${append_args[@]}" \
+                --bench-type like 2>>"$TMP/append.log" | tee "$OUT/append-like.json" ||
+                chirp_warn "bench-append --bench-type like failed"
+        fi
     else
         chirp_warn "append: this chirpd has no bench-append subcommand: skipped"
     fi

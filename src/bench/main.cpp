@@ -255,14 +255,18 @@ int summary(const options& opts) {
         row("GET /api/timeline requests/s", fmt_num(w, "requestsPerSecond", 0), "-", "");
         row("GET /api/timeline p99 ms", fmt_num(w, "p99Ms", 2), "-", "");
     }
-    if (auto e = read_json(dir + "/append.json"); e.is_object()) {
-        // chirpd bench-append: {"saturation": {eventsPerSecond, latencyMs}, "fixedRate": {...}}
+    // chirpd bench-append: {"saturation": {eventsPerSecond, latencyMs}, "fixedRate": {...}};
+    // append.json: TweetCreated, append-like.json: TweetLiked (--bench-type like).
+    for (const auto& [file, label] : {std::pair<std::string, std::string>{"append", "append"},
+                                      {"append-like", "append likes"}}) {
+        auto e = read_json(dir + "/" + file + ".json");
+        if (!e.is_object()) continue;
         if (e.contains("saturation") && e["saturation"].is_object()) {
             const auto& s = e["saturation"];
-            row("append: events/s (saturated, group commit)", fmt_num(s, "eventsPerSecond", 0), "-",
-                "");
+            row(label + ": events/s (saturated, group commit)", fmt_num(s, "eventsPerSecond", 0),
+                "-", "");
             if (s.contains("latencyMs"))
-                row("append: saturated p50/p99 ms",
+                row(label + ": saturated p50/p99 ms",
                     fmt::format("{}/{}", fmt_num(s["latencyMs"], "p50"),
                                 fmt_num(s["latencyMs"], "p99")),
                     "-", "");
@@ -270,7 +274,7 @@ int summary(const options& opts) {
         if (e.contains("fixedRate") && e["fixedRate"].is_object() &&
             e["fixedRate"].contains("latencyMs")) {
             const auto& f = e["fixedRate"];
-            row(fmt::format("append at {}/s: p50/p99/max ms", fmt_num(f, "rate", 0)),
+            row(fmt::format("{} at {}/s: p50/p99/max ms", label, fmt_num(f, "rate", 0)),
                 fmt::format("{}/{}/{}", fmt_num(f["latencyMs"], "p50", 2),
                             fmt_num(f["latencyMs"], "p99", 2), fmt_num(f["latencyMs"], "max", 1)),
                 "-", "");

@@ -153,6 +153,14 @@ const std::vector<option>& options() {
         {"bench-seconds", "CHIRP_BENCH_SECONDS",
          "bench-append: seconds of the fixed-rate phase (default 10)", false,
          INT_OPT(bench_seconds, 1, 3600)},
+        {"bench-type", "CHIRP_BENCH_TYPE",
+         "bench-append: tweet (TweetCreated) or like (TweetLiked + notification) (default tweet)",
+         false,
+         [](config& c, const std::string& v, std::string& err) {
+             if (v != "tweet" && v != "like") return err = "must be tweet or like", false;
+             c.bench_type = v;
+             return true;
+         }},
         {"seed", "CHIRP_SEED", "for `chirpd seed`: users=N,prefix=P,password=PW[,follow=A:F]",
          false,
          [](config& c, const std::string& v, std::string&) { return c.seed_spec = v, true; }},

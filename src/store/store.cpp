@@ -2,11 +2,14 @@
 // The loop never touches PostgreSQL. Two kinds of threads own connections:
 //  - reader threads (cfg.db_threads) take named queries from a bounded queue;
 //  - one writer thread takes every queued command at once and runs them as one batch:
-//    BEGIN; SELECT chirp_exec(<all commands>); COMMIT. That is group commit: one fsync for
-//    the whole batch, so throughput grows with load. chirp_exec takes the append advisory
-//    lock first, so seq order is commit order across processes (ARCHITECTURE guarantee 3).
-// Results are parsed (and the live frames serialized once) on the writer thread, then posted
-// to the loop, where the awaiting coroutine resumes and the on_committed hook runs (fan-out).
+//    SELECT chirp_exec_rows(<all commands>) as one implicit transaction. That is group commit: one
+//    fsync for the whole batch, so throughput grows with load. It takes the append advisory lock
+//    first, so seq order is commit order across processes (ARCHITECTURE guarantee 3).
+// chirp_exec_rows (migration 004) answers the fast paths (plain tweets, likes) with raw columns,
+// other commands with JSON. A committed batch goes to one completer thread, which renders the
+// answers and live frames (serialized once) while the writer runs the next batch, and posts
+// them in commit order to the loop, where the awaiting coroutine resumes and the on_committed
+// hook runs (fan-out).
 // A command is answered only after its commit (guarantee 1).
 #include "chirp/store/store.hpp"
 
@@ -16,6 +19,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <condition_variable>
+#include <cstdio>
+#include <ctime>
 #include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -69,10 +74,244 @@ std::shared_ptr<const std::string> make_frame(std::string_view channel, const st
     return std::make_shared<const std::string>(std::move(s));
 }
 
+// Appends `v` as a JSON string (quoted, escaped). The text is UTF-8 from PostgreSQL.
+void append_json_string(std::string& out, std::string_view v) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (const char ch : v) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += hex[c >> 4];
+                    out += hex[c & 0xf];
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    out += '"';
+}
+
+// chirp_ts(): microseconds since 1970 as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC, milliseconds
+// truncated like to_char's MS).
+std::string format_ts(long long us) {
+    long long secs = us / 1000000;
+    long long rem = us % 1000000;
+    if (rem < 0) {
+        rem += 1000000;
+        --secs;
+    }
+    const auto t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(rem / 1000));
+    return buf;
+}
+
 long long to_ll(const nlohmann::json& j) {
     if (j.is_string()) return std::stoll(j.get<std::string>());
     if (j.is_number_integer()) return j.get<long long>();
     return 0;
+}
+
+// Columns of chirp_exec_rows (migration 004) as the writer selects them.
+enum col : int {
+    c_json,
+    c_kind,
+    c_seq,
+    c_tid,
+    c_actor,
+    c_eid,
+    c_ts,
+    c_content,
+    c_handle,
+    c_name,
+    c_hashtags,
+    c_author,
+    c_likes,
+    c_retweets,
+    c_replies,
+    c_flag,
+    c_base,
+    c_for_author
+};
+
+// `obj` (a JSON object's text) with `fields` (",\"k\":v..." ) added before its closing brace.
+void append_extended(std::string& out, std::string_view obj, std::string_view fields) {
+    const auto close = obj.rfind('}');
+    out.append(obj.substr(0, close));
+    if (obj.find_first_not_of(" {", 0) != close) {
+        out.append(fields);
+    } else {
+        out.append(fields.substr(1));  // an empty object: no leading comma
+    }
+    out += '}';
+}
+
+// A like from chirp_exec_likes_rows' raw columns: the answer (the tweet as the liker sees it),
+// and for a new like the timeline frame (the counts) and the author's notification frame; the
+// same JSON as 002's chirp_exec_likes built in SQL.
+write_result render_like(const pqxx::row& row) {
+    const std::string tid = row[c_tid].c_str(), actor = row[c_actor].c_str();
+    const std::string likes = row[c_likes].c_str();
+    write_result wr;
+    wr.status = 200;
+    std::string fields = R"(,"likes":)";
+    fields += likes;
+    fields += R"(,"likedByMe":true,"retweetedByMe":)";
+    fields += row[c_flag].as<bool>() ? "true" : "false";
+    append_extended(wr.body, row[c_base].c_str(), fields);
+    if (row[c_seq].is_null()) return wr;  // already liked: nothing appended
+
+    const std::string seq = row[c_seq].c_str(), eid = row[c_eid].c_str();
+    const auto ts = format_ts(row[c_ts].as<long long>());
+    const auto author = row[c_author].as<long long>();
+    wr.seq = row[c_seq].as<long long>();
+    std::string head;  // the event's common fields after its type
+    head += R"(","userId":")";
+    head += actor;
+    head += R"(","timestamp":")";
+    head += ts;
+    head += R"(","version":1,"payload":)";
+
+    std::string frame;
+    frame.reserve(384);
+    frame += R"({"type":"event","channel":"timeline","seq":")";
+    frame += seq;
+    frame += R"(","event":{"id":")";
+    frame += eid;
+    frame += R"(","type":"TweetLiked)";
+    frame += head;
+    frame += R"({"tweetId":")";
+    frame += tid;
+    frame += R"(","likes":)";
+    frame += likes;
+    frame += R"(,"retweets":)";
+    frame += row[c_retweets].c_str();
+    frame += R"(,"replies":)";
+    frame += row[c_replies].c_str();
+    frame += "}}}";
+    delivery del;
+    del.channel = channel_kind::timeline;
+    del.seq = wr.seq;
+    del.author = author;
+    del.actor = row[c_actor].as<long long>();
+    del.frame = std::make_shared<const std::string>(std::move(frame));
+    wr.deliveries.push_back(std::move(del));
+    if (author == wr.deliveries[0].actor) return wr;  // no notification for your own like
+
+    std::string note;
+    note.reserve(1024);
+    note += R"({"type":"event","channel":"notifications","seq":")";
+    note += seq;
+    note += R"(","event":{"id":")";
+    note += eid;
+    note += R"(","type":"Notification)";
+    note += head;
+    note += R"({"notification":{"id":")";
+    note += seq;
+    note += R"(","seq":")";
+    note += seq;
+    note += R"(","type":"like","actor":{"id":")";
+    note += actor;
+    note += R"(","handle":)";
+    append_json_string(note, row[c_handle].c_str());
+    note += R"(,"displayName":)";
+    append_json_string(note, row[c_name].c_str());
+    note += R"(},"tweet":)";
+    append_extended(note, row[c_for_author].c_str(), R"(,"likes":)" + likes);
+    note += R"(,"conversationId":null,"createdAt":")";
+    note += ts;
+    note += R"(","read":false}}}})";
+    delivery n;
+    n.channel = channel_kind::notifications;
+    n.seq = wr.seq;
+    n.actor = wr.deliveries[0].actor;
+    n.users.push_back(author);
+    n.frame = std::make_shared<const std::string>(std::move(note));
+    wr.deliveries.push_back(std::move(n));
+    return wr;
+}
+
+// The answer and the timeline frame of a plain tweet from chirp_exec_plain_tweets_rows' raw
+// columns: the same JSON as chirp_tweet_json and chirp_wire_timeline give for it, without
+// JSON in SQL.
+write_result render_plain_tweet(const pqxx::row& row) {
+    const std::string seq = row[c_seq].c_str(), tid = row[c_tid].c_str(),
+                      actor = row[c_actor].c_str();
+    const auto ts = format_ts(row[c_ts].as<long long>());
+    std::string tweet;
+    tweet.reserve(384);
+    tweet += R"({"id":")";
+    tweet += tid;
+    tweet += R"(","author":{"id":")";
+    tweet += actor;
+    tweet += R"(","handle":)";
+    append_json_string(tweet, row[c_handle].c_str());
+    tweet += R"(,"displayName":)";
+    append_json_string(tweet, row[c_name].c_str());
+    tweet += R"(},"content":)";
+    append_json_string(tweet, row[c_content].c_str());
+    tweet += R"(,"createdAt":")";
+    tweet += ts;
+    tweet += R"(","replyTo":null,"retweetOf":null,"mentions":[],"hashtags":)";
+    tweet += row[c_hashtags].c_str();  // jsonb text of an array of strings
+    tweet += R"(,"likes":0,"retweets":0,"replies":0,"likedByMe":false,"retweetedByMe":false})";
+
+    std::string frame;
+    frame.reserve(tweet.size() + 256);
+    frame += R"({"type":"event","channel":"timeline","seq":")";
+    frame += seq;
+    frame += R"(","event":{"id":")";
+    frame += row[c_eid].c_str();
+    frame += R"(","type":"TweetCreated","userId":")";
+    frame += actor;
+    frame += R"(","timestamp":")";
+    frame += ts;
+    // version: the events.version column's default, which the fast path does not set.
+    frame += R"(","version":1,"payload":{"tweet":)";
+    frame += tweet;
+    frame += "}}}";
+
+    write_result wr;
+    wr.status = 201;
+    wr.seq = row[c_seq].as<long long>();
+    wr.body = std::move(tweet);
+    delivery del;
+    del.channel = channel_kind::timeline;
+    del.seq = wr.seq;
+    del.author = row[c_actor].as<long long>();
+    del.actor = del.author;
+    del.tweet_id = row[c_tid].as<long long>();
+    del.frame = std::make_shared<const std::string>(std::move(frame));
+    wr.deliveries.push_back(std::move(del));
+    return wr;
 }
 
 struct pending_write {
@@ -80,6 +319,17 @@ struct pending_write {
     completion<write_result> done;
     std::chrono::steady_clock::time_point submitted;
 };
+
+// A committed batch waiting for its answers to be rendered.
+struct committed_batch {
+    std::vector<pending_write> writes;
+    pqxx::result rows;
+    std::chrono::steady_clock::time_point committed{};
+    std::int64_t committed_us = 0;
+};
+
+// Committed batches the completer may lag behind the writer.
+constexpr std::size_t max_done_batches = 4;
 
 struct pending_read {
     std::string name;
@@ -95,6 +345,7 @@ public:
           max_batch_(cfg.writer_max_batch),
           max_queue_(cfg.writer_max_queue),
           metrics_(m) {
+        completer_ = std::thread([this] { completer_loop(); });
         writer_ = std::thread([this] { writer_loop(); });
         for (int i = 0; i < cfg.db_threads; ++i) readers_.emplace_back([this] { reader_loop(); });
     }
@@ -159,6 +410,12 @@ public:
         write_cv_.notify_all();
         read_cv_.notify_all();
         if (writer_.joinable()) writer_.join();
+        {
+            std::lock_guard lk(done_mu_);
+            writer_done_ = true;
+        }
+        done_cv_.notify_all();
+        if (completer_.joinable()) completer_.join();
         for (auto& t : readers_)
             if (t.joinable()) t.join();
     }
@@ -249,11 +506,18 @@ private:
         }
         cmds += ']';
 
+        // One statement in its own implicit transaction: one round trip instead of three
+        // (BEGIN, SELECT, COMMIT). PQexecParams returns only after the server's ReadyForQuery,
+        // which follows the commit, so nothing is answered before it is durable; the advisory
+        // lock chirp_exec_rows takes is held until that commit.
         pqxx::result rows;
         {
-            pqxx::work tx(conn);
-            rows = tx.exec_params("SELECT r::text FROM chirp_exec($1::jsonb) r", cmds);
-            tx.commit();
+            pqxx::nontransaction tx(conn);
+            rows = tx.exec_params(
+                "SELECT o_json::text, o_kind, o_seq, o_tid, o_actor, o_eid, o_ts, o_content, "
+                "o_handle, o_name, o_hashtags, o_author, o_likes, o_retweets, o_replies, o_flag, "
+                "o_base, o_for_author FROM chirp_exec_rows($1::jsonb)",
+                cmds);
         }
         const auto committed = std::chrono::steady_clock::now();
         const auto committed_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -262,17 +526,56 @@ private:
         if (rows.size() != batch.size())
             throw std::runtime_error("chirp_exec returned a short batch");
         metrics_.append_batches.fetch_add(1, std::memory_order_relaxed);
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            auto wr =
-                parse_write_result(nlohmann::json::parse(rows[static_cast<int>(i)][0].c_str()));
-            wr.committed_at = committed;
-            wr.committed_unix_us = committed_us;
+        // Committed: the completer renders and answers it while this thread runs the next
+        // batch. One FIFO completer, so answers (and fan-out) keep commit order.
+        committed_batch done{std::move(batch), std::move(rows), committed, committed_us};
+        batch.clear();
+        std::unique_lock lk(done_mu_);
+        done_cv_.wait(lk, [&] { return done_queue_.size() < max_done_batches; });
+        done_queue_.push_back(std::move(done));
+        done_cv_.notify_all();
+    }
+
+    // Renders the answers of committed batches, in commit order, and hands them to the loop.
+    void completer_loop() {
+        for (;;) {
+            committed_batch b;
+            {
+                std::unique_lock lk(done_mu_);
+                done_cv_.wait(lk, [&] { return writer_done_ || !done_queue_.empty(); });
+                if (done_queue_.empty()) return;  // the writer has stopped, everything answered
+                b = std::move(done_queue_.front());
+                done_queue_.pop_front();
+                done_cv_.notify_all();
+            }
+            complete(b);
+        }
+    }
+
+    void complete(committed_batch& b) {
+        for (std::size_t i = 0; i < b.writes.size(); ++i) {
+            write_result wr;
+            try {
+                const auto row = b.rows[static_cast<int>(i)];
+                wr = !row[c_json].is_null()
+                         ? parse_write_result(nlohmann::json::parse(row[c_json].c_str()))
+                     : std::string_view(row[c_kind].c_str()) == "like" ? render_like(row)
+                                                                       : render_plain_tweet(row);
+            } catch (const std::exception& e) {
+                // Committed, but the answer is unreadable: in doubt, like a lost COMMIT reply.
+                spdlog::error("event writer: unreadable result: {}", e.what());
+                wr = write_result{};
+                wr.status = 503;
+                wr.body = error_body(errc::unavailable, "the database is unavailable");
+            }
+            wr.committed_at = b.committed;
+            wr.committed_unix_us = b.committed_us;
             if (wr.seq != 0) metrics_.events_appended.fetch_add(1, std::memory_order_relaxed);
             metrics_.append_latency.record(
                 static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                               committed - batch[i].submitted)
+                                               b.committed - b.writes[i].submitted)
                                                .count()));
-            batch[i].done(std::move(wr));
+            b.writes[i].done(std::move(wr));
         }
     }
 
@@ -329,7 +632,12 @@ private:
     std::condition_variable read_cv_;
     std::deque<pending_read> read_queue_;
     bool stopping_ = false;
+    std::mutex done_mu_;
+    std::condition_variable done_cv_;
+    std::deque<committed_batch> done_queue_;  // at most max_done_batches
+    bool writer_done_ = false;
     std::thread writer_;
+    std::thread completer_;
     std::vector<std::thread> readers_;
 };
 

@@ -34,11 +34,12 @@ struct config {
     std::size_t ws_queue_messages = 4096;          // per-socket send queue bound (> replay-max)
     std::size_t ws_queue_bytes = 4 * 1024 * 1024;  // per-socket send queue bound (bytes)
     std::size_t celebrity_threshold = 10000;       // followers above which fan-out is on read
-    int ws_rate_limit = 50;     // client messages per second (burst 2x) before 4029
-    std::string seed_spec;      // chirpd seed: "users=N,prefix=P,password=PW,follow=..."
-    long bench_events = 50000;  // chirpd bench-append: events in the saturation phase
-    int bench_rate = 1000;      // chirpd bench-append: events/s in the fixed-rate phase
-    int bench_seconds = 10;     // chirpd bench-append: length of the fixed-rate phase
+    int ws_rate_limit = 50;            // client messages per second (burst 2x) before 4029
+    std::string seed_spec;             // chirpd seed: "users=N,prefix=P,password=PW,follow=..."
+    long bench_events = 50000;         // chirpd bench-append: events in the saturation phase
+    int bench_rate = 1000;             // chirpd bench-append: events/s in the fixed-rate phase
+    int bench_seconds = 10;            // chirpd bench-append: length of the fixed-rate phase
+    std::string bench_type = "tweet";  // chirpd bench-append: tweet or like
 };
 
 // Parses argv and the environment. On error returns a one-line message. --help yields
