@@ -15,6 +15,7 @@
 #include "chirp/metrics/metrics.hpp"
 #include "chirp/store/store.hpp"
 #include "chirp/util/offload.hpp"
+#include "chirp/util/strings.hpp"
 
 // GCC 12 at -O1 (the sanitizer build) inlines Asio's coroutine-frame allocator into these
 // handlers and then reports its aligned_alloc / operator delete pair as mismatched
@@ -126,16 +127,6 @@ std::optional<response> get_id_param(const request& req, std::size_t i, std::str
         return error_response(errc::not_found, "no such resource: ids are positive integers");
     out = req.params.at(i);
     return std::nullopt;
-}
-
-// Builds query parameters without a braced list (GCC 12 cannot keep an initializer_list's
-// array alive across co_await in the same expression).
-template <class... A>
-std::vector<std::string> P(A&&... a) {
-    std::vector<std::string> v;
-    v.reserve(sizeof...(a));
-    (v.emplace_back(std::forward<A>(a)), ...);
-    return v;
 }
 
 std::string viewer(const request& req) {
@@ -250,7 +241,7 @@ awaitable_response login(services& svc, request& req) {
         svc.logins.failed(handle, req.remote_ip);
         co_return error_response(errc::unauthorized, "invalid handle or password");
     }
-    auto r = co_await svc.store.query("user_auth", P(handle));
+    auto r = co_await svc.store.query("user_auth", util::strings(handle));
     if (r.code != errc::ok) co_return from_read(r, "user");
     bool ok = false;
     json rec;
@@ -277,7 +268,8 @@ awaitable_response login(services& svc, request& req) {
 
 awaitable_response me(services& svc, request& req) {
     if (auto e = require_user(req)) co_return *e;
-    auto r = co_await svc.store.query("user_by_id", P(std::to_string(req.user->user_id)));
+    auto r =
+        co_await svc.store.query("user_by_id", util::strings(std::to_string(req.user->user_id)));
     if (r.code == errc::ok && !r.json)
         co_return error_response(errc::unauthorized, "the account of this token does not exist");
     co_return from_read(r, "user");
@@ -297,14 +289,16 @@ awaitable_response search_users(services& svc, request& req) {
     auto q = req.query.count("q") ? req.query.at("q") : std::string();
     if (q.size() > 15 || !domain::valid_utf8(q))
         co_return error_response(errc::bad_request, "q must be a handle prefix");
-    auto r = co_await svc.store.query("users_search", P(q, std::to_string(limit), viewer(req)));
+    auto r = co_await svc.store.query("users_search",
+                                      util::strings(q, std::to_string(limit), viewer(req)));
     co_return from_read(r, "user");
 }
 
 awaitable_response get_user(services& svc, request& req) {
     if (auto e = check_handle_param(req)) co_return *e;
-    co_return from_read(co_await svc.store.query("user_by_handle", P(req.params[0], viewer(req))),
-                        "user");
+    co_return from_read(
+        co_await svc.store.query("user_by_handle", util::strings(req.params[0], viewer(req))),
+        "user");
 }
 
 awaitable_response user_list(services& svc, request& req, const char* query) {
@@ -313,9 +307,10 @@ awaitable_response user_list(services& svc, request& req, const char* query) {
     std::string before;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
-    co_return from_read(co_await svc.store.query(
-                            query, P(req.params[0], before, std::to_string(limit), viewer(req))),
-                        "user");
+    co_return from_read(
+        co_await svc.store.query(
+            query, util::strings(req.params[0], before, std::to_string(limit), viewer(req))),
+        "user");
 }
 
 awaitable_response followers(services& svc, request& req) {
@@ -370,7 +365,7 @@ awaitable_response create_tweet(services& svc, request& req) {
 awaitable_response get_tweet(services& svc, request& req) {
     std::string id;
     if (auto e = get_id_param(req, 0, id)) co_return *e;
-    co_return from_read(co_await svc.store.query("tweet", P(id, viewer(req))), "tweet");
+    co_return from_read(co_await svc.store.query("tweet", util::strings(id, viewer(req))), "tweet");
 }
 
 awaitable_response tweet_replies(services& svc, request& req) {
@@ -380,7 +375,8 @@ awaitable_response tweet_replies(services& svc, request& req) {
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
     co_return from_read(
-        co_await svc.store.query("replies", P(id, before, std::to_string(limit), viewer(req))),
+        co_await svc.store.query("replies",
+                                 util::strings(id, before, std::to_string(limit), viewer(req))),
         "tweet");
 }
 
@@ -418,9 +414,10 @@ awaitable_response timeline(services& svc, request& req) {
             req.user->user_id, before.empty() ? 0 : std::stoll(before), limit);
         if (cached) co_return json_response(200, std::move(*cached));
     }
-    co_return from_read(co_await svc.store.query("timeline", P(std::to_string(req.user->user_id),
-                                                               before, std::to_string(limit))),
-                        "timeline");
+    co_return from_read(
+        co_await svc.store.query("timeline", util::strings(std::to_string(req.user->user_id),
+                                                           before, std::to_string(limit))),
+        "timeline");
 }
 
 awaitable_response notifications(services& svc, request& req) {
@@ -430,8 +427,8 @@ awaitable_response notifications(services& svc, request& req) {
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
     co_return from_read(
-        co_await svc.store.query(
-            "notifications", P(std::to_string(req.user->user_id), before, std::to_string(limit))),
+        co_await svc.store.query("notifications", util::strings(std::to_string(req.user->user_id),
+                                                                before, std::to_string(limit))),
         "notifications");
 }
 
@@ -457,9 +454,10 @@ awaitable_response events(services& svc, request& req) {
     std::string after;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "after", after)) co_return *e;
-    co_return from_read(co_await svc.store.query("events", P(std::to_string(req.user->user_id),
-                                                             after, std::to_string(limit))),
-                        "events");
+    co_return from_read(
+        co_await svc.store.query("events", util::strings(std::to_string(req.user->user_id), after,
+                                                         std::to_string(limit))),
+        "events");
 }
 
 // --- direct messages ------------------------------------------------------------------------
@@ -485,7 +483,7 @@ awaitable_response create_conversation(services& svc, request& req) {
 awaitable_response conversations(services& svc, request& req) {
     if (auto e = require_user(req)) co_return *e;
     co_return from_read(
-        co_await svc.store.query("conversations", P(std::to_string(req.user->user_id))),
+        co_await svc.store.query("conversations", util::strings(std::to_string(req.user->user_id))),
         "conversation");
 }
 
@@ -497,7 +495,8 @@ awaitable_response messages(services& svc, request& req) {
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
     auto r = co_await svc.store.query(
-        "messages", P(id, std::to_string(req.user->user_id), before, std::to_string(limit)));
+        "messages",
+        util::strings(id, std::to_string(req.user->user_id), before, std::to_string(limit)));
     if (r.code == errc::ok && r.json && r.json->find("\"forbidden\"") != std::string::npos &&
         r.json->size() < 30)
         co_return error_response(errc::forbidden, "you are not in this conversation");

@@ -45,6 +45,7 @@
 #include "chirp/config/config.hpp"
 #include "chirp/redis/redis.hpp"
 #include "chirp/store/store.hpp"
+#include "chirp/util/strings.hpp"
 
 namespace asio = boost::asio;
 using json = nlohmann::json;
@@ -73,14 +74,6 @@ constexpr const char* publish_script =
     "if not e then e = ARGV[2] redis.call('HSET', KEYS[1], 'epoch', e) end "
     "local v = redis.call('HINCRBY', KEYS[1], 'ver', 1) "
     "redis.call('PUBLISH', KEYS[2], e .. ' ' .. v .. ' ' .. ARGV[1]) return v";
-
-template <class... A>
-std::vector<std::string> argv(A&&... a) {
-    std::vector<std::string> v;
-    v.reserve(sizeof...(a));
-    (v.emplace_back(std::forward<A>(a)), ...);
-    return v;
-}
 
 struct tweet_rec {
     long long id = 0, author = 0, reply_to = 0, retweet_of = 0;
@@ -200,8 +193,8 @@ public:
         if (body.empty()) return;
         // On the fan-out's connection, queued ahead of its publishes: the hub writes them to
         // Redis before the answer is let go (realtime.cpp on_committed), one write for all.
-        publisher_.send(argv("EVAL", publish_script, "2", ver_key, channel, std::move(body),
-                             std::to_string(epoch_source_())));
+        publisher_.send(util::strings("EVAL", publish_script, "2", ver_key, channel,
+                                      std::move(body), std::to_string(epoch_source_())));
     }
 
     // --- the read side -------------------------------------------------------------------------
@@ -301,7 +294,7 @@ private:
     asio::awaitable<void> run_probe(std::shared_ptr<version_probe> p) {
         co_await asio::post(ioc_, asio::use_awaitable);  // let this turn's reads join
         if (next_probe_ == p) next_probe_.reset();
-        auto get = argv("HMGET", ver_key, "epoch", "ver");
+        auto get = util::strings("HMGET", ver_key, "epoch", "ver");
         auto r = co_await redis_->call(std::move(get));
         p->ok = r && parse_version(*r, p->epoch, p->ver);
         p->done = true;
@@ -504,7 +497,7 @@ private:
 
     asio::awaitable<bool> fill_list(long long user, long long v0, std::uint64_t gen0) {
         ++list_fills_;
-        auto params = argv(std::to_string(user), std::to_string(list_max));
+        auto params = util::strings(std::to_string(user), std::to_string(list_max));
         auto r = co_await store_.query("tl_home", std::move(params));
         if (r.code != errc::ok || !r.json) co_return false;
         auto j = json::parse(*r.json, nullptr, false);
@@ -546,7 +539,7 @@ private:
         json ids = json::array(), fids = json::array();
         for (auto id : missing) ids.push_back(id);
         for (auto id : missing_flags) fids.push_back(id);
-        auto params = argv(ids.dump(), std::to_string(user), fids.dump());
+        auto params = util::strings(ids.dump(), std::to_string(user), fids.dump());
         auto r = co_await store_.query("tl_fill", std::move(params));
         if (r.code != errc::ok || !r.json) co_return false;
         auto j = json::parse(*r.json, nullptr, false);
@@ -736,7 +729,7 @@ private:
             co_await redis_->subscriptions_settled();
             if (gen != generation_ || !redis_->ready()) continue;
             baseline_pending_ = true;
-            auto get = argv("HMGET", ver_key, "epoch", "ver");
+            auto get = util::strings("HMGET", ver_key, "epoch", "ver");
             auto r = co_await redis_->call(std::move(get));
             if (gen != generation_) co_return;
             std::string epoch;

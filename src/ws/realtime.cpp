@@ -47,6 +47,7 @@
 #include "chirp/metrics/metrics.hpp"
 #include "chirp/redis/redis.hpp"
 #include "chirp/store/store.hpp"
+#include "chirp/util/strings.hpp"
 #include "home_timeline.hpp"
 #include "session.hpp"
 
@@ -73,14 +74,6 @@ std::vector<long long> parse_ids(const std::optional<std::string>& text) {
     for (const auto& x : j)
         if (x.is_string()) out.push_back(std::stoll(x.get<std::string>()));
     return out;
-}
-
-template <class... A>
-std::vector<std::string> argv(A&&... a) {
-    std::vector<std::string> v;
-    v.reserve(sizeof...(a));
-    (v.emplace_back(std::forward<A>(a)), ...);
-    return v;
 }
 
 class realtime_impl final : public service, public hub {
@@ -163,18 +156,19 @@ public:
 
     asio::awaitable<void> keep_home_list(long long user) {
         const std::string key = "home:" + std::to_string(user);
-        auto exists_args = argv("EXISTS", key);
+        auto exists_args = util::strings("EXISTS", key);
         auto exists = co_await redis_->call(std::move(exists_args));
         if (!exists || exists->integer != 0) co_return;
         // Arguments bound to a local first: GCC 12 miscompiles temporaries inside co_await.
-        auto cache_args = argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
+        auto cache_args =
+            util::strings(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
         auto q = co_await store_.query("home_cache_ids", std::move(cache_args));
         if (q.code != errc::ok) co_return;
-        std::vector<std::string> push = argv("RPUSH", key);
+        std::vector<std::string> push = util::strings("RPUSH", key);
         for (auto id : parse_ids(q.json)) push.push_back(std::to_string(id));
         if (push.size() == 2 || !is_online(user)) co_return;
         redis_->send(std::move(push));
-        redis_->send(argv("EXPIRE", key, "900"));
+        redis_->send(util::strings("EXPIRE", key, "900"));
     }
 
     void on_committed(const store::write_result& r, std::function<void()> resume) override {
@@ -237,7 +231,7 @@ public:
     }
 
     asio::awaitable<void> ack_ping(std::vector<std::function<void()>> waiting) {
-        auto ping = argv("PING");
+        auto ping = util::strings("PING");
         co_await redis_->call(std::move(ping));  // nullopt (connection lost) resumes all the same
         for (auto& f : waiting) f();
     }
@@ -262,9 +256,9 @@ public:
             const auto id = std::to_string(u);
             redis_->subscribe("notifications:" + id);
             redis_->subscribe("messages:" + id);
-            redis_->send(argv("ZADD", "chirp:online", std::to_string(now_s() + 60), id));
-            redis_->send(argv("PUBLISH", "chirp:presence", "+" + id));
-            redis_->send(argv("DEL", "home:" + id));  // may be stale from an earlier visit
+            redis_->send(util::strings("ZADD", "chirp:online", std::to_string(now_s() + 60), id));
+            redis_->send(util::strings("PUBLISH", "chirp:presence", "+" + id));
+            redis_->send(util::strings("DEL", "home:" + id));  // may be stale from an earlier visit
             co_await load_celebrities(u);
         }
         co_await redis_->subscriptions_settled();
@@ -280,8 +274,8 @@ public:
         const auto id = std::to_string(u);
         redis_->unsubscribe("notifications:" + id);
         redis_->unsubscribe("messages:" + id);
-        redis_->send(argv("ZREM", "chirp:online", id));
-        redis_->send(argv("PUBLISH", "chirp:presence", "-" + id));
+        redis_->send(util::strings("ZREM", "chirp:online", id));
+        redis_->send(util::strings("PUBLISH", "chirp:presence", "-" + id));
         drop_celebrities(u);
         // Sessions register in all_ (for shutdown) and leave expired entries behind: prune
         // when it doubled since the last prune, so 10,000 detaches cost O(n), not O(n^2).
@@ -403,7 +397,7 @@ private:
     }
 
     asio::awaitable<void> load_followers(long long author) {
-        auto r = co_await store_.query("follower_ids", argv(std::to_string(author)));
+        auto r = co_await store_.query("follower_ids", util::strings(std::to_string(author)));
         auto& e = followers_[author];
         e.loading = false;
         if (e.invalidated) {
@@ -462,8 +456,8 @@ private:
             "for id in string.gmatch(ARGV[2], '%d+') do local k = 'home:' .. id "
             "if redis.call('LPUSHX', k, t) > cap then redis.call('LTRIM', k, 0, cap - 1) end "
             "end return 0";
-        redis_->send(argv("EVAL", script, "0", std::to_string(tweet), recipients,
-                          std::to_string(home_cache_max)));
+        redis_->send(util::strings("EVAL", script, "0", std::to_string(tweet), recipients,
+                                   std::to_string(home_cache_max)));
     }
 
     void follow_changed(long long followee, long long follower, bool local_commit) {
@@ -476,7 +470,7 @@ private:
                 followers_.erase(it);
         }
         if (local_commit) {
-            redis_->send(argv("DEL", "home:" + std::to_string(follower)));
+            redis_->send(util::strings("DEL", "home:" + std::to_string(follower)));
             publish("chirp:follows", std::to_string(followee) + " " + std::to_string(follower));
         }
         if (local_.count(follower) != 0) {
@@ -501,7 +495,8 @@ private:
             ids = c->second.ids;
         } else {
             const auto gen = follow_gen_;
-            auto celeb_args = argv(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
+            auto celeb_args =
+                util::strings(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
             auto r = co_await store_.query("celebrity_followees", std::move(celeb_args));
             ids = parse_ids(r.json);
             if (r.code == errc::ok && gen == follow_gen_) {
@@ -538,7 +533,7 @@ private:
         if (auto it = conv_members_.find(conv);
             it != conv_members_.end() && now - it->second.first < std::chrono::seconds(30))
             co_return it->second.second;
-        auto r = co_await store_.query("conversation_members", argv(std::to_string(conv)));
+        auto r = co_await store_.query("conversation_members", util::strings(std::to_string(conv)));
         auto ids = parse_ids(r.json);
         if (r.code == errc::ok) conv_members_[conv] = {now, ids};
         if (conv_members_.size() > 10000) conv_members_.clear();
@@ -629,12 +624,12 @@ private:
         followers_.clear();
         celeb_cache_.clear();  // chirp:follows messages of the outage are lost
         for (auto& [u, list] : local_) {
-            redis_->send(
-                argv("ZADD", "chirp:online", std::to_string(now_s() + 60), std::to_string(u)));
+            redis_->send(util::strings("ZADD", "chirp:online", std::to_string(now_s() + 60),
+                                       std::to_string(u)));
             // Tell the other processes at once: Redis came back empty, and until their next
             // presence refresh they would not publish to this user (a silent gap after the
             // replay below).
-            redis_->send(argv("PUBLISH", "chirp:presence", "+" + std::to_string(u)));
+            redis_->send(util::strings("PUBLISH", "chirp:presence", "+" + std::to_string(u)));
             for (auto* s : list) s->resync_from_log();
         }
     }
@@ -675,7 +670,7 @@ private:
             if (ec || stopping_) break;
             if (redis_->ready()) {
                 if (tick % 4 == 0 && !local_.empty()) {
-                    std::vector<std::string> zadd = argv("ZADD", "chirp:online");
+                    std::vector<std::string> zadd = util::strings("ZADD", "chirp:online");
                     const auto score = std::to_string(now_s() + 60);
                     for (const auto& [u, list] : local_) {
                         zadd.push_back(score);
@@ -683,10 +678,10 @@ private:
                     }
                     redis_->send(std::move(zadd));
                 }
-                redis_->send(
-                    argv("ZREMRANGEBYSCORE", "chirp:online", "-inf", std::to_string(now_s())));
-                auto r = co_await redis_->call(
-                    argv("ZRANGEBYSCORE", "chirp:online", std::to_string(now_s()), "+inf"));
+                redis_->send(util::strings("ZREMRANGEBYSCORE", "chirp:online", "-inf",
+                                           std::to_string(now_s())));
+                auto r = co_await redis_->call(util::strings("ZRANGEBYSCORE", "chirp:online",
+                                                             std::to_string(now_s()), "+inf"));
                 if (r && r->type == redis::reply::kind::array) {
                     std::unordered_set<long long> online;
                     for (const auto& e : r->elements) online.insert(std::atoll(e.str.c_str()));
