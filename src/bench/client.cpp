@@ -133,7 +133,13 @@ struct open_loop_poster::conn {
     signal write_wake, read_wake;
     bool up = false;
     std::uint64_t generation = 0;  // bumped whenever the socket is dropped
+    time_point last_used{};        // connected or last given a request
 };
+
+// A keep-alive connection idle this long is opened anew before it carries a request: servers
+// close idle connections (chirpd after 75 s, nginx's default too), and a request written into
+// a connection the server has just closed fails. 30 s is below any usual server timeout.
+constexpr auto idle_reconnect = std::chrono::seconds(30);
 
 open_loop_poster::open_loop_poster(asio::any_io_executor ex, const target& t,
                                    std::size_t connections, response_fn on_response)
@@ -154,6 +160,7 @@ asio::awaitable<error_code> open_loop_poster::connect() {
         }
         c->stream.socket().set_option(tcp::no_delay(true));
         c->up = true;
+        c->last_used = clock_type::now();
     }
     for (auto& c : conns_) {
         alive_coroutines_ += 2;
@@ -180,6 +187,14 @@ void open_loop_poster::send(std::uint64_t id, std::string raw) {
         if (!best || c->waiting.size() < best->waiting.size()) best = c.get();
         if (best->waiting.empty()) break;
     }
+    const auto now = clock_type::now();
+    if (best->waiting.empty() && best->up && now - best->last_used > idle_reconnect) {
+        best->up = false;  // the writer connects again before writing
+        ++best->generation;
+        error_code ignored;
+        best->stream.socket().close(ignored);
+    }
+    best->last_used = now;
     if (!best->waiting.empty()) ++pipelined;
     ++sent;
     ++in_flight_;
