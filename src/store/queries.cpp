@@ -173,34 +173,6 @@ const std::vector<named_query>& named_queries() {
             JOIN user_stats s ON s.user_id = f.followee_id
             WHERE f.follower_id = $1::bigint AND s.followers > $2::int)sql"},
         {"max_seq", "SELECT COALESCE((SELECT max(seq) FROM events), 0)::text"},
-        // $1 user, $2 ids (JSON array of cached tweet ids), $3 before, $4 limit, $5 threshold:
-        // hydrates the cached ids and merges the tweets of celebrity followees (fan-out on read).
-        {"timeline_hydrate", R"sql(
-            WITH cached AS (SELECT (x)::bigint AS id FROM jsonb_array_elements_text($2::jsonb) x),
-            celeb AS (SELECT s.user_id AS id FROM follows f JOIN user_stats s ON s.user_id = f.followee_id
-                      WHERE f.follower_id = $1::bigint AND s.followers > $5::int),
-            page AS (
-                SELECT t.* FROM tweets t
-                WHERE (t.id IN (SELECT id FROM cached)
-                       OR t.author_id IN (SELECT id FROM celeb))
-                  AND NOT t.deleted
-                  AND (NULLIF($3, '') IS NULL OR t.id < NULLIF($3, '')::bigint)
-                ORDER BY t.id DESC LIMIT $4::int)
-            SELECT jsonb_build_object(
-                'items', COALESCE((SELECT jsonb_agg(chirp_tweet_json(p, $1::bigint) ORDER BY p.id DESC)
-                                   FROM page p), '[]'),
-                'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $4::int
-                                   THEN (SELECT min(id)::text FROM page) END)::text)sql"},
-        // $1 user, $2 threshold: ids for a cold home cache (non-celebrity authors only), newest
-        // first
-        {"home_cache_ids", R"sql(
-            SELECT COALESCE(jsonb_agg(id::text ORDER BY id DESC), '[]')::text FROM (
-                SELECT t.id FROM tweets t
-                WHERE t.author_id IN (SELECT f.followee_id FROM follows f JOIN user_stats s ON s.user_id = f.followee_id
-                                      WHERE f.follower_id = $1::bigint AND s.followers <= $2::int
-                                      UNION ALL SELECT $1::bigint)
-                  AND NOT t.deleted
-                ORDER BY t.id DESC LIMIT 800) t)sql"},
         // In-process home timelines (src/ws/home_timeline.cpp).
         // $1 user, $2 max: the authors of the home timeline (followees + self) and the newest
         // ids of their live tweets.

@@ -16,10 +16,8 @@
 //    messages:U. Payload = "<seq> <commit_us>\n[<recipients>\n]<frame>", the frame serialized
 //    once by the event writer.
 //  - Redis messages are turned into one shared live_event and enqueued on each local session.
-//  - Home-timeline cache: home:U lists tweet ids (max 800) for online users; pushed at fan-out
-//    by one Lua script per tweet (LPUSHX + LTRIM for every recipient: existing caches only),
-//    rebuilt from PostgreSQL when cold, dropped when U comes online or changes whom they
-//    follow.
+//  - GET /api/timeline is answered from this process's memory (home_timeline.cpp), kept
+//    coherent by the chirp:tweets broadcast; there is no per-user home list in Redis.
 //  - A write is answered once its publishes are in Redis: when other chirpd processes share
 //    this Redis (they say hello on chirp:nodes), only after Redis executed them (a PING behind
 //    them), so that an answered write's event cannot reach Redis after the next one's, written
@@ -58,7 +56,6 @@ namespace chirp::rt {
 namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t home_cache_max = 800;
 // Every process subscribes; see publish_timeline().
 constexpr std::string_view timeline_channel = "chirp:timeline";
 // Hellos of the chirpd processes sharing this Redis (see answer_when_in_redis()).
@@ -146,29 +143,9 @@ public:
     }
 
     // Served from this process's memory (home_timeline.cpp); nullopt: PostgreSQL answers.
-    // For users online anywhere, the Redis home list home:U is still built when missing,
-    // before the answer (fan-out keeps it current with LPUSHX).
     asio::awaitable<std::optional<std::string>> cached_timeline(long long user, long long before,
                                                                 int limit) override {
-        if (is_online(user) && redis_->ready()) co_await keep_home_list(user);
         co_return co_await home_->page(user, before, limit);
-    }
-
-    asio::awaitable<void> keep_home_list(long long user) {
-        const std::string key = "home:" + std::to_string(user);
-        auto exists_args = util::strings("EXISTS", key);
-        auto exists = co_await redis_->call(std::move(exists_args));
-        if (!exists || exists->integer != 0) co_return;
-        // Arguments bound to a local first: GCC 12 miscompiles temporaries inside co_await.
-        auto cache_args =
-            util::strings(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
-        auto q = co_await store_.query("home_cache_ids", std::move(cache_args));
-        if (q.code != errc::ok) co_return;
-        std::vector<std::string> push = util::strings("RPUSH", key);
-        for (auto id : parse_ids(q.json)) push.push_back(std::to_string(id));
-        if (push.size() == 2 || !is_online(user)) co_return;
-        redis_->send(std::move(push));
-        redis_->send(util::strings("EXPIRE", key, "900"));
     }
 
     void on_committed(const store::write_result& r, std::function<void()> resume) override {
@@ -258,7 +235,6 @@ public:
             redis_->subscribe("messages:" + id);
             redis_->send(util::strings("ZADD", "chirp:online", std::to_string(now_s() + 60), id));
             redis_->send(util::strings("PUBLISH", "chirp:presence", "+" + id));
-            redis_->send(util::strings("DEL", "home:" + id));  // may be stale from an earlier visit
             co_await load_celebrities(u);
         }
         co_await redis_->subscriptions_settled();
@@ -444,20 +420,7 @@ private:
         msg += '\n';
         msg.append(payload, nl + 1, std::string::npos);
         publish(timeline_channel, msg);
-        if (d.tweet_id != 0) push_home(recipients, d.tweet_id);
         if (celebrity) publish("author:" + std::to_string(d.author), payload);  // fan-out on read
-    }
-
-    // LPUSHX + LTRIM on home:U for every recipient, in one server-side script: existing caches
-    // only (a cold cache is rebuilt from PostgreSQL on the next read).
-    void push_home(const std::string& recipients, long long tweet) {
-        static const std::string script =
-            "local t = ARGV[1] local cap = tonumber(ARGV[3]) "
-            "for id in string.gmatch(ARGV[2], '%d+') do local k = 'home:' .. id "
-            "if redis.call('LPUSHX', k, t) > cap then redis.call('LTRIM', k, 0, cap - 1) end "
-            "end return 0";
-        redis_->send(util::strings("EVAL", script, "0", std::to_string(tweet), recipients,
-                                   std::to_string(home_cache_max)));
     }
 
     void follow_changed(long long followee, long long follower, bool local_commit) {
@@ -470,7 +433,6 @@ private:
                 followers_.erase(it);
         }
         if (local_commit) {
-            redis_->send(util::strings("DEL", "home:" + std::to_string(follower)));
             publish("chirp:follows", std::to_string(followee) + " " + std::to_string(follower));
         }
         if (local_.count(follower) != 0) {
