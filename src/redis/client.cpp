@@ -362,6 +362,7 @@ private:
                     backoff = std::chrono::milliseconds(100);
                     for (const auto& [ch, n] : subs_) send_sub("SUBSCRIBE", ch);
                     spdlog::info("redis connected to {}:{}", host_, port_);
+                    if (cbs_.on_connected) cbs_.on_connected();
                     if (!first && cbs_.on_reconnected) cbs_.on_reconnected();
                     first = false;
                 } else {

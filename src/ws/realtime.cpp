@@ -88,6 +88,7 @@ public:
             on_message(ch, payload);
         };
         cbs.on_reconnected = [this] { on_redis_back(); };
+        cbs.on_connected = [this] { say_hello(); };
         cbs.on_lost = [this] {
             spdlog::warn("live updates paused until Redis is back; sessions will replay");
         };
@@ -105,7 +106,6 @@ public:
         redis_->start();
         home_->start();
         asio::co_spawn(ioc_, housekeeping(), asio::detached);
-        asio::co_spawn(ioc_, announce(), asio::detached);
     }
 
     http::server_hooks hooks() override {
@@ -155,25 +155,15 @@ public:
                 follow_changed(d.author, d.actor, true);
                 continue;
             }
-            auto payload = std::make_shared<std::string>();
-            payload->reserve(d.frame->size() + 32);
-            *payload += std::to_string(d.seq);
-            *payload += ' ';
-            *payload += std::to_string(r.committed_unix_us);
-            *payload += '\n';
-            *payload += *d.frame;
-            switch (d.channel) {
-                case store::channel_kind::timeline:
-                    fanout_timeline(d, payload);
-                    break;
-                case store::channel_kind::notifications:
-                    for (auto u : d.users) publish("notifications:" + std::to_string(u), *payload);
-                    break;
-                case store::channel_kind::messages:
-                    for (auto u : d.users) publish("messages:" + std::to_string(u), *payload);
-                    typing_stopped(d);
-                    break;
+            if (d.channel == store::channel_kind::timeline) {
+                fanout_timeline(d, r.committed_unix_us);
+                continue;
             }
+            const auto payload = message(d, r.committed_unix_us, {});
+            const char* prefix =
+                d.channel == store::channel_kind::notifications ? "notifications:" : "messages:";
+            for (auto u : d.users) publish(prefix + std::to_string(u), payload);
+            if (d.channel == store::channel_kind::messages) typing_stopped(d);
         }
         // The writer's answer waits until Redis has executed this write's publishes (and the
         // timeline cache's broadcast): else a client could get the answer, write through
@@ -331,8 +321,25 @@ private:
     // earlier one of another author reached followers out of seq order.
     struct pending_timeline {
         store::delivery d;
-        std::shared_ptr<std::string> payload;
+        std::int64_t commit_us = 0;
     };
+
+    // A Redis message: "<seq> <commit_us>\n[<recipients>\n]<frame>" (the frame copied once).
+    static std::string message(const store::delivery& d, std::int64_t commit_us,
+                               std::string_view recipients) {
+        std::string m;
+        m.reserve(d.frame->size() + recipients.size() + 40);
+        m += std::to_string(d.seq);
+        m += ' ';
+        m += std::to_string(commit_us);
+        m += '\n';
+        if (!recipients.empty()) {
+            m += recipients;
+            m += '\n';
+        }
+        m += *d.frame;
+        return m;
+    }
 
     bool followers_fresh(long long author) const {
         auto it = followers_.find(author);
@@ -340,9 +347,9 @@ private:
                std::chrono::steady_clock::now() - it->second.fetched < std::chrono::seconds(60);
     }
 
-    void fanout_timeline(const store::delivery& d, const std::shared_ptr<std::string>& payload) {
+    void fanout_timeline(const store::delivery& d, std::int64_t commit_us) {
         ++timeline_enqueued_;
-        timeline_queue_.push_back({d, payload});
+        timeline_queue_.push_back({d, commit_us});
         drain_timeline(0);
     }
 
@@ -361,7 +368,7 @@ private:
                 }
                 return;
             }
-            publish_timeline(head.d, *head.payload, followers_[author]);
+            publish_timeline(head.d, head.commit_us, followers_[author]);
             timeline_queue_.pop_front();
             ++timeline_published_;
             while (!timeline_waiters_.empty() &&
@@ -398,7 +405,7 @@ private:
     // process, and its recipient list (the author and the online followers) tells each which of
     // its sessions get it. Per-follower channels cost a Redis message (and a parse, an
     // allocation and a copy of the frame) per delivery; this costs one per process.
-    void publish_timeline(const store::delivery& d, const std::string& payload,
+    void publish_timeline(const store::delivery& d, std::int64_t commit_us,
                           const follower_entry& e) {
         const bool celebrity =
             e.loaded && static_cast<std::size_t>(e.count) > cfg_.celebrity_threshold;
@@ -411,16 +418,9 @@ private:
                 recipients += std::to_string(f);
             }
         }
-        // payload = "<seq> <commit_us>\n<frame>": the recipients go in as a second line.
-        const auto nl = payload.find('\n');
-        std::string msg;
-        msg.reserve(payload.size() + recipients.size() + 1);
-        msg.append(payload, 0, nl + 1);
-        msg += recipients;
-        msg += '\n';
-        msg.append(payload, nl + 1, std::string::npos);
-        publish(timeline_channel, msg);
-        if (celebrity) publish("author:" + std::to_string(d.author), payload);  // fan-out on read
+        publish(timeline_channel, message(d, commit_us, recipients));
+        if (celebrity)  // fan-out on read
+            publish("author:" + std::to_string(d.author), message(d, commit_us, {}));
     }
 
     void follow_changed(long long followee, long long follower, bool local_commit) {
@@ -596,8 +596,8 @@ private:
         }
     }
 
-    // Other chirpd processes on this Redis: each says hello on chirp:nodes when Redis is up and
-    // every 5 s; one that hears a new process answers at once.
+    // Other chirpd processes on this Redis: each says hello on chirp:nodes whenever it connects
+    // to Redis and every 5 s (housekeeping); one that hears a new process answers at once.
     bool other_processes() {
         const auto now = std::chrono::steady_clock::now();
         std::erase_if(nodes_, [&](const auto& n) { return now - n.second > node_ttl; });
@@ -605,23 +605,6 @@ private:
     }
 
     void say_hello() { publish(nodes_channel, std::to_string(node_id_)); }
-
-    asio::awaitable<void> announce() {
-        asio::steady_timer t(ioc_);
-        bool was_ready = false;
-        auto next = std::chrono::steady_clock::now();
-        while (!stopping_) {
-            const bool ready = redis_->ready();
-            if (ready && (!was_ready || std::chrono::steady_clock::now() >= next)) {
-                say_hello();
-                redis_->flush();
-                next = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-            }
-            was_ready = ready;
-            t.expires_after(std::chrono::milliseconds(50));
-            co_await t.async_wait(tuple_awaitable);
-        }
-    }
 
     // Presence refresh (every 20 s) and the stats channel (every 5 s).
     asio::awaitable<void> housekeeping() {
@@ -631,6 +614,7 @@ private:
             auto [ec] = co_await timer_.async_wait(tuple_awaitable);
             if (ec || stopping_) break;
             if (redis_->ready()) {
+                say_hello();
                 if (tick % 4 == 0 && !local_.empty()) {
                     std::vector<std::string> zadd = util::strings("ZADD", "chirp:online");
                     const auto score = std::to_string(now_s() + 60);

@@ -26,6 +26,9 @@ struct reply {
 struct callbacks {
     // A pub/sub message (never suspends; runs on the loop).
     std::function<void(std::string_view channel, std::string_view payload)> on_message;
+    // Connected, subscriptions sent again: every time, the first connection included (runs
+    // before on_reconnected).
+    std::function<void()> on_connected;
     // Redis came back after an outage (not called for the first connection).
     std::function<void()> on_reconnected;
     // Redis went away.
