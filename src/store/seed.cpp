@@ -1,4 +1,4 @@
-// Bulk seeding through chirp_exec in batches of 1,000 commands (see seed.hpp).
+// Bulk seeding through chirp_exec_rows in batches of 1,000 commands (see seed.hpp).
 #include "chirp/store/seed.hpp"
 
 #include <spdlog/spdlog.h>
@@ -18,10 +18,14 @@ namespace {
 void run_batch(pqxx::connection& conn, nlohmann::json& batch, long& ok) {
     if (batch.empty()) return;
     pqxx::work tx(conn);
-    auto r = tx.exec_params("SELECT r::text FROM chirp_exec($1::jsonb) r", batch.dump());
+    // The event writer's dispatcher: a row per command, o_json its answer, or NULL for a
+    // command of a fast path that succeeded (its answer is rendered by the writer).
+    auto r = tx.exec_params(
+        "SELECT COALESCE((o_json->>'status')::int, 200) FROM chirp_exec_rows($1::jsonb)",
+        batch.dump());
     tx.commit();
     for (const auto& row : r)
-        if (nlohmann::json::parse(row[0].c_str()).value("status", 0) < 300) ++ok;
+        if (row[0].as<int>() < 300) ++ok;
     batch = nlohmann::json::array();
 }
 

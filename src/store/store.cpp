@@ -174,9 +174,34 @@ void append_extended(std::string& out, std::string_view obj, std::string_view fi
     out += '}';
 }
 
+// The envelope of a live frame up to the event's payload:
+// {"type":"event","channel":C,"seq":"S","event":{"id":E,"type":T,"userId":U,"timestamp":TS,
+// "version":1,"payload":  — the caller appends the payload and "}}}". (version: the
+// events.version column's default, which the fast paths do not set.)
+std::string open_frame(std::string_view channel, std::string_view seq, std::string_view eid,
+                       std::string_view type, std::string_view actor, std::string_view ts,
+                       std::size_t reserve) {
+    std::string f;
+    f.reserve(reserve + 256);
+    f += R"({"type":"event","channel":")";
+    f += channel;
+    f += R"(","seq":")";
+    f += seq;
+    f += R"(","event":{"id":")";
+    f += eid;
+    f += R"(","type":")";
+    f += type;
+    f += R"(","userId":")";
+    f += actor;
+    f += R"(","timestamp":")";
+    f += ts;
+    f += R"(","version":1,"payload":)";
+    return f;
+}
+
 // A like from chirp_exec_likes_rows' raw columns: the answer (the tweet as the liker sees it),
 // and for a new like the timeline frame (the counts) and the author's notification frame; the
-// same JSON as 002's chirp_exec_likes built in SQL.
+// same JSON as the likes fast path of 002 built in SQL.
 write_result render_like(const pqxx::row& row) {
     const std::string tid = row[c_tid].c_str(), actor = row[c_actor].c_str();
     const std::string likes = row[c_likes].c_str();
@@ -193,21 +218,7 @@ write_result render_like(const pqxx::row& row) {
     const auto ts = format_ts(row[c_ts].as<long long>());
     const auto author = row[c_author].as<long long>();
     wr.seq = row[c_seq].as<long long>();
-    std::string head;  // the event's common fields after its type
-    head += R"(","userId":")";
-    head += actor;
-    head += R"(","timestamp":")";
-    head += ts;
-    head += R"(","version":1,"payload":)";
-
-    std::string frame;
-    frame.reserve(384);
-    frame += R"({"type":"event","channel":"timeline","seq":")";
-    frame += seq;
-    frame += R"(","event":{"id":")";
-    frame += eid;
-    frame += R"(","type":"TweetLiked)";
-    frame += head;
+    std::string frame = open_frame("timeline", seq, eid, "TweetLiked", actor, ts, 128);
     frame += R"({"tweetId":")";
     frame += tid;
     frame += R"(","likes":)";
@@ -226,14 +237,7 @@ write_result render_like(const pqxx::row& row) {
     wr.deliveries.push_back(std::move(del));
     if (author == wr.deliveries[0].actor) return wr;  // no notification for your own like
 
-    std::string note;
-    note.reserve(1024);
-    note += R"({"type":"event","channel":"notifications","seq":")";
-    note += seq;
-    note += R"(","event":{"id":")";
-    note += eid;
-    note += R"(","type":"Notification)";
-    note += head;
+    std::string note = open_frame("notifications", seq, eid, "Notification", actor, ts, 768);
     note += R"({"notification":{"id":")";
     note += seq;
     note += R"(","seq":")";
@@ -284,18 +288,9 @@ write_result render_plain_tweet(const pqxx::row& row) {
     tweet += row[c_hashtags].c_str();  // jsonb text of an array of strings
     tweet += R"(,"likes":0,"retweets":0,"replies":0,"likedByMe":false,"retweetedByMe":false})";
 
-    std::string frame;
-    frame.reserve(tweet.size() + 256);
-    frame += R"({"type":"event","channel":"timeline","seq":")";
-    frame += seq;
-    frame += R"(","event":{"id":")";
-    frame += row[c_eid].c_str();
-    frame += R"(","type":"TweetCreated","userId":")";
-    frame += actor;
-    frame += R"(","timestamp":")";
-    frame += ts;
-    // version: the events.version column's default, which the fast path does not set.
-    frame += R"(","version":1,"payload":{"tweet":)";
+    std::string frame =
+        open_frame("timeline", seq, row[c_eid].c_str(), "TweetCreated", actor, ts, tweet.size());
+    frame += R"({"tweet":)";
     frame += tweet;
     frame += "}}}";
 
@@ -524,7 +519,7 @@ private:
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();
         if (rows.size() != batch.size())
-            throw std::runtime_error("chirp_exec returned a short batch");
+            throw std::runtime_error("chirp_exec_rows returned a short batch");
         metrics_.append_batches.fetch_add(1, std::memory_order_relaxed);
         // Committed: the completer renders and answers it while this thread runs the next
         // batch. One FIFO completer, so answers (and fan-out) keep commit order.
