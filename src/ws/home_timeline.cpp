@@ -832,16 +832,20 @@ private:
         if (auto it = by_author_.find(author); it != by_author_.end())
             for (auto u : it->second) insert_into_list(users_.at(u), id, author);
         cs.creates.emplace_back(id, author);
-        if (reply_to > 0) {
-            erase_tweet(reply_to);
-            cs.tweets.push_back(reply_to);
+        parents_changed(cs, author, reply_to, retweet_of, true);
+        if (retweet_of > 0) cs.flag_users.push_back(author);
+    }
+
+    // A reply or retweet came or went: its parents' counts changed (their cached records are
+    // dropped), and so did the author's "retweeted by me" flag of the original.
+    void parents_changed(change_set& cs, long long author, long long reply_to, long long retweet_of,
+                         bool created) {
+        for (const long long parent : {reply_to, retweet_of}) {
+            if (parent <= 0) continue;
+            erase_tweet(parent);
+            cs.tweets.push_back(parent);
         }
-        if (retweet_of > 0) {
-            erase_tweet(retweet_of);
-            cs.tweets.push_back(retweet_of);
-            set_flag(author, retweet_of, retweeted_bit, true);
-            cs.flag_users.push_back(author);
-        }
+        if (retweet_of > 0) set_flag(author, retweet_of, retweeted_bit, created);
     }
 
     void on_deleted(change_set& cs, long long id, long long author, long long reply_to,
@@ -874,15 +878,7 @@ private:
             if (auto u = users_.find(author); u != users_.end()) u->second.flags.clear();
             return;
         }
-        if (reply_to > 0) {
-            erase_tweet(reply_to);
-            cs.tweets.push_back(reply_to);
-        }
-        if (retweet_of > 0) {
-            erase_tweet(retweet_of);
-            cs.tweets.push_back(retweet_of);
-            set_flag(author, retweet_of, retweeted_bit, false);
-        }
+        parents_changed(cs, author, reply_to, retweet_of, false);
     }
 
     void on_like(change_set& cs, long long id, long long actor, bool liked, long long likes,
