@@ -87,7 +87,7 @@ int serve(const config& cfg) {
     auth::jwt_codec jwt(cfg.jwt_secret, cfg.jwt_ttl);
     asio::thread_pool cpu(2);
     auto store = store::create_event_store(ioc, cfg, metrics);
-    http::services svc{ioc, cfg, metrics, *store, jwt, cpu, nullptr, {}};
+    http::services svc{ioc, cfg, metrics, *store, jwt, cpu, nullptr, {}, {}};
     auto realtime = rt::create_realtime(ioc, cfg, metrics, *store, jwt);
     svc.realtime = realtime.get();
     store->on_committed(

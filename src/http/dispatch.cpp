@@ -2,7 +2,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/thread_pool.hpp>
-#include <unordered_map>
 
 #include "chirp/http/api.hpp"
 
@@ -68,32 +67,17 @@ const std::vector<std::vector<std::string_view>>& split_patterns() {
     return pats;
 }
 
-// Verified tokens (exact bytes) and their claims: the signature of the same bytes under the
-// same secret verifies again, so a hit skips base64, JSON and HMAC; the expiry is still
-// checked on every request. Bounded; the loop's only (no lock).
-class verified_tokens {
-public:
-    const auth::claims* find(std::string_view token) {
-        auto it = map_.find(token);
-        return it == map_.end() ? nullptr : &it->second;
-    }
-    void add(std::string_view token, const auth::claims& c) {
-        if (map_.size() >= max_entries) map_.clear();
-        map_.emplace(std::string(token), c);
-    }
-
-private:
-    static constexpr std::size_t max_entries = 10000;
-    struct hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-    std::unordered_map<std::string, auth::claims, hash, std::equal_to<>> map_;
-};
-
 }  // namespace
+
+const auth::claims* verified_tokens::find(std::string_view token) const {
+    auto it = map_.find(token);
+    return it == map_.end() ? nullptr : &it->second;
+}
+
+void verified_tokens::add(std::string_view token, const auth::claims& c) {
+    if (map_.size() >= max_entries) map_.clear();
+    map_.emplace(std::string(token), c);
+}
 
 const route* match(request& req, errc& err, std::string& allow) {
     const auto segs = split(req.path);
@@ -139,9 +123,8 @@ boost::asio::awaitable<response> dispatch(services& svc, request& req) {
         constexpr std::string_view bearer = "Bearer ";
         if (req.authorization.size() > bearer.size() &&
             std::string_view(req.authorization).substr(0, bearer.size()) == bearer) {
-            static verified_tokens cache;
             const auto token = std::string_view(req.authorization).substr(bearer.size());
-            const auto* known = cache.find(token);
+            const auto* known = svc.tokens.find(token);
             if (known != nullptr && known->expires_at > auth::unix_now()) {
                 req.user = *known;
             } else {
@@ -149,7 +132,7 @@ boost::asio::awaitable<response> dispatch(services& svc, request& req) {
                 if (auto e = svc.jwt.verify(token, c)) {
                     req.auth_error = auth::to_string(*e);
                 } else {
-                    cache.add(token, c);
+                    svc.tokens.add(token, c);
                     req.user = std::move(c);
                 }
             }

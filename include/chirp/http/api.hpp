@@ -88,6 +88,25 @@ private:
     std::unordered_map<std::string, window> by_handle_, by_ip_;
 };
 
+// Verified tokens (exact bytes) and their claims, per server (so per secret): the signature of
+// the same bytes under the same secret verifies again, so a hit skips base64, JSON and HMAC;
+// the caller still checks the expiry on every request. Bounded; the loop's only (no lock).
+class verified_tokens {
+public:
+    const auth::claims* find(std::string_view token) const;
+    void add(std::string_view token, const auth::claims& c);
+
+private:
+    static constexpr std::size_t max_entries = 10000;
+    struct hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::unordered_map<std::string, auth::claims, hash, std::equal_to<>> map_;
+};
+
 struct services {
     boost::asio::io_context& ioc;
     const config& cfg;
@@ -97,6 +116,7 @@ struct services {
     boost::asio::thread_pool& cpu;  // password hashing
     realtime_info* realtime = nullptr;
     login_limiter logins;
+    verified_tokens tokens;
 };
 
 using handler = std::function<boost::asio::awaitable<response>(services&, request&)>;
