@@ -11,6 +11,7 @@
 // with --fast-password-hash; it creates users with random handles).
 //
 // Ends with the line "N passed, M failed" (exit 1 on any failure).
+import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Spec, errorsText, routeTable, templateKey } from './openapi.mjs';
 
@@ -19,7 +20,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SPEC_FILE = process.env.CHIRP_OPENAPI || `${ROOT}docs/openapi.yaml`;
 
 // Served outside the route table (src/http/server.cpp hands them to the session code).
-const OUTSIDE_ROUTE_TABLE = ['GET /api/stream'];
+const OUTSIDE_ROUTE_TABLE = ['GET /api/stream', 'GET /ws'];
 
 let passed = 0;
 let failed = 0;
@@ -194,6 +195,41 @@ function checkStream(s, label) {
         events.push({ channel: f.event, seq: f.id, data });
     }
     return events;
+}
+
+// ---- WebSocket upgrade ---------------------------------------------------------------------
+
+/** A raw upgrade request to /ws; resolves with the collected response (101 or an error). */
+function upgrade(headers) {
+    return new Promise((resolve, reject) => {
+        const req = httpRequest(`${BASE}/ws`, {
+            headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
+        });
+        req.on('upgrade', (res, socket) => {
+            socket.destroy();
+            resolve({ status: res.statusCode, contentType: res.headers['content-type'] ?? null, headers: new Headers(), text: '' });
+        });
+        req.on('response', (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (text += d));
+            res.on('end', () => resolve({ status: res.statusCode, contentType: res.headers['content-type'] ?? null, headers: new Headers(), text }));
+        });
+        req.on('error', reject);
+        req.setTimeout(10000, () => req.destroy(new Error('timeout')));
+        req.end();
+    });
+}
+
+async function checkUpgrade(res, expectStatus, what) {
+    if (res.status !== expectStatus) fail(`GET /ws (${what}): expected ${expectStatus}, got ${res.status} ${res.text.slice(0, 200)}`);
+    const { op, problems } = spec.check('GET', '/ws', res);
+    if (op) {
+        if (!answered.has('GET /ws')) answered.set('GET /ws', new Set());
+        answered.get('GET /ws').add(res.status);
+    }
+    if (problems.length) fail(`GET /ws (${what}): ${problems.join('; ')}`);
+    else pass();
 }
 
 // ---- the scenario -----------------------------------------------------------------------
@@ -434,6 +470,12 @@ async function scenario() {
         checkStream(s, `SSE ${what}`);
     }
 
+    // WebSocket upgrade: accepted, refused for a foreign Origin, and a plain GET.
+    await checkUpgrade(await upgrade({ Authorization: `Bearer ${A.token}` }), 101, 'upgrade');
+    await checkUpgrade(await upgrade({ Origin: BASE }), 101, 'own origin');
+    await checkUpgrade(await upgrade({ Origin: 'https://evil.example' }), 403, 'foreign origin');
+    await call('GET', '/ws', { expect: 400, what: 'no upgrade' });
+
     // Outside every operation: unknown path, wrong method.
     await callOutside('GET', '/api/nothing-here', 'NotFound', 404);
     const na = await callOutside('DELETE', '/api/me', 'MethodNotAllowed', 405);
@@ -455,7 +497,7 @@ function checkRouteTable() {
 function checkCoverage() {
     for (const k of spec.operationKeys()) {
         const statuses = answered.get(k) ?? new Set();
-        expect([...statuses].some((s) => s >= 200 && s < 300), `${k} was never answered successfully by the test`);
+        expect([...statuses].some((s) => s >= 101 && s < 300), `${k} was never answered successfully by the test`);
     }
     const lines = spec.operationKeys().map((k) => `  ${k.padEnd(44)} ${[...(answered.get(k) ?? [])].sort().join(' ')}`);
     console.log(`statuses validated per operation:\n${lines.join('\n')}`);
