@@ -11,9 +11,9 @@
 // with --fast-password-hash; it creates users with random handles).
 //
 // Ends with the line "N passed, M failed" (exit 1 on any failure).
-import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { Spec, errorsText, routeTable, templateKey } from './openapi.mjs';
+import { openStream, upgrade } from './streams.mjs';
 
 const BASE = (process.env.CHIRP_URL || '').replace(/\/+$/, '');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -101,51 +101,6 @@ async function callOutside(method, path, name, expectStatus) {
 
 // ---- SSE --------------------------------------------------------------------------------
 
-/** Opens GET /api/stream; collects its frames until close(). */
-async function openStream(query, token, headers = {}) {
-    const ctl = new AbortController();
-    const h = { Accept: 'text/event-stream', ...headers };
-    if (token) h.Authorization = `Bearer ${token}`;
-    const res = await fetch(`${BASE}/api/stream${query}`, { headers: h, signal: ctl.signal });
-    const s = { res, text: '', frames: [], ended: false, ctl };
-    if (res.status !== 200) {
-        s.text = await res.text();
-        s.ended = true;
-        return s;
-    }
-    const reader = res.body.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
-    s.pump = (async () => {
-        try {
-            for (;;) {
-                const { value, done } = await reader.read();
-                if (done) break;
-                const chunk = dec.decode(value, { stream: true });
-                s.text += chunk;
-                buf += chunk;
-                let i;
-                while ((i = buf.indexOf('\n\n')) >= 0) {
-                    const block = buf.slice(0, i);
-                    buf = buf.slice(i + 2);
-                    const f = { id: null, event: null, data: [], comment: [] };
-                    for (const line of block.split('\n')) {
-                        if (line.startsWith(':')) f.comment.push(line.slice(1).trim());
-                        else if (line.startsWith('id: ')) f.id = line.slice(4);
-                        else if (line.startsWith('event: ')) f.event = line.slice(7);
-                        else if (line.startsWith('data: ')) f.data.push(line.slice(6));
-                    }
-                    s.frames.push(f);
-                }
-            }
-        } catch {
-            // aborted
-        }
-        s.ended = true;
-    })();
-    return s;
-}
-
 async function until(fn, ms, what) {
     const end = Date.now() + ms;
     while (Date.now() < end) {
@@ -198,28 +153,6 @@ function checkStream(s, label) {
 }
 
 // ---- WebSocket upgrade ---------------------------------------------------------------------
-
-/** A raw upgrade request to /ws; resolves with the collected response (101 or an error). */
-function upgrade(headers) {
-    return new Promise((resolve, reject) => {
-        const req = httpRequest(`${BASE}/ws`, {
-            headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers },
-        });
-        req.on('upgrade', (res, socket) => {
-            socket.destroy();
-            resolve({ status: res.statusCode, contentType: res.headers['content-type'] ?? null, headers: new Headers(), text: '' });
-        });
-        req.on('response', (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (d) => (text += d));
-            res.on('end', () => resolve({ status: res.statusCode, contentType: res.headers['content-type'] ?? null, headers: new Headers(), text }));
-        });
-        req.on('error', reject);
-        req.setTimeout(10000, () => req.destroy(new Error('timeout')));
-        req.end();
-    });
-}
 
 async function checkUpgrade(res, expectStatus, what) {
     if (res.status !== expectStatus) fail(`GET /ws (${what}): expected ${expectStatus}, got ${res.status} ${res.text.slice(0, 200)}`);
@@ -279,6 +212,8 @@ async function scenario() {
     await call('POST', '/api/auth/login', { body: { handle: A.user.handle, password: pw }, expect: 200 });
     await call('POST', '/api/auth/login', { body: { handle: A.user.handle, password: 'wrong password' }, expect: 401, what: 'bad password' });
     await call('POST', '/api/auth/login', { body: { handle: A.user.handle }, expect: 422, what: 'no password' });
+    await call('POST', '/api/auth/login', { raw: '{', contentType: 'application/json', expect: 400, what: 'malformed JSON' });
+    await call('POST', '/api/auth/login', { raw: 'x', contentType: 'text/plain', expect: 415, what: 'not JSON' });
     const ghost = `gh_${sfx}`;
     for (let i = 0; i < 5; i++) await call('POST', '/api/auth/login', { body: { handle: ghost, password: pw }, expect: 401, what: `unknown handle #${i + 1}` });
     const limited = await call('POST', '/api/auth/login', { body: { handle: ghost, password: pw }, expect: 429, what: 'throttled' });
@@ -318,6 +253,10 @@ async function scenario() {
     await call('GET', `/api/users/zz_${sfx}/followers`, { expect: 404, what: 'unknown user' });
     await call('GET', `/api/users/${a}/following`, { token: A.token, expect: 200 });
     await call('GET', `/api/users/zz_${sfx}/following`, { expect: 404, what: 'unknown user' });
+    await call('GET', `/api/users/${a}/following?limit=abc`, { expect: 400, what: 'bad limit' });
+    await call('DELETE', `/api/users/zz_${sfx}/follow`, { token: A.token, expect: 404, what: 'unknown user' });
+    await call('DELETE', `/api/users/${a}/follow`, { token: A.token, expect: 422, what: 'yourself' });
+    await call('POST', `/api/users/${a}/follow`, { token: C.token, headers: { 'Idempotency-Key': 'x'.repeat(201) }, expect: 400, what: 'key too long' });
 
     // Tweets.
     const t1 = (await call('POST', '/api/tweets', { token: A.token, body: { content: `hello @${b} #spec ${sfx}` }, expect: 201 })).json;
@@ -349,6 +288,12 @@ async function scenario() {
     await call('POST', `/api/tweets/${t2.id}/like`, { token: A.token, expect: 200 });
     await call('DELETE', `/api/tweets/${t2.id}/like`, { token: A.token, expect: 200 });
     await call('POST', '/api/tweets/999999999/like', { token: B.token, expect: 404, what: 'unknown' });
+    await call('DELETE', '/api/tweets/999999999/like', { token: B.token, expect: 404, what: 'unknown' });
+    await call('POST', `/api/tweets/${t1.id}/like`, { expect: 401, what: 'no token' });
+    await call('POST', `/api/tweets/${t1.id}/like`, { token: C.token, headers: { 'Idempotency-Key': `lk-${sfx}` }, expect: 200, what: 'with a key' });
+    await call('POST', `/api/tweets/${t2.id}/like`, { token: C.token, headers: { 'Idempotency-Key': `lk-${sfx}` }, expect: 409, what: 'key reused' });
+    await call('POST', `/api/tweets/${t2.id}/like`, { token: C.token, headers: { 'Idempotency-Key': '' }, expect: 200, what: 'empty key: none' });
+    await call('DELETE', `/api/tweets/${t2.id}/like`, { token: C.token, headers: { 'Idempotency-Key': 'bad key' }, expect: 400, what: 'bad key' });
     await call('DELETE', `/api/tweets/${t1.id}/like`, { expect: 401, what: 'no token' });
     const rt = (await call('POST', `/api/tweets/${t1.id}/retweet`, { token: B.token, expect: 201 })).json;
     expect(rt?.retweetOf?.id === t1.id, 'a retweet embeds the original');
@@ -356,6 +301,7 @@ async function scenario() {
     await call('POST', `/api/tweets/${t1.id}/retweet`, { token: B.token, expect: 409, what: 'twice' });
     await call('POST', `/api/tweets/${rt.id}/retweet`, { token: B.token, expect: 409, what: 'the retweet of a retweet' });
     await call('POST', '/api/tweets/999999999/retweet', { token: B.token, expect: 404, what: 'unknown' });
+    await call('POST', `/api/tweets/${t1.id}/retweet`, { expect: 401, what: 'no token' });
 
     await call('GET', `/api/tweets/${t1.id}/replies`, { token: A.token, expect: 200 });
     await call('GET', `/api/tweets/${t1.id}/replies?limit=1`, { expect: 200 });
@@ -363,8 +309,11 @@ async function scenario() {
     await call('GET', `/api/users/${b}/tweets`, { token: A.token, expect: 200 });
     await call('GET', `/api/users/${a}/tweets?limit=1`, { expect: 200 });
     await call('GET', `/api/users/zz_${sfx}/tweets`, { expect: 404, what: 'unknown user' });
+    await call('GET', `/api/users/${a}/tweets?before=0`, { expect: 400, what: 'bad cursor' });
+    await call('GET', `/api/tweets/${t1.id}/replies?limit=-1`, { expect: 400, what: 'bad limit' });
 
     await call('DELETE', `/api/tweets/${reply.id}`, { token: A.token, expect: 403, what: "another's" });
+    await call('DELETE', `/api/tweets/${reply.id}`, { expect: 401, what: 'no token' });
     const t3 = (await call('POST', '/api/tweets', { token: A.token, body: { content: 'to be deleted' }, expect: 201 })).json;
     await call('DELETE', `/api/tweets/${t3.id}`, { token: A.token, expect: 200 });
     await call('DELETE', `/api/tweets/${t3.id}`, { token: A.token, expect: 404, what: 'already deleted' });
@@ -385,16 +334,23 @@ async function scenario() {
     await call('POST', '/api/conversations', { token: A.token, body: { participants: [] }, expect: 422, what: 'nobody' });
     await call('POST', '/api/conversations', { token: A.token, body: { participants: [a] }, expect: 422, what: 'only yourself' });
     await call('POST', '/api/conversations', { body: { participants: [b] }, expect: 401, what: 'no token' });
+    await call('POST', '/api/conversations', { token: A.token, raw: '{"participants": [', contentType: 'application/json', expect: 400, what: 'malformed JSON' });
+    await call('POST', '/api/conversations', { token: A.token, raw: 'participants=b', contentType: 'application/x-www-form-urlencoded', expect: 415, what: 'a form' });
     await call('POST', `/api/conversations/${conv.id}/messages`, { token: A.token, body: { content: 'hi bob' }, expect: 201 });
     await call('POST', `/api/conversations/${conv.id}/messages`, { token: B.token, body: { content: 'hi alice' }, expect: 201 });
     await call('POST', `/api/conversations/${conv.id}/messages`, { token: C.token, body: { content: 'let me in' }, expect: 403, what: 'not in it' });
     await call('POST', `/api/conversations/${conv.id}/messages`, { token: A.token, body: { content: '' }, expect: 422, what: 'empty' });
     await call('POST', '/api/conversations/999999999/messages', { token: A.token, body: { content: 'x' }, expect: 404, what: 'unknown' });
+    await call('POST', `/api/conversations/${conv.id}/messages`, { body: { content: 'x' }, expect: 401, what: 'no token' });
+    await call('POST', `/api/conversations/${conv.id}/messages`, { token: A.token, raw: 'x', contentType: 'text/plain', expect: 415, what: 'not JSON' });
+    await call('POST', `/api/conversations/${conv.id}/messages`, { token: A.token, body: { content: 'x'.repeat(1001) }, expect: 422, what: 'too long' });
     const msgs = await call('GET', `/api/conversations/${conv.id}/messages?limit=1`, { token: B.token, expect: 200 });
     await call('GET', `/api/conversations/${conv.id}/messages?before=${msgs.json?.nextCursor}`, { token: B.token, expect: 200 });
     await call('GET', `/api/conversations/${conv.id}/messages`, { token: C.token, expect: 403, what: 'not in it' });
     await call('GET', '/api/conversations/999999999/messages', { token: A.token, expect: 404, what: 'unknown' });
     await call('GET', '/api/conversations/abc/messages', { token: A.token, expect: 404, what: 'bad id' });
+    await call('GET', `/api/conversations/${conv.id}/messages?before=x`, { token: A.token, expect: 400, what: 'bad cursor' });
+    await call('GET', `/api/conversations/${conv.id}/messages`, { expect: 401, what: 'no token' });
     await call('GET', '/api/conversations', { token: A.token, expect: 200 });
     await call('GET', '/api/conversations', { token: C.token, expect: 200, what: 'none' });
     await call('GET', '/api/conversations', { expect: 401, what: 'no token' });
@@ -410,6 +366,8 @@ async function scenario() {
     await call('POST', '/api/notifications/read', { token: A.token, body: { upTo: notes.json?.items?.at(-1)?.seq }, expect: 200 });
     await call('POST', '/api/notifications/read', { token: A.token, expect: 200, what: 'all, no body' });
     await call('POST', '/api/notifications/read', { token: A.token, body: { upTo: 'abc' }, expect: 422, what: 'bad upTo' });
+    await call('POST', '/api/notifications/read', { token: A.token, raw: '{', contentType: 'application/json', expect: 400, what: 'malformed JSON' });
+    await call('POST', '/api/notifications/read', { token: A.token, raw: 'x', contentType: 'text/plain', expect: 415, what: 'not JSON' });
     await call('POST', '/api/notifications/read', { expect: 401, what: 'no token' });
 
     const ev = await call('GET', '/api/events?limit=3', { token: A.token, expect: 200 });
@@ -426,7 +384,7 @@ async function scenario() {
     // Resuming after alice's last event: whatever happens before the subscription is live
     // is replayed, so no event can be missed (and no sleep is needed).
     const since = all.json?.items?.at(-1)?.seq ?? '0';
-    const live = await openStream(`?channels=timeline:${A.user.id},notifications,messages&since=${since}`, A.token);
+    const live = await openStream(BASE, `?channels=timeline:${A.user.id},notifications,messages&since=${since}`, A.token);
     expect(live.res.status === 200, `GET /api/stream answered ${live.res.status}`);
     await until(() => live.frames.some((f) => f.comment.includes('connected')), 5000, 'the stream to open');
     const bt = (await call('POST', '/api/tweets', { token: B.token, body: { content: `live ${sfx}` }, expect: 201 })).json;
@@ -444,14 +402,14 @@ async function scenario() {
     const liveEvents = checkStream(live, 'SSE live');
     expect(liveEvents.length >= want.length, `SSE live: ${liveEvents.length} events validated`);
 
-    const replay = await openStream('?channels=timeline', A.token, { 'Last-Event-ID': '1' });
+    const replay = await openStream(BASE, '?channels=timeline', A.token, { 'Last-Event-ID': '1' });
     await until(() => replay.frames.some((f) => f.event === 'control'), 10000, 'the "replayed" marker');
     replay.ctl.abort();
     await replay.pump;
     const replayed = checkStream(replay, 'SSE replay');
     expect(replayed.length > 0, 'SSE replay sent events');
 
-    const q = await openStream(`?channels=notifications&token=${encodeURIComponent(C.token)}&since=0`);
+    const q = await openStream(BASE, `?channels=notifications&token=${encodeURIComponent(C.token)}&since=0`);
     expect(q.res.status === 200, `token in the query: ${q.res.status}`);
     q.ctl.abort();
     await q.pump;
@@ -465,15 +423,15 @@ async function scenario() {
         [`?channels=timeline:${B.user.id}`, A.token, 400, "another user's stream"],
         ['?since=abc', A.token, 400, 'bad since'],
     ]) {
-        const s = await openStream(query, token);
+        const s = await openStream(BASE, query, token);
         expect(s.res.status === status, `GET /api/stream${query} (${what}): expected ${status}, got ${s.res.status}`);
         checkStream(s, `SSE ${what}`);
     }
 
     // WebSocket upgrade: accepted, refused for a foreign Origin, and a plain GET.
-    await checkUpgrade(await upgrade({ Authorization: `Bearer ${A.token}` }), 101, 'upgrade');
-    await checkUpgrade(await upgrade({ Origin: BASE }), 101, 'own origin');
-    await checkUpgrade(await upgrade({ Origin: 'https://evil.example' }), 403, 'foreign origin');
+    await checkUpgrade(await upgrade(BASE, { Authorization: `Bearer ${A.token}` }), 101, 'upgrade');
+    await checkUpgrade(await upgrade(BASE, { Origin: BASE }), 101, 'own origin');
+    await checkUpgrade(await upgrade(BASE, { Origin: 'https://evil.example' }), 403, 'foreign origin');
     await call('GET', '/ws', { expect: 400, what: 'no upgrade' });
 
     // Outside every operation: unknown path, wrong method.
@@ -499,7 +457,12 @@ function checkCoverage() {
         const statuses = answered.get(k) ?? new Set();
         expect([...statuses].some((s) => s >= 101 && s < 300), `${k} was never answered successfully by the test`);
     }
-    const lines = spec.operationKeys().map((k) => `  ${k.padEnd(44)} ${[...(answered.get(k) ?? [])].sort().join(' ')}`);
+    const lines = spec.operations.map((o) => {
+        const k = `${o.method} ${o.path}`;
+        const seen = answered.get(k) ?? new Set();
+        const not = Object.keys(o.op.responses ?? {}).filter((s) => !seen.has(Number(s)));
+        return `  ${k.padEnd(42)} ${[...seen].sort().join(' ').padEnd(24)} ${not.length ? `(not exercised: ${not.join(' ')})` : ''}`;
+    });
     console.log(`statuses validated per operation:\n${lines.join('\n')}`);
 }
 
