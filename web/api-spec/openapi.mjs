@@ -137,7 +137,8 @@ export class Spec {
         }
         const norm = (t) => (t ?? '').toLowerCase().replace(/\s*;\s*/g, '; ').trim();
         const got = norm(res.contentType);
-        const media = types.find((t) => norm(t) === got);
+        // A documented type without parameters matches any parameters (`; charset=utf-8`).
+        const media = types.find((t) => norm(t) === got || (!t.includes(';') && norm(t) === got.split(';')[0]));
         if (!media) {
             problems.push(`${where}: content type ${JSON.stringify(res.contentType)} is not one of ${types.join(', ')}`);
             return problems;
