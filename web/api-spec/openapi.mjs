@@ -196,3 +196,16 @@ export function routeTable(srcDir) {
     if (out.length < 10) throw new Error(`${srcDir}: found only ${out.length} routes; has the route table's form changed?`);
     return out;
 }
+
+/** The error codes of chirp::errc (its code_string(), wherever under srcDir), without "ok". */
+export function errorCodes(srcDir) {
+    const files = readdirSync(srcDir, { recursive: true }).filter((f) => /\.(cpp|hpp)$/.test(f));
+    for (const f of files) {
+        const src = readFileSync(join(srcDir, f), 'utf8');
+        const m = /code_string\(errc \w+\)[^{;]*\{([\s\S]*?)\n\}/.exec(src);
+        if (!m) continue;
+        const codes = [...m[1].matchAll(/return "([a-z_]+)"/g)].map((x) => x[1]).filter((c) => c !== 'ok');
+        return [...new Set(codes)];
+    }
+    throw new Error(`${srcDir}: no definition of code_string(errc) found`);
+}

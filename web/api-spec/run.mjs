@@ -12,7 +12,7 @@
 //
 // Ends with the line "N passed, M failed" (exit 1 on any failure).
 import { fileURLToPath } from 'node:url';
-import { Spec, errorsText, routeTable, templateKey } from './openapi.mjs';
+import { Spec, errorCodes, errorsText, routeTable, templateKey } from './openapi.mjs';
 import { openStream, upgrade } from './streams.mjs';
 
 const BASE = (process.env.CHIRP_URL || '').replace(/\/+$/, '');
@@ -450,6 +450,11 @@ function checkRouteTable() {
     const served = new Set([...routes, ...OUTSIDE_ROUTE_TABLE]);
     for (const k of spec.operationKeys()) expect(served.has(templateKey(k)), `docs/openapi.yaml describes ${k}, which the route table does not have`);
     console.log(`route table: ${routes.length} routes, spec: ${spec.operations.length} operations`);
+    const codes = errorCodes(`${ROOT}src`);
+    const listed = spec.doc.components.schemas.ErrorCode.enum;
+    for (const c of codes) expect(listed.includes(c), `error code ${c} (errc) is not in ErrorCode of docs/openapi.yaml`);
+    for (const c of listed) expect(codes.includes(c), `ErrorCode ${c} of docs/openapi.yaml is no code of errc`);
+    console.log(`error codes: ${codes.join(', ')}`);
 }
 
 function checkCoverage() {
