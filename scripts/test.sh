@@ -4,13 +4,14 @@
 # Installs the missing Debian packages; builds a Debug build with AddressSanitizer and
 # UndefinedBehaviorSanitizer in build-test/ (ccache shared between clones); starts a
 # throw-away PostgreSQL 15 and Redis on free ports in a temporary directory; runs CTest,
-# the web unit tests, the browser (e2e) tests against a real chirpd, the chirp-bench smoke
-# run, and validates docker-compose.yml. Always stops the servers, prints which stages
-# passed and exits non-zero if any failed.
+# the web unit tests, the REST responses of a real chirpd against docs/openapi.yaml (api-spec),
+# the browser (e2e) tests against a real chirpd, the chirp-bench smoke run, and validates
+# docker-compose.yml. Always stops the servers, prints which stages passed and exits
+# non-zero if any failed.
 #
 # Usage: scripts/test.sh        (CI runs it through .ci/run as root, CI=true, no stdin)
-# Environment: CHIRP_TEST_JOBS (2) ninja jobs; CHIRP_TEST_SKIP="web e2e bench compose"
-#              skips stages by name; CHIRP_TEST_CMAKE_ARGS extra CMake arguments;
+# Environment: CHIRP_TEST_JOBS (2) ninja jobs; CHIRP_TEST_SKIP="web api-spec e2e bench
+#              compose" skips stages by name; CHIRP_TEST_CMAKE_ARGS extra CMake arguments;
 #              CHIRP_TEST_CTEST_ARGS extra ctest arguments (e.g. "-R realtime_cluster").
 set -euo pipefail
 
@@ -18,7 +19,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
 fi
 
@@ -277,6 +278,20 @@ stage_web_e2e() {
     return "$rc"
 }
 
+# Every REST operation of a fresh chirpd (real PostgreSQL and Redis), each response
+# validated against docs/openapi.yaml; also fails on a route the spec does not describe.
+stage_api_spec() {
+    local port rc=0
+    chirp_web_deps
+    port=$(chirpd_ctl_create apispec --dev --fast-password-hash)
+    "$TMP/apispec/ctl" start || { show_chirpd_log apispec; return 1; }
+    chirp_log "validating chirpd on http://127.0.0.1:$port against docs/openapi.yaml"
+    (cd web && CHIRP_URL="http://127.0.0.1:$port" timeout 600 npm run -s api-spec) || rc=$?
+    "$TMP/apispec/ctl" stop
+    ((rc == 0)) || show_chirpd_log apispec
+    return "$rc"
+}
+
 stage_bench_smoke() {
     local port secret rc=0
     secret=$(head -c 32 /dev/urandom | base64)
@@ -338,6 +353,16 @@ elif [[ -z $HAS_WEB ]] || ! chirp_web_has_script test; then
     skip_stage web-unit "no web tests"
 else
     run_stage web-unit stage_web_unit
+fi
+
+if skipped_by_user api-spec; then
+    skip_stage api-spec "CHIRP_TEST_SKIP"
+elif [[ -z $HAS_WEB ]] || ! chirp_web_has_script api-spec; then
+    skip_stage api-spec "no api-spec script"
+elif [[ $BUILD_OK -ne 0 ]]; then
+    skip_stage api-spec "build failed"
+else
+    run_stage api-spec stage_api_spec
 fi
 
 if skipped_by_user e2e; then
