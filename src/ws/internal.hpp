@@ -19,12 +19,16 @@ struct live_event {
     long long seq = 0;           // 0: ephemeral (typing, stats): no ordering, no replay
     std::int64_t commit_us = 0;  // system clock at commit, for delivery latency
     std::shared_ptr<const std::string> frame;
-};
+    // Where the "event" object sits in the frame (SSE data lines), set where the event is
+    // built (ws/frame.hpp: locate_event); event_len 0: the whole frame.
+    std::uint32_t event_at = 0;
+    std::uint32_t event_len = 0;
 
-// The top-level "seq" of a frame ({"type":"event",...,"seq":"N",...}); 0 when absent.
-long long frame_seq(std::string_view frame) noexcept;
-// The "event" object of a frame, as text (for SSE data lines).
-std::string_view frame_event(std::string_view frame) noexcept;
+    std::string_view event_text() const noexcept {
+        const std::string_view f(*frame);
+        return event_len == 0 ? f : f.substr(event_at, event_len);
+    }
+};
 std::int64_t now_us() noexcept;
 
 class session_base {

@@ -46,6 +46,7 @@
 #include "chirp/redis/redis.hpp"
 #include "chirp/store/store.hpp"
 #include "chirp/util/strings.hpp"
+#include "frame.hpp"
 #include "home_timeline.hpp"
 #include "session.hpp"
 
@@ -547,6 +548,7 @@ private:
             if (nl2 == std::string_view::npos) return;
             const auto list = payload.substr(nl + 1, nl2 - nl - 1);
             ev.frame = std::make_shared<const std::string>(payload.substr(nl2 + 1));
+            locate_event(ev);  // once per message: sessions never scan frames
             const char* p = list.data();
             const char* const end = p + list.size();
             while (p < end) {
@@ -559,6 +561,7 @@ private:
             return;
         }
         ev.frame = std::make_shared<const std::string>(payload.substr(nl + 1));
+        locate_event(ev);
         if (kind == "author") {
             auto it = celeb_local_.find(id);
             if (it == celeb_local_.end()) return;

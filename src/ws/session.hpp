@@ -1,4 +1,5 @@
-// WebSocket and SSE sessions (see session.cpp).
+// WebSocket and SSE sessions: the entry points of the transports (ws_session.cpp,
+// sse_session.cpp), which drive session_machine.hpp.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -22,7 +23,7 @@ class jwt_codec;
 
 namespace chirp::rt {
 
-class replay_batcher;  // session.cpp: replays of many sessions in one query
+class replay_batcher;  // replay_batcher.hpp: replays of many sessions in one query
 
 struct session_deps {
     boost::asio::io_context& ioc;

@@ -1,0 +1,114 @@
+// The event-loop side of session_machine's io, shared by the WebSocket and SSE transports.
+#include "session_host.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "chirp/auth/jwt.hpp"
+#include "chirp/config/config.hpp"
+#include "chirp/metrics/metrics.hpp"
+#include "frame.hpp"
+
+namespace asio = boost::asio;
+
+namespace chirp::rt {
+
+session_host::session_host(session_deps& d) : d_(d), m_(*this, d.cfg, d.metrics), timer_(d.ioc) {}
+
+std::int64_t session_host::unix_now() const {
+    return auth::unix_now();
+}
+
+std::optional<std::string> session_host::verify(std::string_view token, auth::claims& out) {
+    if (auto e = d_.jwt.verify(token, out)) return std::string(auth::to_string(*e));
+    return std::nullopt;
+}
+
+void session_host::attach() {
+    asio::co_spawn(
+        d_.ioc,
+        [](std::shared_ptr<session_host> s) -> asio::awaitable<void> {
+            try {
+                co_await s->d_.h.attach(s.get());
+            } catch (const std::exception& e) {
+                s->failed(e);
+            }
+            s->m_.on_attached();
+        }(shared_from_this()),
+        asio::detached);
+}
+
+void session_host::detach() {
+    d_.h.detach(this);
+}
+
+void session_host::start_replay(stream st, long long user, long long since) {
+    if (!d_.batcher) d_.batcher = create_replay_batcher(d_.ioc, d_.store, d_.cfg.replay_max + 1);
+    asio::co_spawn(
+        d_.ioc,
+        [](std::shared_ptr<session_host> s, std::shared_ptr<replay_batcher> b, stream st,
+           long long user, long long since) -> asio::awaitable<void> {
+            replay_frames r;
+            try {
+                r = co_await b->replay(st, user, since);
+            } catch (const std::exception& e) {
+                s->failed(e);
+            }
+            s->m_.on_replay(st, std::move(r));
+        }(shared_from_this(), d_.batcher, st, user, since),
+        asio::detached);
+}
+
+void session_host::send_typing(long long conversation, std::string user_ref) {
+    asio::co_spawn(
+        d_.ioc,
+        [](std::shared_ptr<session_host> s, long long conv,
+           std::string ref) -> asio::awaitable<void> {
+            std::string err;
+            try {
+                err = co_await s->d_.h.typing(s->m_.user_id(), ref, conv);
+            } catch (const std::exception& e) {
+                s->failed(e);
+            }
+            s->m_.on_typing_done(err);
+        }(shared_from_this(), conversation, std::move(user_ref)),
+        asio::detached);
+}
+
+// One timer for every deadline of the machine. Re-arming cancels the pending wait (its
+// handler sees the abort).
+void session_host::arm_timer(clock::time_point at) {
+    timer_.expires_at(at);
+    timer_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+        if (ec) return;
+        auto s = w.lock();
+        if (!s) return;
+        // Re-armed after this wait had completed but before it ran: not due yet.
+        if (s->timer_.expiry() > clock::now()) return;
+        s->m_.on_timer();
+    });
+}
+
+void session_host::failed(const std::exception& e) {
+    spdlog::error("real-time session {}: {}", m_.session_id(), e.what());
+    m_.close(1011, "internal error");
+}
+
+void session_host::finish() {
+    m_.finish();
+    timer_.cancel();
+}
+
+void session_host::record_sent(const queued& q) {
+    d_.metrics.delivered.fetch_add(1, std::memory_order_relaxed);
+    d_.metrics.delivered_rate.add();
+    if (q.ev.commit_us > 0) {
+        const auto lat = now_us() - q.ev.commit_us;
+        d_.metrics.delivery_latency.record(static_cast<std::uint64_t>(lat > 0 ? lat : 0));
+    }
+}
+
+}  // namespace chirp::rt

@@ -1,0 +1,53 @@
+// What the WebSocket and SSE transports share: the session_machine they drive, its io on the
+// event loop (one timer, the hub, the replay batcher, the token verifier), and the hub's view
+// of the session (session_base). Each transport adds its socket, its writer and its close.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <exception>
+#include <memory>
+
+#include "session.hpp"
+#include "session_machine.hpp"
+
+namespace chirp::rt {
+
+class session_host : public session_base,
+                     public session_io,
+                     public std::enable_shared_from_this<session_host> {
+public:
+    explicit session_host(session_deps& d);
+
+    // session_base (the hub): forwarded to the machine; deliver never suspends.
+    long long user_id() const override { return m_.user_id(); }
+    bool wants_stats() const override { return m_.wants_stats(); }
+    void deliver(stream s, const live_event& ev) override { m_.deliver(s, ev); }
+    void deliver_ephemeral(const std::shared_ptr<const std::string>& frame) override {
+        m_.deliver_ephemeral(frame);
+    }
+    void resync_from_log() override { m_.resync_from_log(); }
+    void go_away() override { m_.close(1001, "server going away"); }
+
+    // session_io, the parts both transports do alike.
+    clock::time_point now() const override { return clock::now(); }
+    std::int64_t unix_now() const override;
+    std::optional<std::string> verify(std::string_view token, auth::claims& out) override;
+    void attach() override;
+    void detach() override;
+    void start_replay(stream s, long long user, long long since) override;
+    void send_typing(long long conversation, std::string user_ref) override;
+    void arm_timer(clock::time_point at) override;
+
+protected:
+    // The transport is done with its socket.
+    void finish();
+    void record_sent(const queued& q);
+    // An exception in a task of the session (a bug): logged, the session closes with 1011.
+    void failed(const std::exception& e);
+
+    session_deps& d_;
+    session_machine m_;
+    boost::asio::steady_timer timer_;  // the machine's deadlines
+};
+
+}  // namespace chirp::rt

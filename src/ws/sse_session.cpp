@@ -1,0 +1,156 @@
+// The Server-Sent Events transport of a real-time session: GET /api/events?channels=...
+// (token in the Authorization header or the query; resume with Last-Event-ID or ?since=).
+// Event frames go out as "id: <seq>\nevent: <channel>\ndata: <event object>", control frames
+// as "event: control"; a comment line every heartbeat keeps proxies from timing out.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+
+#include "chirp/config/config.hpp"
+#include "chirp/domain/errc.hpp"
+#include "chirp/domain/text.hpp"
+#include "chirp/metrics/metrics.hpp"
+#include "session_host.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+namespace chirp::rt {
+
+namespace {
+
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+class sse_session final : public session_host {
+public:
+    sse_session(session_deps& d, beast::tcp_stream& s)
+        : session_host(d), stream_(s), wake_(d.ioc) {}
+
+    void close(unsigned, std::string) override { wake_.cancel(); }
+    void wake_writer() override { wake_.cancel_one(); }
+    void ready() override {}
+
+    static asio::awaitable<void> run(std::shared_ptr<sse_session> s,
+                                     const http::beast_request& breq, http::request& req) {
+        auto& d = s->d_;
+        auto& m = s->m_;
+        std::string token;
+        if (req.authorization.rfind("Bearer ", 0) == 0)
+            token = req.authorization.substr(7);
+        else if (auto it = req.query.find("token"); it != req.query.end())
+            token = it->second;
+        std::optional<std::string> err = token.empty()
+                                             ? std::optional<std::string>("authentication required")
+                                             : m.authenticate(token);
+        std::vector<stream> streams;
+        std::string chans =
+            req.query.count("channels") ? req.query.at("channels") : "timeline,notifications";
+        for (std::size_t i = 0; !err && i <= chans.size();) {
+            auto j = chans.find(',', i);
+            if (j == std::string::npos) j = chans.size();
+            bool foreign = false, stats = false;
+            auto st = parse_channel(std::string_view(chans).substr(i, j - i), m.user_id(), foreign,
+                                    stats);
+            if (!st)
+                err = foreign ? "you can only subscribe to your own streams" : "unknown channel";
+            else
+                streams.push_back(*st);
+            i = j + 1;
+        }
+        std::optional<long long> since;
+        auto last_id = std::string(breq["Last-Event-ID"]);
+        if (last_id.empty() && req.query.count("since")) last_id = req.query.at("since");
+        if (!last_id.empty()) {
+            since = last_id == "0" ? std::optional<long long>(0) : domain::parse_id(last_id);
+            if (!since && !err) err = "Last-Event-ID must be a seq";
+        }
+        if (err) {
+            const bool auth_failed = !m.authenticated();
+            beast::http::response<beast::http::string_body> res{
+                auth_failed ? beast::http::status::unauthorized : beast::http::status::bad_request,
+                breq.version()};
+            res.set(beast::http::field::content_type, "application/json");
+            res.body() = error_body(auth_failed ? errc::unauthorized : errc::bad_request, *err);
+            res.keep_alive(false);
+            res.prepare_payload();
+            co_await beast::http::async_write(s->stream_, res, tuple_awaitable);
+            s->finish();
+            co_return;
+        }
+        const std::string head =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+            "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n: connected\n\n";
+        s->stream_.expires_never();
+        auto [ec, n] = co_await asio::async_write(s->stream_, asio::buffer(head), tuple_awaitable);
+        (void)n;
+        if (ec) {
+            s->finish();
+            co_return;
+        }
+        d.metrics.connection_opened();
+        d.metrics.sessions.fetch_add(1);
+        if (d.all) d.all->push_back(s);
+        m.subscribe(streams, since, nullptr);
+        co_await writer(s);
+        d.metrics.sessions.fetch_sub(1);
+        d.metrics.connection_closed();
+        s->finish();
+    }
+
+private:
+    static asio::awaitable<void> writer(std::shared_ptr<sse_session> s) {
+        auto& m = s->m_;
+        std::string out;
+        std::vector<queued> sent;
+        while (!m.closing()) {
+            if (!m.has_output()) {
+                m.release_queue_if_empty();
+                s->wake_.expires_after(s->d_.cfg.heartbeat);
+                auto [ec] = co_await s->wake_.async_wait(tuple_awaitable);
+                if (!ec && !m.has_output()) {
+                    auto [wec, wn] = co_await asio::async_write(
+                        s->stream_, asio::buffer(std::string_view(": ping\n\n")), tuple_awaitable);
+                    (void)wn;
+                    if (wec) break;
+                }
+                continue;
+            }
+            out.clear();
+            sent.clear();
+            while (m.has_output() && out.size() < 64 * 1024) {
+                auto q = m.pop();
+                if (q.ev.seq > 0) {
+                    out += "id: " + std::to_string(q.ev.seq) +
+                           "\nevent: " + stream_name(q.channel) + "\ndata: ";
+                    out += q.ev.event_text();
+                } else {
+                    out += "event: control\ndata: ";
+                    out += *q.ev.frame;
+                }
+                out += "\n\n";
+                sent.push_back(std::move(q));
+            }
+            auto [ec, n] =
+                co_await asio::async_write(s->stream_, asio::buffer(out), tuple_awaitable);
+            (void)n;
+            if (ec) break;
+            for (const auto& q : sent) s->record_sent(q);
+        }
+        m.set_closing();
+    }
+
+    beast::tcp_stream& stream_;
+    asio::steady_timer wake_;  // the writer's heartbeat, cancelled when something is queued
+};
+
+}  // namespace
+
+asio::awaitable<void> run_sse(session_deps& deps, beast::tcp_stream& stream,
+                              const http::beast_request& breq, http::request& req) {
+    auto s = std::make_shared<sse_session>(deps, stream);
+    co_await sse_session::run(s, breq, req);
+}
+
+}  // namespace chirp::rt
