@@ -45,7 +45,7 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using json = nlohmann::json;
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 // What one replay request gets: the frames above its `since`, in seq order (at most the limit
 // given to the batcher), shared between the sessions that replay the same event.
@@ -1055,18 +1055,6 @@ private:
 
 }  // namespace
 
-const char* stream_name(stream s) noexcept {
-    switch (s) {
-        case stream::timeline:
-            return "timeline";
-        case stream::notifications:
-            return "notifications";
-        case stream::messages:
-            return "messages";
-    }
-    return "timeline";
-}
-
 long long frame_seq(std::string_view f) noexcept {
     auto p = f.find("\"seq\"");
     if (p == std::string_view::npos) return 0;
@@ -1104,12 +1092,6 @@ std::string_view frame_event(std::string_view f) noexcept {
     return f.substr(p);
 }
 
-std::int64_t now_us() noexcept {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 void run_websocket(session_deps& deps, beast::tcp_stream stream, http::beast_request req,
                    std::string ip) {
     // The WebSocket stream has its own timeouts: the plain socket is enough beneath it (a
@@ -1124,4 +1106,4 @@ asio::awaitable<void> run_sse(session_deps& deps, beast::tcp_stream& stream,
     co_await sse_session::run(s, breq, req);
 }
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws
