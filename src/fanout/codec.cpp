@@ -2,6 +2,7 @@
 // bounds-checked: std::from_chars over exact sub-ranges, nothing else.
 #include "chirp/fanout/codec.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace chirp::fanout {
@@ -97,9 +98,11 @@ std::string encode_timeline_message(const timeline_message& m) {
     std::string out;
     out.reserve(m.frame.size() + m.recipients.size() * 8 + 48);
     put_header(out, m.seq, m.commit_us);
+    char buf[24];
     for (std::size_t i = 0; i < m.recipients.size(); ++i) {
         if (i != 0) out += ',';
-        out += std::to_string(m.recipients[i]);
+        const auto r = std::to_chars(buf, buf + sizeof buf, m.recipients[i]);
+        out.append(buf, r.ptr);
     }
     out += '\n';
     out += m.frame;
@@ -114,19 +117,21 @@ std::optional<timeline_message> decode_timeline_message(std::string_view payload
     if (nl == std::string_view::npos) return std::nullopt;
     const auto list = rest.substr(0, nl);
     m.frame = rest.substr(nl + 1);
-    if (!list.empty()) {
-        m.recipients.reserve(list.size() / 6 + 1);
-        std::size_t i = 0;
-        while (true) {
-            const auto comma = list.find(',', i);
-            const auto field =
-                list.substr(i, comma == std::string_view::npos ? list.size() - i : comma - i);
-            const auto id = number<long long>(field);
-            if (!id) return std::nullopt;
-            m.recipients.push_back(*id);
-            if (comma == std::string_view::npos) break;
-            i = comma + 1;
-        }
+    if (list.empty()) return m;
+    // One pass of from_chars over the list (the hot path of every process's subscriber): each
+    // field starts with a digit and ends at a comma or the end of the list.
+    m.recipients.reserve(static_cast<std::size_t>(std::count(list.begin(), list.end(), ',')) + 1);
+    const char* p = list.data();
+    const char* const end = p + list.size();
+    while (true) {
+        if (p == end || *p < '0' || *p > '9') return std::nullopt;
+        long long id = 0;
+        const auto [next, ec] = std::from_chars(p, end, id);
+        if (ec != std::errc()) return std::nullopt;
+        m.recipients.push_back(id);
+        if (next == end) break;
+        if (*next != ',') return std::nullopt;
+        p = next + 1;
     }
     return m;
 }
