@@ -1,9 +1,12 @@
 // DESIGN
 // chirpd's lifecycle. `serve`: migrations (blocking, before the loop), then one io_context on
-// one thread with the HTTP server, the real-time module and the event store's completions.
-// Shutdown on SIGINT/SIGTERM, in order: stop accepting, close WebSockets with 1001, let HTTP
-// requests in flight finish (at most ~8 s), stop the loop, then flush the event writer so no
-// acknowledged or queued event is lost, all within 10 s.
+// one thread with the HTTP server, the WebSocket/SSE sessions, the fan-out hub, the home-
+// timeline cache and the event store's completions. The wiring is here and only here: the
+// store's commits go to the timeline cache (its broadcast queued first) and then to the
+// fan-out; the HTTP handlers get the cache, the fan-out and the stats fields; the sessions
+// get the hub. Shutdown on SIGINT/SIGTERM, in order: stop accepting, close WebSockets with
+// 1001, let HTTP requests in flight finish (at most ~8 s), stop the loop, then flush the event
+// writer so no acknowledged or queued event is lost, all within 10 s.
 #include "chirp/app/app.hpp"
 
 #include <spdlog/pattern_formatter.h>
@@ -19,12 +22,14 @@
 #include <thread>
 
 #include "chirp/auth/jwt.hpp"
+#include "chirp/fanout/fanout.hpp"
 #include "chirp/http/server.hpp"
 #include "chirp/metrics/metrics.hpp"
 #include "chirp/store/migrations.hpp"
 #include "chirp/store/seed.hpp"
 #include "chirp/store/store.hpp"
-#include "chirp/ws/realtime.hpp"
+#include "chirp/timeline/home_timeline.hpp"
+#include "chirp/ws/sessions.hpp"
 
 namespace asio = boost::asio;
 
@@ -87,14 +92,32 @@ int serve(const config& cfg) {
     auth::jwt_codec jwt(cfg.jwt_secret, cfg.jwt_ttl);
     asio::thread_pool cpu(2);
     auto store = store::create_event_store(ioc, cfg, metrics);
-    http::services svc{ioc, cfg, metrics, *store, jwt, cpu, nullptr, {}, {}};
-    auto realtime = rt::create_realtime(ioc, cfg, metrics, *store, jwt);
-    svc.realtime = realtime.get();
-    store->on_committed(
-        [rt = realtime.get()](const store::write_result& r, std::function<void()> resume) {
-            rt->on_committed(r, std::move(resume));
-        });
-    auto server = http::create_http_server(svc, realtime->hooks());
+
+    // The modules' part of /api/stats (and of the `stats` push), in this order.
+    std::unique_ptr<fanout::service> hub;
+    std::unique_ptr<timeline::home_timeline> home;
+    auto stats_fields = [&](std::string& out) {
+        hub->stats_fields(out);
+        home->stats_fields(out);
+    };
+    hub = fanout::create_fanout(ioc, cfg, metrics, *store,
+                                [&](const std::optional<std::string>& counts) {
+                                    std::string fields;
+                                    stats_fields(fields);
+                                    return metrics::stats_json(metrics, counts, fields);
+                                });
+    home = timeline::create_home_timeline(ioc, cfg, *store, hub->publisher());
+    auto sessions = ws::create_sessions(ioc, cfg, metrics, *store, jwt, *hub);
+
+    http::services svc{ioc,       cfg,        metrics,      *store, jwt, cpu,
+                       hub.get(), home.get(), stats_fields, {},     {}};
+    // The timeline broadcast is queued on the hub's connection ahead of the fan-out's
+    // publishes; the hub lets the answer go once all of them are in Redis.
+    store->on_committed([&](const store::write_result& r, std::function<void()> resume) {
+        home->on_committed(r);
+        hub->on_committed(r, std::move(resume));
+    });
+    auto server = http::create_http_server(svc, sessions->hooks());
     try {
         server->start();
     } catch (const std::system_error& e) {
@@ -102,7 +125,8 @@ int serve(const config& cfg) {
         store->stop();
         return 1;
     }
-    realtime->start();
+    hub->start();
+    home->start();
     spdlog::info("chirpd listening on http://{}:{}", cfg.bind, server->port());
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -113,7 +137,10 @@ int serve(const config& cfg) {
             ioc,
             [&]() -> asio::awaitable<void> {
                 server->stop();
-                co_await realtime->shutdown();
+                hub->begin_shutdown();
+                co_await sessions->shutdown();
+                home->stop();
+                hub->stop();
                 asio::steady_timer t(ioc);
                 const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
                 while (server->open_connections() > 0 &&

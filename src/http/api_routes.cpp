@@ -11,9 +11,11 @@
 #include "chirp/auth/password.hpp"
 #include "chirp/config/config.hpp"
 #include "chirp/domain/text.hpp"
+#include "chirp/fanout/fanout.hpp"
 #include "chirp/http/api.hpp"
 #include "chirp/metrics/metrics.hpp"
 #include "chirp/store/store.hpp"
+#include "chirp/timeline/home_timeline.hpp"
 #include "chirp/util/offload.hpp"
 #include "chirp/util/strings.hpp"
 
@@ -358,7 +360,7 @@ awaitable_response create_tweet(services& svc, request& req) {
             co_return error_response(errc::validation_failed, "replyTo must be a tweet id");
         args["replyTo"] = reply_to;
     }
-    if (svc.realtime != nullptr) svc.realtime->prepare_fanout(req.user->user_id);
+    if (svc.fanout != nullptr) svc.fanout->prepare_fanout(req.user->user_id);
     co_return from_write(co_await submit(svc, req, "tweet", std::move(args)));
 }
 
@@ -409,8 +411,8 @@ awaitable_response timeline(services& svc, request& req) {
     std::string before;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
-    if (svc.realtime != nullptr) {
-        auto cached = co_await svc.realtime->cached_timeline(
+    if (svc.home_timeline != nullptr) {
+        auto cached = co_await svc.home_timeline->page(
             req.user->user_id, before.empty() ? 0 : std::stoll(before), limit);
         if (cached) co_return json_response(200, std::move(*cached));
     }
@@ -526,17 +528,19 @@ awaitable_response healthz(services&, request&) {
 
 awaitable_response readyz(services& svc, request&) {
     const bool pg = co_await svc.store.ping();
-    const bool redis = svc.realtime == nullptr || svc.realtime->redis_ready();
+    const bool redis = svc.fanout == nullptr || svc.fanout->redis_ready();
     json j = {{"status", pg && redis ? "ready" : "unavailable"},
               {"postgres", pg ? "up" : "down"},
-              {"redis", svc.realtime == nullptr ? "disabled" : (redis ? "up" : "down")}};
+              {"redis", svc.fanout == nullptr ? "disabled" : (redis ? "up" : "down")}};
     co_return json_response(pg && redis ? 200 : 503, dump(j));
 }
 
 awaitable_response stats(services& svc, request&) {
     auto r = co_await svc.store.query("stats_counts", std::vector<std::string>());
+    std::string fields;
+    if (svc.stats_fields) svc.stats_fields(fields);
     co_return json_response(
-        200, stats_json(svc.metrics, r.code == errc::ok ? r.json : std::nullopt, svc.realtime));
+        200, metrics::stats_json(svc.metrics, r.code == errc::ok ? r.json : std::nullopt, fields));
 }
 
 awaitable_response prometheus(services& svc, request&) {
@@ -585,49 +589,6 @@ awaitable_response prometheus(services& svc, request&) {
 }
 
 }  // namespace
-
-std::string stats_json(const metrics::registry& m, const std::optional<std::string>& counts_json,
-                       const realtime_info* rt) {
-    json counts = counts_json ? json::parse(*counts_json, nullptr, false) : json::object();
-    if (!counts.is_object()) counts = json::object();
-    auto ms = [](std::uint64_t micros) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(micros) / 1000.0);
-        return std::string(buf);
-    };
-    const double uptime =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count();
-    std::string out = "{";
-    out += "\"uptimeSeconds\":" + std::to_string(uptime);
-    out += ",\"eventsStored\":" + std::to_string(counts.value("events", 0LL));
-    out += ",\"users\":" + std::to_string(counts.value("users", 0LL));
-    out += ",\"tweets\":" + std::to_string(counts.value("tweets", 0LL));
-    out += ",\"database\":\"" + std::string(counts_json ? "up" : "down") + "\"";
-    out += ",\"requests\":" + std::to_string(m.requests.load());
-    out += ",\"requestsPerSecond\":" + std::to_string(m.request_rate.per_second());
-    out += ",\"requestLatencyMs\":{\"p50\":" + ms(m.request_latency.quantile(0.5)) +
-           ",\"p99\":" + ms(m.request_latency.quantile(0.99)) + "}";
-    out += ",\"appendLatencyMs\":{\"p50\":" + ms(m.append_latency.quantile(0.5)) +
-           ",\"p99\":" + ms(m.append_latency.quantile(0.99)) + "}";
-    out += ",\"connections\":" + std::to_string(m.connections.load());
-    out += ",\"peakConnections\":" + std::to_string(m.peak_connections.load());
-    out += ",\"sessions\":" + std::to_string(m.sessions.load());
-    out += ",\"onlineUsers\":" + std::to_string(m.online_users.load());
-    out += ",\"messagesPerSecond\":" + std::to_string(m.delivered_rate.per_second());
-    out += ",\"delivered\":" + std::to_string(m.delivered.load());
-    out += ",\"deliveryLatencyMs\":{\"p50\":" + ms(m.delivery_latency.quantile(0.5)) +
-           ",\"p90\":" + ms(m.delivery_latency.quantile(0.9)) +
-           ",\"p99\":" + ms(m.delivery_latency.quantile(0.99)) +
-           ",\"max\":" + ms(m.delivery_latency.max()) + "}";
-    out += ",\"slowConsumerCloses\":" + std::to_string(m.slow_consumer_closes.load());
-    out += ",\"replays\":" + std::to_string(m.replays.load());
-    out += ",\"resyncs\":" + std::to_string(m.resyncs.load());
-    out += ",\"redisReconnects\":" + std::to_string(m.redis_reconnects.load());
-    out += ",\"typingDropped\":" + std::to_string(m.typing_dropped.load());
-    if (rt != nullptr) rt->stats_fields(out);
-    out += "}";
-    return out;
-}
 
 const std::vector<route>& routes() {
     static const std::vector<route> table = {

@@ -173,7 +173,7 @@ const std::vector<named_query>& named_queries() {
             JOIN user_stats s ON s.user_id = f.followee_id
             WHERE f.follower_id = $1::bigint AND s.followers > $2::int)sql"},
         {"max_seq", "SELECT COALESCE((SELECT max(seq) FROM events), 0)::text"},
-        // In-process home timelines (src/ws/home_timeline.cpp).
+        // In-process home timelines (src/timeline/).
         // $1 user, $2 max: the authors of the home timeline (followees + self) and the newest
         // ids of their live tweets.
         {"tl_home", R"sql(

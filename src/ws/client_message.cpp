@@ -9,7 +9,7 @@
 
 using json = nlohmann::json;
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 namespace {
 
@@ -101,4 +101,4 @@ std::optional<stream> parse_channel(std::string_view name, long long user, bool&
     return std::nullopt;
 }
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

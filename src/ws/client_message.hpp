@@ -11,7 +11,7 @@
 
 #include "internal.hpp"
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 struct ping_message {};
 struct auth_message {
@@ -53,4 +53,4 @@ client_message parse_client_message(std::string_view text, long long user);
 std::optional<stream> parse_channel(std::string_view name, long long user, bool& foreign,
                                     bool& stats);
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

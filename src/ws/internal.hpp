@@ -1,60 +1,24 @@
-// Internal seam between the hub (channels, Redis, fan-out) and the sessions (WebSocket, SSE).
+// What the WebSocket and SSE sessions take from the fan-out module (the hub<->session seam,
+// chirp/fanout/hub.hpp), under the names the sessions use.
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
-#include <cstdint>
-#include <memory>
-#include <string>
 #include <string_view>
-#include <vector>
 
-namespace chirp::rt {
+#include "chirp/fanout/frame.hpp"
+#include "chirp/fanout/hub.hpp"
 
-enum class stream { timeline = 0, notifications = 1, messages = 2 };
-inline constexpr std::size_t stream_count = 3;
-const char* stream_name(stream s) noexcept;
+namespace chirp::ws {
 
-// An event on its way to sockets: the frame is serialized once and shared by all recipients.
-struct live_event {
-    long long seq = 0;           // 0: ephemeral (typing, stats): no ordering, no replay
-    std::int64_t commit_us = 0;  // system clock at commit, for delivery latency
-    std::shared_ptr<const std::string> frame;
-    // Where the "event" object sits in the frame (SSE data lines), set where the event is
-    // built (ws/frame.hpp: locate_event); event_len 0: the whole frame.
-    std::uint32_t event_at = 0;
-    std::uint32_t event_len = 0;
+using fanout::event_from_frame;
+using fanout::frame_envelope;
+using fanout::hub;
+using fanout::live_event;
+using fanout::locate_event;
+using fanout::now_us;
+using fanout::read_envelope;
+using fanout::session_base;
+using fanout::stream;
+using fanout::stream_count;
+using fanout::stream_name;
 
-    std::string_view event_text() const noexcept {
-        const std::string_view f(*frame);
-        return event_len == 0 ? f : f.substr(event_at, event_len);
-    }
-};
-std::int64_t now_us() noexcept;
-
-class session_base {
-public:
-    virtual ~session_base() = default;
-    virtual long long user_id() const = 0;
-    // Enqueue (never suspends, never writes the socket itself).
-    virtual void deliver(stream s, const live_event& ev) = 0;
-    virtual void deliver_ephemeral(const std::shared_ptr<const std::string>& frame) = 0;
-    virtual bool wants_stats() const = 0;
-    // Redis came back: whatever was published meanwhile may be lost; replay from the log.
-    virtual void resync_from_log() = 0;
-    // Server shutdown: close with 1001.
-    virtual void go_away() = 0;
-};
-
-class hub {
-public:
-    virtual ~hub() = default;
-    // Registers a session of its user; the first one subscribes the user's channels. Completes
-    // once Redis confirmed the subscriptions (or right away when Redis is down).
-    virtual boost::asio::awaitable<void> attach(session_base* s) = 0;
-    virtual void detach(session_base* s) = 0;
-    // Typing indicator from a session: forwards to the other participants (throttled).
-    virtual boost::asio::awaitable<std::string> typing(long long user, const std::string& user_ref,
-                                                       long long conversation) = 0;
-};
-
-}  // namespace chirp::rt
+}  // namespace chirp::ws

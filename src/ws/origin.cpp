@@ -5,7 +5,7 @@
 
 #include "chirp/config/config.hpp"
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 bool origin_allowed(const config& cfg, std::string_view origin, std::string_view host) {
     if (origin.empty()) return true;  // not a browser
@@ -24,4 +24,4 @@ bool origin_allowed(const config& cfg, std::string_view origin, std::string_view
     return hostname == "localhost" || hostname == "127.0.0.1" || hostname == "[::1]";
 }
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

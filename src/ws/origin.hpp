@@ -7,10 +7,10 @@ namespace chirp {
 struct config;
 }
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 // No Origin (not a browser): allowed. With allowed_origins configured: exactly those. Without:
 // the server's own origin (`host`) and localhost.
 bool origin_allowed(const config& cfg, std::string_view origin, std::string_view host);
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

@@ -17,7 +17,7 @@
 
 namespace asio = boost::asio;
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 namespace {
 
@@ -134,4 +134,4 @@ std::shared_ptr<replay_batcher> create_replay_batcher(asio::io_context& ioc, sto
     return std::make_shared<batcher>(ioc, st, limit);
 }
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

@@ -15,7 +15,7 @@ namespace chirp::store {
 class event_store;
 }
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 // What one replay request gets: the events above its `since`, in seq order (at most the limit
 // given to the batcher); their frames are shared between the sessions that replay them.
@@ -42,4 +42,4 @@ public:
 std::shared_ptr<replay_batcher> create_replay_batcher(boost::asio::io_context& ioc,
                                                       store::event_store& st, std::size_t limit);
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

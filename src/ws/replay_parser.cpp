@@ -2,10 +2,10 @@
 // frames are read once here (seq, where the event sits) and shared between the requests.
 #include <unordered_map>
 
-#include "frame.hpp"
+#include "chirp/fanout/frame.hpp"
 #include "replay_batcher.hpp"
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 void parse_replay(const std::string& body, std::vector<replay_frames>& out) {
     std::unordered_map<long long, live_event> by_seq;
@@ -43,4 +43,4 @@ void parse_replay(const std::string& body, std::vector<replay_frames>& out) {
     }
 }
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

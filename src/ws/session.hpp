@@ -21,7 +21,7 @@ class jwt_codec;
 }
 }  // namespace chirp
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 class replay_batcher;  // replay_batcher.hpp: replays of many sessions in one query
 
@@ -43,4 +43,4 @@ void run_websocket(session_deps& deps, boost::beast::tcp_stream stream, http::be
 boost::asio::awaitable<void> run_sse(session_deps& deps, boost::beast::tcp_stream& stream,
                                      const http::beast_request& breq, http::request& req);
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

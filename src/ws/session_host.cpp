@@ -9,12 +9,12 @@
 
 #include "chirp/auth/jwt.hpp"
 #include "chirp/config/config.hpp"
+#include "chirp/fanout/frame.hpp"
 #include "chirp/metrics/metrics.hpp"
-#include "frame.hpp"
 
 namespace asio = boost::asio;
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 session_host::session_host(session_deps& d) : d_(d), m_(*this, d.cfg, d.metrics), timer_(d.ioc) {}
 
@@ -111,4 +111,4 @@ void session_host::record_sent(const queued& q) {
     }
 }
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

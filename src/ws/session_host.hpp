@@ -10,7 +10,7 @@
 #include "session.hpp"
 #include "session_machine.hpp"
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 class session_host : public session_base,
                      public session_io,
@@ -50,4 +50,4 @@ protected:
     boost::asio::steady_timer timer_;  // the machine's deadlines
 };
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

@@ -11,7 +11,7 @@
 
 using json = nlohmann::json;
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 // A stream being replayed: the live events buffered meanwhile, and how far the replay got.
 struct session_machine::replay_run {
@@ -511,4 +511,4 @@ void session_machine::rearm() {
     if (next != clock::time_point::max()) io_.arm_timer(next);
 }
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

@@ -47,7 +47,7 @@ struct registry;
 }
 }  // namespace chirp
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 // What the machine asks of its transport.
 class session_io {
@@ -209,4 +209,4 @@ private:
     clock::time_point armed_ = clock::time_point::max();
 };
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

@@ -17,7 +17,7 @@
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 namespace {
 
@@ -153,4 +153,4 @@ asio::awaitable<void> run_sse(session_deps& deps, beast::tcp_stream& stream,
     co_await sse_session::run(s, breq, req);
 }
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

@@ -24,7 +24,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
-namespace chirp::rt {
+namespace chirp::ws {
 
 namespace {
 
@@ -242,4 +242,4 @@ void run_websocket(session_deps& deps, beast::tcp_stream stream, http::beast_req
     asio::co_spawn(deps.ioc, ws_session::run(s, std::move(ip)), asio::detached);
 }
 
-}  // namespace chirp::rt
+}  // namespace chirp::ws

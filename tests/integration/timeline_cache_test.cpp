@@ -1,4 +1,4 @@
-// The in-process home-timeline cache (src/ws/home_timeline.cpp) against PostgreSQL: two
+// The in-process home-timeline cache (src/timeline/) against PostgreSQL: two
 // chirpd sharing Redis and PostgreSQL answer GET /api/timeline from memory, a third chirpd
 // without Redis answers from PostgreSQL alone. After every kind of write (likes, unlikes,
 // retweets, replies, deletions, follows, unfollows, new tweets), made through either process,

@@ -10,7 +10,7 @@
 
 namespace {
 
-using namespace chirp::rt;
+using namespace chirp::ws;
 
 constexpr long long me = 42;
 

@@ -10,13 +10,13 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "../../src/ws/frame.hpp"
+#include "chirp/fanout/frame.hpp"
 #include "chirp/config/config.hpp"
 #include "chirp/metrics/metrics.hpp"
 
 namespace {
 
-using namespace chirp::rt;
+using namespace chirp::ws;
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 

@@ -25,6 +25,12 @@ struct registry;
 namespace store {
 class event_store;
 }
+namespace fanout {
+class service;
+}
+namespace timeline {
+class home_timeline;
+}
 }  // namespace chirp
 
 namespace chirp::http {
@@ -54,23 +60,6 @@ struct response {
 
 response json_response(unsigned status, std::string body);
 response error_response(errc code, std::string_view message);
-
-// Implemented by the real-time module; the HTTP layer asks it for live numbers and for the
-// timeline cache. Optional: null when real-time is not wired (tests of the REST layer).
-class realtime_info {
-public:
-    virtual ~realtime_info() = default;
-    virtual bool redis_ready() const = 0;
-    // Adds the real-time part of /api/stats into `out` (a JSON object text without braces).
-    virtual void stats_fields(std::string& out) const = 0;
-    // Timeline through the Redis home cache; nullopt when the cache cannot answer.
-    virtual boost::asio::awaitable<std::optional<std::string>> cached_timeline(long long user,
-                                                                               long long before,
-                                                                               int limit) = 0;
-    // A tweet by `author` is about to be written: the fan-out may fetch what it will need
-    // (the follower list) while the write commits, instead of after it.
-    virtual void prepare_fanout(long long author) { (void)author; }
-};
 
 // Failed-login throttle: per handle and per address, within a one-minute window.
 class login_limiter {
@@ -114,7 +103,10 @@ struct services {
     store::event_store& store;
     auth::jwt_codec& jwt;
     boost::asio::thread_pool& cpu;  // password hashing
-    realtime_info* realtime = nullptr;
+    // Wired by the app; null when real time is not (tests of the REST layer).
+    fanout::service* fanout = nullptr;                   // prepare_fanout, Redis readiness
+    timeline::home_timeline* home_timeline = nullptr;    // GET /api/timeline from memory
+    std::function<void(std::string& out)> stats_fields;  // the modules' part of /api/stats
     login_limiter logins;
     verified_tokens tokens;
 };
@@ -132,11 +124,6 @@ const std::vector<route>& routes();
 
 // Matches req.path/verb; fills req.params. On no match, the error is 404 or 405 (with Allow).
 const route* match(request& req, errc& err, std::string& allow);
-
-// The body of /api/stats (also pushed on the WebSocket `stats` channel). counts_json: the
-// stats_counts query result, nullopt when PostgreSQL is down.
-std::string stats_json(const metrics::registry& m, const std::optional<std::string>& counts_json,
-                       const realtime_info* rt);
 
 // Runs a request through auth, routing and the handler; never throws.
 boost::asio::awaitable<response> dispatch(services& svc, request& req);

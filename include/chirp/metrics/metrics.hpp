@@ -6,7 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace chirp::metrics {
 
@@ -71,5 +73,11 @@ struct registry {
     void connection_opened() noexcept;
     void connection_closed() noexcept;
 };
+
+// The body of /api/stats (also pushed on the WebSocket `stats` channel). counts_json: the
+// stats_counts query result, nullopt when PostgreSQL is down; module_fields: the
+// `,"key":value` fields of the modules the app wired (fan-out, timeline cache), appended last.
+std::string stats_json(const registry& m, const std::optional<std::string>& counts_json,
+                       std::string_view module_fields);
 
 }  // namespace chirp::metrics

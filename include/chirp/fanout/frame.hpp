@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <string_view>
 
-#include "internal.hpp"
+#include "chirp/fanout/hub.hpp"
 
-namespace chirp::rt {
+namespace chirp::fanout {
 
 struct frame_envelope {
     long long seq = 0;            // the top-level "seq"; 0 when absent
@@ -26,4 +26,4 @@ void locate_event(live_event& ev) noexcept;
 // A live_event for a frame: seq and event place read from it.
 live_event event_from_frame(std::shared_ptr<const std::string> frame);
 
-}  // namespace chirp::rt
+}  // namespace chirp::fanout

@@ -1,10 +1,10 @@
 // The one reader of the live-frame envelope (see frame.hpp).
-#include "frame.hpp"
+#include "chirp/fanout/frame.hpp"
 
 #include <chrono>
 #include <cstring>
 
-namespace chirp::rt {
+namespace chirp::fanout {
 
 namespace {
 
@@ -85,22 +85,4 @@ live_event event_from_frame(std::shared_ptr<const std::string> frame) {
     return ev;
 }
 
-const char* stream_name(stream s) noexcept {
-    switch (s) {
-        case stream::timeline:
-            return "timeline";
-        case stream::notifications:
-            return "notifications";
-        case stream::messages:
-            return "messages";
-    }
-    return "timeline";
-}
-
-std::int64_t now_us() noexcept {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-}  // namespace chirp::rt
+}  // namespace chirp::fanout

@@ -1,5 +1,6 @@
-// The read side of GET /api/timeline, served from this process's memory (see
-// home_timeline.cpp for the design and the coherence argument).
+// The home-timeline cache: GET /api/timeline served from this process's memory, kept
+// coherent by a versioned Redis broadcast (see src/timeline/home_timeline.cpp for the design
+// and the coherence argument). The app wires it into the HTTP handlers and the event store.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -19,7 +20,7 @@ struct write_result;
 }  // namespace store
 }  // namespace chirp
 
-namespace chirp::rt {
+namespace chirp::timeline {
 
 class home_timeline {
 public:
@@ -35,15 +36,15 @@ public:
                                                                     int limit) = 0;
     // A committed write (on the loop, never suspends): queues on `publisher` the broadcast of
     // what it changed in tweets, likes and follows, for every process (this one included).
-    // The caller must flush `publisher` before the write is answered.
+    // The caller must flush `publisher` before the write is answered (the fan-out does).
     virtual void on_committed(const store::write_result& r) = 0;
-    // For /api/stats.
-    virtual std::string stats() const = 0;
+    // Its part of /api/stats: `,"timelineCache":{...}` appended to `out`.
+    virtual void stats_fields(std::string& out) const = 0;
 };
 
-// `publisher`: the command connection the hub flushes before a write is answered.
+// `publisher`: the fan-out's command connection, flushed before a write is answered.
 std::unique_ptr<home_timeline> create_home_timeline(boost::asio::io_context& ioc, const config& cfg,
                                                     store::event_store& st,
                                                     redis::client& publisher);
 
-}  // namespace chirp::rt
+}  // namespace chirp::timeline

@@ -1,0 +1,372 @@
+// DESIGN
+// The hub: which local sessions belong to which user, and the Redis side of real time.
+//  - Every process subscribes chirp:timeline (all timeline events), chirp:follows and
+//    chirp:presence at start.
+//  - First session of user U here: SUBSCRIBE notifications:U messages:U, mark U online
+//    (sorted set chirp:online with expiry scores, refreshed every 20 s, plus a chirp:presence
+//    message so other processes learn it at once), and subscribe author:A for every celebrity
+//    A that U follows. Last session gone: the reverse.
+//  - Fan-out (on_committed, on the loop, never suspends): a committed tweet is published ONCE
+//    to chirp:timeline with its recipient list (the author and every online follower); each
+//    process hands it to the sessions of the recipients it has. One Redis message per event
+//    and process instead of one per follower: Redis, the subscriber socket and hiredis carry
+//    1/F of the traffic, and the frame is copied once per process, not once per follower.
+//    Celebrity authors (followers > threshold) publish once to author:A instead, delivered to
+//    the local followers each process knows. Notifications go to notifications:U, messages to
+//    messages:U. Payload = "<seq> <commit_us>\n[<recipients>\n]<frame>", the frame serialized
+//    once by the event writer.
+//  - Sessions are created by ws/ and attach here through the `hub` interface.
+//  - Redis messages are turned into one shared live_event and enqueued on each local session.
+//  - Payload formats: codec.hpp (one encoder and one decoder each).
+//  - The timeline cache (timeline/) queues its chirp:tweets broadcast on this hub's command
+//    connection (publisher()); the app calls it before on_committed, so the flush below
+//    carries both.
+//  - A write is answered once its publishes are in Redis: when other chirpd processes share
+//    this Redis (they say hello on chirp:nodes), only after Redis executed them (a PING behind
+//    them), so that an answered write's event cannot reach Redis after the next one's, written
+//    through another process; alone, as soon as they are written to Redis' socket.
+//  - Redis lost and back: every session replays from the log (nothing published meanwhile is
+//    trusted), follower caches are dropped.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "chirp/config/config.hpp"
+#include "chirp/fanout/codec.hpp"
+#include "chirp/fanout/frame.hpp"
+#include "chirp/metrics/metrics.hpp"
+#include "chirp/util/strings.hpp"
+#include "hub_impl.hpp"
+
+using json = nlohmann::json;
+
+namespace chirp::fanout::detail {
+
+std::vector<long long> parse_ids(const std::optional<std::string>& text) {
+    std::vector<long long> out;
+    if (!text) return out;
+    auto j = json::parse(*text, nullptr, false);
+    if (!j.is_array()) return out;
+    out.reserve(j.size());
+    for (const auto& x : j)
+        if (x.is_string())
+            if (auto id = decode_user_id(x.get_ref<const std::string&>())) out.push_back(*id);
+    return out;
+}
+
+hub_impl::hub_impl(asio::io_context& ioc, const config& cfg, metrics::registry& m,
+                   store::event_store& st, stats_renderer stats)
+    : ioc_(ioc), cfg_(cfg), metrics_(m), store_(st), stats_(std::move(stats)), timer_(ioc) {
+    redis::callbacks cbs;
+    cbs.on_message = [this](std::string_view ch, std::string_view payload) {
+        on_message(ch, payload);
+    };
+    cbs.on_reconnected = [this] { on_redis_back(); };
+    cbs.on_connected = [this] { say_hello(); };
+    cbs.on_lost = [this] {
+        spdlog::warn("live updates paused until Redis is back; sessions will replay");
+    };
+    redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs));
+}
+
+void hub_impl::start() {
+    redis_->subscribe(std::string(follows_channel));
+    redis_->subscribe(std::string(presence_channel));
+    redis_->subscribe(std::string(timeline_channel));
+    redis_->subscribe(std::string(nodes_channel));
+    redis_->start();
+    asio::co_spawn(ioc_, housekeeping(), asio::detached);
+}
+
+void hub_impl::begin_shutdown() {
+    stopping_ = true;
+    timer_.cancel();
+}
+
+void hub_impl::stop() {
+    stopping_ = true;
+    timer_.cancel();
+    redis_->stop();
+}
+
+redis::client& hub_impl::publisher() {
+    return *redis_;
+}
+
+bool hub_impl::redis_ready() const {
+    return redis_->ready();
+}
+
+void hub_impl::stats_fields(std::string& out) const {
+    out += ",\"redis\":\"" + std::string(redis_->ready() ? "up" : "down") + "\"";
+    out += ",\"localUsers\":" + std::to_string(local_.size());
+    out += ",\"redisSubscriptions\":" + std::to_string(redis_->subscription_count());
+}
+
+asio::awaitable<void> hub_impl::attach(session_base* s) {
+    const long long u = s->user_id();
+    auto& list = local_[u];
+    list.push_back(s);
+    if (list.size() == 1) {
+        redis_->subscribe(encode_channel({channel_kind::notifications, u}));
+        redis_->subscribe(encode_channel({channel_kind::messages, u}));
+        redis_->send(
+            util::strings("ZADD", online_key, std::to_string(now_s() + 60), encode_user_id(u)));
+        publish(presence_channel, encode_presence_message({true, u}));
+        co_await load_celebrities(u);
+    }
+    co_await redis_->subscriptions_settled();
+}
+
+void hub_impl::detach(session_base* s) {
+    const long long u = s->user_id();
+    auto it = local_.find(u);
+    if (it == local_.end()) return;
+    std::erase(it->second, s);
+    if (!it->second.empty()) return;
+    local_.erase(it);
+    redis_->unsubscribe(encode_channel({channel_kind::notifications, u}));
+    redis_->unsubscribe(encode_channel({channel_kind::messages, u}));
+    redis_->send(util::strings("ZREM", online_key, encode_user_id(u)));
+    publish(presence_channel, encode_presence_message({false, u}));
+    drop_celebrities(u);
+}
+
+asio::awaitable<std::string> hub_impl::typing(long long user, const std::string& user_ref,
+                                              long long conv) {
+    auto members = co_await conversation_members(conv);
+    if (std::find(members.begin(), members.end(), user) == members.end())
+        co_return std::string("you are not in this conversation");
+    const auto key = std::to_string(user) + ":" + std::to_string(conv);
+    const auto now = std::chrono::steady_clock::now();
+    auto& last = typing_last_[key];
+    if (last.time_since_epoch().count() != 0 && now - last < std::chrono::seconds(2)) {
+        metrics_.typing_dropped.fetch_add(1, std::memory_order_relaxed);
+        co_return std::string();
+    }
+    last = now;
+    const auto frame = typing_frame(conv, user_ref, 5000);
+    for (auto m : members)
+        if (m != user) publish_ephemeral(m, frame);
+    co_return std::string();
+}
+
+std::int64_t hub_impl::now_s() {
+    return now_us() / 1000000;
+}
+
+bool hub_impl::is_online(long long u) const {
+    return local_.count(u) != 0 || online_remote_.count(u) != 0;
+}
+
+void hub_impl::publish(std::string_view channel, std::string_view payload) {
+    redis_->publish(channel, payload);
+}
+
+// Typing frames reach the messages:U channel with seq 0 (ephemeral, never replayed).
+void hub_impl::publish_ephemeral(long long user, const std::string& frame) {
+    if (!redis_->ready()) {
+        // Redis down: at least the sessions of this process get it.
+        if (auto it = local_.find(user); it != local_.end()) {
+            auto f = std::make_shared<const std::string>(frame);
+            for (auto* s : it->second) s->deliver_ephemeral(f);
+        }
+        return;
+    }
+    publish(encode_channel({channel_kind::messages, user}), encode_live_message({0, 0, frame}));
+}
+
+asio::awaitable<std::vector<long long>> hub_impl::conversation_members(long long conv) {
+    auto now = std::chrono::steady_clock::now();
+    if (auto it = conv_members_.find(conv);
+        it != conv_members_.end() && now - it->second.first < std::chrono::seconds(30))
+        co_return it->second.second;
+    auto r = co_await store_.query("conversation_members", util::strings(std::to_string(conv)));
+    auto ids = parse_ids(r.json);
+    if (r.code == errc::ok) conv_members_[conv] = {now, ids};
+    if (conv_members_.size() > 10000) conv_members_.clear();
+    co_return ids;
+}
+
+// A malformed payload (none of ours) is dropped: the sessions' replay covers any gap.
+void hub_impl::on_message(std::string_view channel, std::string_view payload) {
+    if (channel == timeline_channel) {
+        auto m = decode_timeline_message(payload);
+        if (!m) return;
+        live_event ev{m->seq, m->commit_us, std::make_shared<const std::string>(m->frame)};
+        locate_event(ev);  // once per message: sessions never scan frames
+        for (auto u : m->recipients) deliver_to(u, stream::timeline, ev);
+        return;
+    }
+    if (auto c = decode_channel(channel)) {
+        auto m = decode_live_message(payload);
+        if (!m) return;
+        live_event ev{m->seq, m->commit_us, std::make_shared<const std::string>(m->frame)};
+        locate_event(ev);
+        switch (c->kind) {
+            case channel_kind::author:
+                if (auto it = celeb_local_.find(c->id); it != celeb_local_.end())
+                    for (auto u : it->second) deliver_to(u, stream::timeline, ev);
+                return;
+            case channel_kind::notifications:
+                deliver_to(c->id, stream::notifications, ev);
+                return;
+            case channel_kind::messages:
+                deliver_to(c->id, stream::messages, ev);
+                return;
+        }
+        return;
+    }
+    if (channel == follows_channel) {
+        if (auto m = decode_follow_message(payload))
+            follow_changed(m->followee, m->follower, false);
+        return;
+    }
+    if (channel == nodes_channel) {
+        const auto node = decode_node_hello(payload);
+        if (!node || *node == node_id_) return;
+        const auto now = std::chrono::steady_clock::now();
+        auto [it, fresh] = nodes_.try_emplace(*node, now);
+        const bool stale = now - it->second > node_ttl;
+        it->second = now;
+        // A newcomer (or one back from silence) learns about this process at once.
+        if (fresh || stale) say_hello();
+        return;
+    }
+    if (channel == presence_channel) {
+        // Who left is learned from chirp:online at the next refresh.
+        if (auto m = decode_presence_message(payload); m && m->online)
+            online_remote_.insert(m->user);
+        return;
+    }
+}
+
+void hub_impl::deliver_to(long long user, stream s, const live_event& ev) {
+    auto it = local_.find(user);
+    if (it == local_.end()) return;
+    for (auto* sess : it->second) {
+        if (ev.seq == 0)
+            sess->deliver_ephemeral(ev.frame);
+        else
+            sess->deliver(s, ev);
+    }
+}
+
+void hub_impl::on_redis_back() {
+    metrics_.redis_reconnects.fetch_add(1, std::memory_order_relaxed);
+    followers_.clear();
+    celeb_cache_.clear();  // chirp:follows messages of the outage are lost
+    for (auto& [u, list] : local_) {
+        redis_->send(
+            util::strings("ZADD", online_key, std::to_string(now_s() + 60), encode_user_id(u)));
+        // Tell the other processes at once: Redis came back empty, and until their next
+        // presence refresh they would not publish to this user (a silent gap after the
+        // replay below).
+        publish(presence_channel, encode_presence_message({true, u}));
+        for (auto* s : list) s->resync_from_log();
+    }
+}
+
+// Other chirpd processes on this Redis: each says hello on chirp:nodes whenever it connects
+// to Redis and every 5 s (housekeeping); one that hears a new process answers at once.
+bool hub_impl::other_processes() {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(nodes_, [&](const auto& n) { return now - n.second > node_ttl; });
+    return !nodes_.empty();
+}
+
+void hub_impl::say_hello() {
+    publish(nodes_channel, encode_node_hello(node_id_));
+}
+
+// Presence refresh (every 20 s) and the stats channel (every 5 s).
+asio::awaitable<void> hub_impl::housekeeping() {
+    int tick = 0;
+    while (!stopping_) {
+        timer_.expires_after(std::chrono::seconds(5));
+        auto [ec] = co_await timer_.async_wait(tuple_awaitable);
+        if (ec || stopping_) break;
+        if (redis_->ready()) {
+            say_hello();
+            if (tick % 4 == 0 && !local_.empty()) {
+                std::vector<std::string> zadd = util::strings("ZADD", online_key);
+                const auto score = std::to_string(now_s() + 60);
+                for (const auto& [u, list] : local_) {
+                    zadd.push_back(score);
+                    zadd.push_back(encode_user_id(u));
+                }
+                redis_->send(std::move(zadd));
+            }
+            redis_->send(
+                util::strings("ZREMRANGEBYSCORE", online_key, "-inf", std::to_string(now_s())));
+            auto r = co_await redis_->call(
+                util::strings("ZRANGEBYSCORE", online_key, std::to_string(now_s()), "+inf"));
+            if (r && r->type == redis::reply::kind::array) {
+                std::unordered_set<long long> online;
+                for (const auto& e : r->elements)
+                    if (auto u = decode_user_id(e.str)) online.insert(*u);
+                metrics_.online_users.store(static_cast<std::int64_t>(online.size()));
+                online_remote_ = std::move(online);
+            }
+        } else {
+            metrics_.online_users.store(static_cast<std::int64_t>(local_.size()));
+        }
+        ++tick;
+        co_await push_stats();
+    }
+}
+
+asio::awaitable<void> hub_impl::push_stats() {
+    bool any = false;
+    for (const auto& [u, list] : local_)
+        for (auto* s : list) any = any || s->wants_stats();
+    if (!any) co_return;
+    auto r = co_await store_.query("stats_counts", std::vector<std::string>());
+    if (!stats_) co_return;
+    auto body = stats_(r.code == errc::ok ? r.json : std::nullopt);
+    auto frame = std::make_shared<const std::string>(R"({"type":"stats","stats":)" + body + "}");
+    for (const auto& [u, list] : local_)
+        for (auto* s : list)
+            if (s->wants_stats()) s->deliver_ephemeral(frame);
+}
+
+}  // namespace chirp::fanout::detail
+
+namespace chirp::fanout {
+
+const char* stream_name(stream s) noexcept {
+    switch (s) {
+        case stream::timeline:
+            return "timeline";
+        case stream::notifications:
+            return "notifications";
+        case stream::messages:
+            return "messages";
+    }
+    return "timeline";
+}
+
+std::int64_t now_us() noexcept {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::unique_ptr<service> create_fanout(boost::asio::io_context& ioc, const config& cfg,
+                                       metrics::registry& metrics, store::event_store& store,
+                                       stats_renderer stats) {
+    return std::make_unique<detail::hub_impl>(ioc, cfg, metrics, store, std::move(stats));
+}
+
+}  // namespace chirp::fanout

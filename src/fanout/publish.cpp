@@ -1,0 +1,236 @@
+// The hub's write side: the fan-out of a committed write (on the loop, never suspends), the
+// one ordered queue of timeline events, the follower and celebrity caches it reads, and the
+// answer that waits until Redis has the publishes (see hub.cpp for the design).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <nlohmann/json.hpp>
+
+#include "chirp/config/config.hpp"
+#include "chirp/fanout/codec.hpp"
+#include "chirp/metrics/metrics.hpp"
+#include "chirp/util/strings.hpp"
+#include "hub_impl.hpp"
+
+using json = nlohmann::json;
+
+namespace chirp::fanout::detail {
+
+void hub_impl::on_committed(const store::write_result& r, std::function<void()> resume) {
+    for (const auto& d : r.deliveries) {
+        if (d.follow_change) {
+            follow_changed(d.author, d.actor, true);
+            continue;
+        }
+        if (d.channel == store::channel_kind::timeline) {
+            fanout_timeline(d, r.committed_unix_us);
+            continue;
+        }
+        const auto payload = encode_live_message({d.seq, r.committed_unix_us, *d.frame});
+        const auto kind = d.channel == store::channel_kind::notifications
+                              ? channel_kind::notifications
+                              : channel_kind::messages;
+        for (auto u : d.users) publish(encode_channel({kind, u}), payload);
+        if (d.channel == store::channel_kind::messages) typing_stopped(d);
+    }
+    // The writer's answer waits until Redis has executed this write's publishes (and the
+    // timeline cache's broadcast, queued before them on the same connection): else a client
+    // could get the answer, write through another process, and have that process's event reach
+    // Redis first (and a read on another process could miss the write).
+    if (timeline_published_ == timeline_enqueued_) {
+        answer_when_in_redis(std::move(resume));
+    } else {
+        timeline_waiters_.emplace_back(timeline_enqueued_, std::move(resume));
+    }
+}
+
+// Runs `resume` once Redis has executed every command queued so far: a PING queued behind
+// them on the same connection is answered after them. The answers of one loop turn (a
+// group commit) share one PING. With Redis down, at once: the write stands, and sessions
+// replay from the log when Redis is back.
+void hub_impl::answer_when_in_redis(std::function<void()> resume) {
+    if (!redis_->ready() || stopping_ || !other_processes()) {
+        // Alone: nobody else can publish in between; the answer leaves with the publishes
+        // written to Redis' socket (a PING would wait behind the fan-out's socket writes).
+        redis_->flush();
+        resume();
+        return;
+    }
+    ack_waiting_.push_back(std::move(resume));
+    if (ack_scheduled_) return;
+    ack_scheduled_ = true;
+    asio::post(ioc_, [this] {
+        ack_scheduled_ = false;
+        asio::co_spawn(ioc_, ack_ping(std::exchange(ack_waiting_, {})), asio::detached);
+    });
+}
+
+asio::awaitable<void> hub_impl::ack_ping(std::vector<std::function<void()>> waiting) {
+    auto ping = util::strings("PING");
+    co_await redis_->call(std::move(ping));  // nullopt (connection lost) resumes all the same
+    for (auto& f : waiting) f();
+}
+
+// The follower list of an author about to tweet is loaded while the tweet commits (a cold
+// list would otherwise hold the fan-out queue, and every answer behind it, for a query).
+void hub_impl::prepare_fanout(long long author) {
+    if (followers_fresh(author)) return;
+    auto& e = followers_[author];
+    if (e.loading) return;
+    e.loading = true;
+    asio::co_spawn(ioc_, load_followers(author), asio::detached);
+}
+
+void hub_impl::typing_stopped(const store::delivery& d) {
+    typing_last_.erase(std::to_string(d.actor) + ":" + std::to_string(d.conversation));
+    // The sender's reference is inside the message frame; keep it simple: id only.
+    const auto ref = R"({"id":")" + std::to_string(d.actor) + R"("})";
+    const auto frame = typing_frame(d.conversation, ref, 0);
+    for (auto u : d.users)
+        if (u != d.actor) publish_ephemeral(u, frame);
+}
+
+bool hub_impl::followers_fresh(long long author) const {
+    auto it = followers_.find(author);
+    return it != followers_.end() && it->second.loaded &&
+           std::chrono::steady_clock::now() - it->second.fetched < std::chrono::seconds(60);
+}
+
+void hub_impl::fanout_timeline(const store::delivery& d, std::int64_t commit_us) {
+    ++timeline_enqueued_;
+    timeline_queue_.push_back({d, commit_us});
+    drain_timeline(0);
+}
+
+// Publishes from the head of the queue while follower lists are at hand; `loaded` is an
+// author whose load just ended (published even if it failed: its own stream gets it, the
+// followers catch up by replay).
+void hub_impl::drain_timeline(long long loaded) {
+    while (!timeline_queue_.empty()) {
+        auto& head = timeline_queue_.front();
+        const long long author = head.d.author;
+        if (!followers_fresh(author) && author != loaded) {
+            auto& e = followers_[author];
+            if (!e.loading) {
+                e.loading = true;
+                asio::co_spawn(ioc_, load_followers(author), asio::detached);
+            }
+            return;
+        }
+        publish_timeline(head.d, head.commit_us, followers_[author]);
+        timeline_queue_.pop_front();
+        ++timeline_published_;
+        while (!timeline_waiters_.empty() &&
+               timeline_waiters_.front().first <= timeline_published_) {
+            answer_when_in_redis(std::move(timeline_waiters_.front().second));
+            timeline_waiters_.pop_front();
+        }
+    }
+}
+
+asio::awaitable<void> hub_impl::load_followers(long long author) {
+    auto r = co_await store_.query("follower_ids", util::strings(std::to_string(author)));
+    auto& e = followers_[author];
+    e.loading = false;
+    if (e.invalidated) {
+        e.invalidated = false;
+        drain_timeline(0);  // loads again
+        co_return;
+    }
+    if (r.code == errc::ok && r.json) {
+        auto j = json::parse(*r.json, nullptr, false);
+        e.ids.clear();
+        if (j.is_object()) {
+            e.count = j.value("count", 0LL);
+            for (const auto& x : j["ids"])
+                if (x.is_string())
+                    if (auto id = decode_user_id(x.get_ref<const std::string&>()))
+                        e.ids.push_back(*id);
+        }
+        e.loaded = true;
+        e.fetched = std::chrono::steady_clock::now();
+    }
+    drain_timeline(author);
+}
+
+// One PUBLISH per event, whatever the number of followers: chirp:timeline reaches every
+// process, and its recipient list (the author and the online followers) tells each which of
+// its sessions get it. Per-follower channels cost a Redis message (and a parse, an
+// allocation and a copy of the frame) per delivery; this costs one per process.
+void hub_impl::publish_timeline(const store::delivery& d, std::int64_t commit_us,
+                                const follower_entry& e) {
+    const bool celebrity = e.loaded && static_cast<std::size_t>(e.count) > cfg_.celebrity_threshold;
+    timeline_message m{d.seq, commit_us, {d.author}, *d.frame};
+    if (e.loaded && !celebrity) {
+        m.recipients.reserve(e.ids.size() + 1);
+        for (auto f : e.ids)
+            if (is_online(f)) m.recipients.push_back(f);
+    }
+    publish(timeline_channel, encode_timeline_message(m));
+    if (celebrity)  // fan-out on read
+        publish(encode_channel({channel_kind::author, d.author}),
+                encode_live_message({d.seq, commit_us, *d.frame}));
+}
+
+void hub_impl::follow_changed(long long followee, long long follower, bool local_commit) {
+    ++follow_gen_;
+    celeb_cache_.erase(follower);
+    if (auto it = followers_.find(followee); it != followers_.end()) {
+        if (it->second.loading)
+            it->second.invalidated = true;
+        else
+            followers_.erase(it);
+    }
+    if (local_commit) {
+        publish(follows_channel, encode_follow_message({followee, follower}));
+    }
+    if (local_.count(follower) != 0) {
+        drop_celebrities(follower);
+        asio::co_spawn(ioc_, load_celebrities(follower), asio::detached);
+    }
+}
+
+asio::awaitable<void> hub_impl::load_celebrities(long long user) {
+    std::vector<long long> ids;
+    const auto now = std::chrono::steady_clock::now();
+    if (auto c = celeb_cache_.find(user);
+        c != celeb_cache_.end() && now - c->second.fetched < std::chrono::seconds(60)) {
+        ids = c->second.ids;
+    } else {
+        const auto gen = follow_gen_;
+        auto celeb_args =
+            util::strings(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
+        auto r = co_await store_.query("celebrity_followees", std::move(celeb_args));
+        ids = parse_ids(r.json);
+        if (r.code == errc::ok && gen == follow_gen_) {
+            if (celeb_cache_.size() >= 100000) celeb_cache_.clear();
+            celeb_cache_[user] = celeb_entry{now, ids};
+        }
+    }
+    if (local_.count(user) == 0) co_return;  // left meanwhile
+    auto& mine = user_celebs_[user];
+    for (auto a : ids) {
+        if (std::find(mine.begin(), mine.end(), a) != mine.end()) continue;
+        mine.push_back(a);
+        if (celeb_local_[a].insert(user).second && celeb_local_[a].size() == 1)
+            redis_->subscribe(encode_channel({channel_kind::author, a}));
+    }
+}
+
+void hub_impl::drop_celebrities(long long user) {
+    auto it = user_celebs_.find(user);
+    if (it == user_celebs_.end()) return;
+    for (auto a : it->second) {
+        auto& set = celeb_local_[a];
+        set.erase(user);
+        if (set.empty()) {
+            celeb_local_.erase(a);
+            redis_->unsubscribe(encode_channel({channel_kind::author, a}));
+        }
+    }
+    user_celebs_.erase(it);
+}
+
+}  // namespace chirp::fanout::detail
