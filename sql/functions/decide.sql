@@ -269,6 +269,9 @@ DECLARE
     evs events[];
     out chirp_exec_row[];
     any_rich boolean;
+    tw_ids bigint[];
+    tw_base text[];
+    tw_for_author text[];
     one chirp_exec_row;
     one_event events;
     one_tweet tweets;
@@ -336,10 +339,13 @@ BEGIN
                NULL, n.handle, n.display_name, NULL, n.author, NULL, NULL, NULL,
                EXISTS (SELECT 1 FROM tweets x WHERE x.retweet_of = n.tweet_id
                        AND x.author_id = n.actor AND NOT x.deleted),
-               tw.base, tw.for_author)::chirp_exec_row ORDER BY n.ord),
-           bool_or(n.rich)
-    INTO evs, out, any_rich
-    FROM numbered n LEFT JOIN tw ON tw.id = n.tweet_id;
+               NULL, NULL)::chirp_exec_row ORDER BY n.ord),
+           bool_or(n.rich),
+           (SELECT array_agg(tw.id ORDER BY tw.id) FROM tw),
+           (SELECT array_agg(tw.base ORDER BY tw.id) FROM tw),
+           (SELECT array_agg(tw.for_author ORDER BY tw.id) FROM tw)
+    INTO evs, out, any_rich, tw_ids, tw_base, tw_for_author
+    FROM numbered n;
 
     IF evs IS NOT NULL THEN
         PERFORM chirp_apply_tweets_liked(evs);
@@ -350,12 +356,12 @@ BEGIN
         RETURN QUERY
             SELECT o.o_json, o.o_kind, o.o_seq, o.o_tid, o.o_actor, o.o_eid, o.o_ts, o.o_content,
                    o.o_handle, o.o_name, o.o_hashtags, o.o_author, s.likes, s.retweets,
-                   s.replies, o.o_flag, o.o_base, o.o_for_author
+                   s.replies, o.o_flag, w.base, w.for_author
             FROM unnest(out) WITH ORDINALITY o
-            LEFT JOIN (SELECT * FROM tweet_stats x
-                       WHERE x.tweet_id = ANY ((SELECT array_agg(o2.o_tid) FROM unnest(out) o2)
-                                               ::bigint[])) s
+            LEFT JOIN (SELECT * FROM tweet_stats x WHERE x.tweet_id = ANY (tw_ids)) s
                    ON s.tweet_id = o.o_tid
+            LEFT JOIN unnest(tw_ids, tw_base, tw_for_author) AS w(id, base, for_author)
+                   ON w.id = o.o_tid
             ORDER BY o.ordinality;
         RETURN;
     END IF;
@@ -377,6 +383,8 @@ BEGIN
         ELSE
             SELECT s.likes, s.retweets, s.replies INTO one.o_likes, one.o_retweets, one.o_replies
             FROM tweet_stats s WHERE s.tweet_id = one.o_tid;
+            one.o_base := tw_base[array_position(tw_ids, one.o_tid)];
+            one.o_for_author := tw_for_author[array_position(tw_ids, one.o_tid)];
         END IF;
         RETURN NEXT one;
     END LOOP;

@@ -88,18 +88,6 @@ BEGIN
     RETURN out;
 END $$;
 
--- A run of 'tweet' or 'like' commands, cmds[first_ord..last_ord], to its set-wise decide.
-CREATE OR REPLACE FUNCTION chirp_exec_run(kind text, cmds jsonb, first_ord bigint, last_ord bigint)
-RETURNS SETOF chirp_exec_row
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF kind = 'tweet' THEN
-        RETURN QUERY SELECT * FROM chirp_decide_tweets(cmds, first_ord, last_ord);
-    ELSE
-        RETURN QUERY SELECT * FROM chirp_decide_likes(cmds, first_ord, last_ord);
-    END IF;
-END $$;
-
 -- Before chirp_exec_row (migration 008), chirp_exec_rows returned a TABLE of the same columns.
 DO $$
 BEGIN
@@ -137,7 +125,11 @@ BEGIN
     FOR cmd, ord IN SELECT value, ordinality FROM jsonb_array_elements(cmds) WITH ORDINALITY
                     ORDER BY ordinality LOOP
         IF run_kind IS NOT NULL AND (cmd->>'type' IS DISTINCT FROM run_kind OR cmd ? 'idem') THEN
-            RETURN QUERY SELECT * FROM chirp_exec_run(run_kind, cmds, run_start, ord - 1);
+            IF run_kind = 'tweet' THEN
+                RETURN QUERY SELECT * FROM chirp_decide_tweets(cmds, run_start, ord - 1);
+            ELSE
+                RETURN QUERY SELECT * FROM chirp_decide_likes(cmds, run_start, ord - 1);
+            END IF;
             run_kind := NULL;
         END IF;
         IF cmd->>'type' IN ('tweet', 'like') AND NOT cmd ? 'idem' THEN
@@ -164,8 +156,11 @@ BEGIN
                 CONTINUE;
             END IF;
         END IF;
-        IF cmd->>'type' IN ('tweet', 'like') THEN
-            SELECT * INTO r FROM chirp_exec_run(cmd->>'type', cmds, ord, ord);
+        IF cmd->>'type' = 'tweet' THEN  -- a run of one
+            SELECT * INTO r FROM chirp_decide_tweets(cmds, ord, ord);
+            res := r.o_json::jsonb;
+        ELSIF cmd->>'type' = 'like' THEN
+            SELECT * INTO r FROM chirp_decide_likes(cmds, ord, ord);
             res := r.o_json::jsonb;
         ELSE
             res := chirp_decide(cmd);
@@ -179,7 +174,9 @@ BEGIN
         END IF;
         RETURN NEXT r;
     END LOOP;
-    IF run_kind IS NOT NULL THEN
-        RETURN QUERY SELECT * FROM chirp_exec_run(run_kind, cmds, run_start, n);
+    IF run_kind = 'tweet' THEN
+        RETURN QUERY SELECT * FROM chirp_decide_tweets(cmds, run_start, n);
+    ELSIF run_kind = 'like' THEN
+        RETURN QUERY SELECT * FROM chirp_decide_likes(cmds, run_start, n);
     END IF;
 END $$;
