@@ -5,11 +5,11 @@
 //    SELECT chirp_exec_rows(<all commands>) as one implicit transaction. That is group commit: one
 //    fsync for the whole batch, so throughput grows with load. It takes the append advisory lock
 //    first, so seq order is commit order across processes (ARCHITECTURE guarantee 3).
-// chirp_exec_rows (migration 004) answers the fast paths (plain tweets, likes) with raw columns,
-// other commands with JSON. A committed batch goes to one completer thread, which renders the
-// answers and live frames (serialized once) while the writer runs the next batch, and posts
-// them in commit order to the loop, where the awaiting coroutine resumes and the on_committed
-// hook runs (fan-out).
+// chirp_exec_rows (sql/functions/exec.sql) answers plain tweets and likes with raw columns
+// (the composite chirp_exec_row, migrations/008_exec_row.sql), other commands with JSON. A
+// committed batch goes to one completer thread, which renders the answers and live frames
+// (serialized once) while the writer runs the next batch, and posts them in commit order to the
+// loop, where the awaiting coroutine resumes and the on_committed hook runs (fan-out).
 // A command is answered only after its commit (guarantee 1).
 #include "chirp/store/store.hpp"
 
@@ -199,9 +199,9 @@ std::string open_frame(std::string_view channel, std::string_view seq, std::stri
     return f;
 }
 
-// A like from chirp_exec_likes_rows' raw columns: the answer (the tweet as the liker sees it),
+// A like from chirp_decide_likes' raw columns: the answer (the tweet as the liker sees it),
 // and for a new like the timeline frame (the counts) and the author's notification frame; the
-// same JSON as the likes fast path of 002 built in SQL.
+// same JSON as chirp_tweet_json and chirp_deliveries give for it.
 write_result render_like(const pqxx::row& row) {
     const std::string tid = row[c_tid].c_str(), actor = row[c_actor].c_str();
     const std::string likes = row[c_likes].c_str();
@@ -263,7 +263,7 @@ write_result render_like(const pqxx::row& row) {
     return wr;
 }
 
-// The answer and the timeline frame of a plain tweet from chirp_exec_plain_tweets_rows' raw
+// The answer and the timeline frame of a plain tweet from chirp_decide_tweets' raw
 // columns: the same JSON as chirp_tweet_json and chirp_wire_timeline give for it, without
 // JSON in SQL.
 write_result render_plain_tweet(const pqxx::row& row) {
