@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "support/api.hpp"
-#include "support/rt_support.hpp"
+#include "support/server.hpp"
 #include "support/ws_client.hpp"
 
 namespace chirp::test {
@@ -22,19 +22,6 @@ namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-std::unique_ptr<chirpd_process> start_chirpd(const fresh_database& db, const std::string& name,
-                                             std::vector<std::string> extra = {},
-                                             std::string redis_url = "") {
-    chirpd_process::options o;
-    o.database_url = db.url();
-    o.redis_url = redis_url.empty() ? binary_redis().url() : std::move(redis_url);
-    o.extra_args = std::move(extra);
-    o.name = name;
-    auto p = std::make_unique<chirpd_process>(std::move(o));
-    p->start();
-    return p;
-}
 
 std::string logs_of(std::initializer_list<chirpd_process*> ps) {
     std::string out;
@@ -147,8 +134,8 @@ protected:
 
 TEST_F(RealtimeClusterTest, TwoProcessesActAsOne) {
     fresh_database db;
-    auto a = start_chirpd(db, "chirpd-A");
-    auto b = start_chirpd(db, "chirpd-B");
+    auto a = start_chirpd(db, {.name = "chirpd-A"});
+    auto b = start_chirpd(db, {.name = "chirpd-B"});
     http_client api_a(a->port(), true), api_b(b->port(), true);
 
     auto alice = register_user(api_a, "pa", "Alice A");
@@ -233,8 +220,8 @@ TEST_F(RealtimeClusterTest, TwoProcessesActAsOne) {
 TEST_F(RealtimeClusterTest, RedisKilledAndRestartedDuringAStreamOfTweets) {
     fresh_database db;
     // Two processes: followers on both, tweets posted through both.
-    auto a = start_chirpd(db, "chirpd-A");
-    auto b = start_chirpd(db, "chirpd-B");
+    auto a = start_chirpd(db, {.name = "chirpd-A"});
+    auto b = start_chirpd(db, {.name = "chirpd-B"});
     http_client api_a(a->port(), true), api_b(b->port(), true);
     auto alice = register_user(api_a, "ka");
     std::vector<test_user> followers;
@@ -308,7 +295,7 @@ TEST_F(RealtimeClusterTest, RedisKilledAndRestartedDuringAStreamOfTweets) {
 
 TEST_F(RealtimeClusterTest, SigtermClosesWith1001AndKeepsAcknowledgedTweets) {
     fresh_database db;
-    auto p = start_chirpd(db, "chirpd-shutdown");
+    auto p = start_chirpd(db, {.name = "chirpd-shutdown"});
     http_client api(p->port(), true);
     auto alice = register_user(api, "ga");
     auto bob = register_user(api, "gb");
@@ -374,7 +361,7 @@ TEST_F(RealtimeClusterTest, SigtermClosesWith1001AndKeepsAcknowledgedTweets) {
     ASSERT_GE(acked.size(), 20u);
 
     // Every acknowledged tweet is in the log: ask a new process on the same database.
-    auto q = start_chirpd(db, "chirpd-after");
+    auto q = start_chirpd(db, {.name = "chirpd-after"});
     http_client api2(q->port(), true);
     std::set<std::string> logged;
     std::string after;

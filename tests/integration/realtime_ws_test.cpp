@@ -17,7 +17,8 @@
 
 #include "chirp/auth/jwt.hpp"
 #include "support/api.hpp"
-#include "support/rt_support.hpp"
+#include "support/server.hpp"
+#include "support/sse_client.hpp"
 #include "support/ws_client.hpp"
 
 namespace chirp::test {
@@ -62,10 +63,12 @@ void expect_strictly_increasing(const std::vector<json>& events) {
 
 // ================================================================================ main suite
 
-class RealtimeTest : public rt_suite<RealtimeTest> {
+class RealtimeTest : public server_test<RealtimeTest> {
 public:
-    static std::vector<std::string> extra_args() {
-        return {"--ws-auth-timeout-ms", "500", "--celebrity-threshold", "3", "--replay-max", "100"};
+    static server_options options() {
+        return {.args = {"--ws-auth-timeout-ms", "500", "--celebrity-threshold", "3",
+                         "--replay-max", "100"},
+                .keep_alive = true};
     }
 };
 
@@ -863,13 +866,9 @@ TEST_F(RealtimeTest, HomeTimelineCacheEqualsPostgres) {
     EXPECT_EQ(binary_redis().command({"EXISTS", "home:" + viewer.id}), "0");
 
     // PostgreSQL's answer: a chirpd on the same database without Redis.
-    chirpd_process::options o;
-    o.database_url = server().db().url();
-    o.redis_url = "redis://127.0.0.1:1";
-    o.name = "chirpd-noredis";
-    chirpd_process pg_only(o);
-    pg_only.start();
-    http_client pg_api(pg_only.port(), true);
+    auto pg_only =
+        start_chirpd(server().db(), {.redis_url = "redis://127.0.0.1:1", .name = "chirpd-noredis"});
+    http_client pg_api(pg_only->port(), true);
     ASSERT_EQ(pg_api.get("/readyz").status, 503u) << "the comparison server must not have Redis";
 
     for (const auto* u : {&viewer, &second, &offline}) {
@@ -891,23 +890,26 @@ TEST_F(RealtimeTest, HomeTimelineCacheEqualsPostgres) {
         const auto p2 = pg_api.get("/api/timeline?limit=20", u->token).json();
         EXPECT_EQ(p1.at("items"), p2.at("items"));
     }
-    EXPECT_EQ(pg_only.stop(), 0) << pg_only.log();
+    EXPECT_EQ(pg_only->stop(), 0) << pg_only->log();
 }
 
 // ================================================================ small limits: resync, 4008
 
-class RealtimeLimitsTest : public rt_suite<RealtimeLimitsTest> {
+class RealtimeLimitsTest : public server_test<RealtimeLimitsTest> {
 public:
-    static std::vector<std::string> extra_args() {
-        return {"--replay-max",   "10", "--allowed-origins", "https://chirp.example",
-                "--heartbeat-ms", "400"};
+    static server_options options() {
+        return {.args = {"--replay-max", "10", "--allowed-origins", "https://chirp.example",
+                         "--heartbeat-ms", "400"},
+                .keep_alive = true};
     }
 };
 
-class RealtimeSlowTest : public rt_suite<RealtimeSlowTest> {
+class RealtimeSlowTest : public server_test<RealtimeSlowTest> {
 public:
-    static std::vector<std::string> extra_args() {
-        return {"--ws-queue-messages", "16", "--ws-queue-bytes", "65536", "--replay-max", "5000"};
+    static server_options options() {
+        return {.args = {"--ws-queue-messages", "16", "--ws-queue-bytes", "65536", "--replay-max",
+                         "5000"},
+                .keep_alive = true};
     }
 };
 

@@ -344,4 +344,15 @@ long long seq_of(const json& frame) {
     return std::stoll(frame.at("seq").get<std::string>());
 }
 
+std::vector<std::string> tweet_ids_of(const std::vector<json>& frames) {
+    std::vector<std::string> out;
+    for (const auto& f : frames) {
+        if (f.value("type", "") != "event") continue;
+        const auto& ev = f.at("event");
+        if (ev.value("type", "") != "TweetCreated") continue;
+        out.push_back(ev.at("payload").at("tweet").at("id").get<std::string>());
+    }
+    return out;
+}
+
 }  // namespace chirp::test

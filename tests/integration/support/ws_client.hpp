@@ -128,5 +128,7 @@ private:
 std::vector<nlohmann::json> events_of(const std::vector<nlohmann::json>& frames);
 // The seq of an event frame as a number.
 long long seq_of(const nlohmann::json& frame);
+// Ids of the tweets of TweetCreated events among event frames, in order.
+std::vector<std::string> tweet_ids_of(const std::vector<nlohmann::json>& frames);
 
 }  // namespace chirp::test
