@@ -97,8 +97,8 @@ TEST(Cli, AnUnreachableDatabaseFailsMaintenanceCommands) {
 // A chirpd logging at info level in JSON lines.
 class JsonLog : public server_test<JsonLog> {
 public:
-    static std::vector<std::string> extra_args() {
-        return {"--log-format", "json", "--log-level", "info"};
+    static server_options options() {
+        return {.args = {"--log-format", "json", "--log-level", "info"}};
     }
 };
 

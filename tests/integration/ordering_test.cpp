@@ -150,12 +150,13 @@ void run_workload(fresh_database& db, chirpd_process& a, chirpd_process& b) {
 
 TEST(Ordering, TwoProcessesNeverCommitBehindATailingReader) {
     fresh_database db;
-    chirpd_process a({db.url(), "", {}, "chirpd-a"});
-    chirpd_process b({db.url(), "", {}, "chirpd-b"});
     // Start both at once: they also race to apply the migrations.
-    std::thread start_b([&] { b.start(); });
-    a.start();
+    std::unique_ptr<chirpd_process> pb;
+    std::thread start_b([&] { pb = start_chirpd(db, {.name = "chirpd-b"}); });
+    auto pa = start_chirpd(db, {.name = "chirpd-a"});
     start_b.join();
+    auto& a = *pa;
+    auto& b = *pb;
     ASSERT_TRUE(a.running()) << a.log();
     ASSERT_TRUE(b.running()) << b.log();
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "support/api.hpp"
-#include "support/rt_support.hpp"
+#include "support/server.hpp"
 #include "support/ws_client.hpp"
 
 namespace chirp::test {
@@ -22,19 +22,6 @@ namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-std::unique_ptr<chirpd_process> start_chirpd(const fresh_database& db, const std::string& name,
-                                             std::vector<std::string> extra = {},
-                                             std::string redis_url = "") {
-    chirpd_process::options o;
-    o.database_url = db.url();
-    o.redis_url = redis_url.empty() ? binary_redis().url() : std::move(redis_url);
-    o.extra_args = std::move(extra);
-    o.name = name;
-    auto p = std::make_unique<chirpd_process>(std::move(o));
-    p->start();
-    return p;
-}
 
 std::string logs_of(std::initializer_list<chirpd_process*> ps) {
     std::string out;
@@ -147,8 +134,8 @@ protected:
 
 TEST_F(RealtimeClusterTest, TwoProcessesActAsOne) {
     fresh_database db;
-    auto a = start_chirpd(db, "chirpd-A");
-    auto b = start_chirpd(db, "chirpd-B");
+    auto a = start_chirpd(db, {.name = "chirpd-A"});
+    auto b = start_chirpd(db, {.name = "chirpd-B"});
     http_client api_a(a->port(), true), api_b(b->port(), true);
 
     auto alice = register_user(api_a, "pa", "Alice A");
@@ -171,7 +158,11 @@ TEST_F(RealtimeClusterTest, TwoProcessesActAsOne) {
     EXPECT_EQ(collect_tweet_ids(*wb, ids.size()), ids);
     // Alice (author, on A) too.
     EXPECT_EQ(collect_tweet_ids(*wa, ids.size()), ids);
-    for (const auto& f : wb->drain(2000ms))  // including the settling replay
+    // Nothing more: a new follower's notification to bob, written after all of them (through
+    // A), is the next thing bob gets. (No settling replay here: bob subscribed without since.)
+    const auto m1 = register_user(api_a, "pm");
+    follow(api_a, m1, bob);
+    for (const auto& f : wb->before(notification_frame("follow", m1.id)))
         EXPECT_FALSE(is_tweet(f)) << "duplicate or extra: " << f.dump();
 
     // The other way round, and a notification across processes.
@@ -195,7 +186,10 @@ TEST_F(RealtimeClusterTest, TwoProcessesActAsOne) {
     EXPECT_EQ(n.at("event").at("payload").at("notification").at("actor").at("id"), alice.id);
 
     // Replay works on either process, whichever process the events went through.
-    for (const auto& f : wb->drain(200ms)) ADD_FAILURE() << "unexpected " << f.dump();
+    const auto m2 = register_user(api_b, "pm");
+    follow(api_b, m2, bob);  // the marker: nothing before it
+    for (const auto& f : wb->before(notification_frame("follow", m2.id)))
+        ADD_FAILURE() << "unexpected " << f.dump();
     std::string since = n.at("seq");  // the newest seq bob saw (after the TweetLiked)
     wb->close();
     for (auto* replay_on : {a.get(), b.get()}) {
@@ -209,15 +203,21 @@ TEST_F(RealtimeClusterTest, TwoProcessesActAsOne) {
         c.subscribe({"timeline"}, since);
         const auto frames =
             c.collect_until([](const json& f) { return f.value("type", "") == "replayed"; });
+        const auto replayed_at = std::chrono::steady_clock::now();
         EXPECT_EQ(tweet_ids_of(frames), missed);
         // Then live, posted through the other process.
         auto& other_api = replay_on == a.get() ? api_b : api_a;
         const auto live = post_tweet(other_api, alice, "live after replay");
         const auto live_frames = c.collect_until(is_tweet);
         EXPECT_EQ(tweet_ids_of(live_frames), std::vector<std::string>{live});
-        since = live_frames.back().at("seq");
-        for (const auto& f : c.drain(1800ms))  // including the settling replay
+        // No duplicate, including from the settling replay: once that must have started, a
+        // marker tweet of alice's is the next tweet bob gets (the next round's since).
+        wait_past_settling_replay(replayed_at);
+        const auto marker = post_tweet(other_api, alice, "marker after replay");
+        json marker_frame;
+        for (const auto& f : c.before(tweet_frame(marker), &marker_frame))
             EXPECT_FALSE(is_tweet(f)) << "duplicate: " << f.dump();
+        since = marker_frame.at("seq");
         c.close();
     }
 
@@ -233,8 +233,8 @@ TEST_F(RealtimeClusterTest, TwoProcessesActAsOne) {
 TEST_F(RealtimeClusterTest, RedisKilledAndRestartedDuringAStreamOfTweets) {
     fresh_database db;
     // Two processes: followers on both, tweets posted through both.
-    auto a = start_chirpd(db, "chirpd-A");
-    auto b = start_chirpd(db, "chirpd-B");
+    auto a = start_chirpd(db, {.name = "chirpd-A"});
+    auto b = start_chirpd(db, {.name = "chirpd-B"});
     http_client api_a(a->port(), true), api_b(b->port(), true);
     auto alice = register_user(api_a, "ka");
     std::vector<test_user> followers;
@@ -280,13 +280,21 @@ TEST_F(RealtimeClusterTest, RedisKilledAndRestartedDuringAStreamOfTweets) {
         if (!saw_ready_again) std::this_thread::sleep_for(100ms);
     }
     EXPECT_TRUE(saw_ready_again) << "/readyz did not recover";
+    // Both processes are back on Redis from here on (and resynced their sessions).
+    for (int k = 0; k < 100; ++k) {
+        if (api_a.get("/readyz").status == 200 && api_b.get("/readyz").status == 200) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    const auto redis_back = std::chrono::steady_clock::now();
 
     for (auto& r : readers) {
         EXPECT_TRUE(r->wait_for(ids.size(), 20s))
             << r->handle() << " got " << r->ids().size() << " of " << ids.size();
     }
-    // Anything late (a duplicate) would show up now.
-    std::this_thread::sleep_for(2s);
+    // Anything late (a duplicate) would show up now: after a reconnect each process replays
+    // its sessions at once and again 1.5 s later, which nothing on the wire shows the end
+    // of; after that, the next tweet below is a marker behind anything else.
+    wait_past_settling_replay(redis_back);
     for (auto& r : readers) expect_exactly(*r, ids);
 
     // Live updates did not silently stop: one more tweet reaches everyone.
@@ -308,7 +316,7 @@ TEST_F(RealtimeClusterTest, RedisKilledAndRestartedDuringAStreamOfTweets) {
 
 TEST_F(RealtimeClusterTest, SigtermClosesWith1001AndKeepsAcknowledgedTweets) {
     fresh_database db;
-    auto p = start_chirpd(db, "chirpd-shutdown");
+    auto p = start_chirpd(db, {.name = "chirpd-shutdown"});
     http_client api(p->port(), true);
     auto alice = register_user(api, "ga");
     auto bob = register_user(api, "gb");
@@ -374,7 +382,7 @@ TEST_F(RealtimeClusterTest, SigtermClosesWith1001AndKeepsAcknowledgedTweets) {
     ASSERT_GE(acked.size(), 20u);
 
     // Every acknowledged tweet is in the log: ask a new process on the same database.
-    auto q = start_chirpd(db, "chirpd-after");
+    auto q = start_chirpd(db, {.name = "chirpd-after"});
     http_client api2(q->port(), true);
     std::set<std::string> logged;
     std::string after;

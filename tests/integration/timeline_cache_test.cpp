@@ -11,23 +11,12 @@
 #include <vector>
 
 #include "support/api.hpp"
-#include "support/rt_support.hpp"
+#include "support/server.hpp"
 
 namespace chirp::test {
 namespace {
 
 using json = nlohmann::json;
-
-std::unique_ptr<chirpd_process> start_chirpd(const fresh_database& db, const std::string& name,
-                                             std::string redis_url = "") {
-    chirpd_process::options o;
-    o.database_url = db.url();
-    o.redis_url = redis_url.empty() ? binary_redis().url() : std::move(redis_url);
-    o.name = name;
-    auto p = std::make_unique<chirpd_process>(std::move(o));
-    p->start();
-    return p;
-}
 
 json cache_stats(http_client& c) {
     return c.get("/api/stats").json().at("timelineCache");
@@ -40,9 +29,9 @@ protected:
 
 TEST_F(TimelineCacheTest, AnswersEqualPostgreSQLAfterEveryKindOfWrite) {
     fresh_database db;
-    auto a = start_chirpd(db, "chirpd-tl-A");
-    auto b = start_chirpd(db, "chirpd-tl-B");
-    auto pg = start_chirpd(db, "chirpd-tl-pg", "redis://127.0.0.1:1");
+    auto a = start_chirpd(db, {.name = "chirpd-tl-A"});
+    auto b = start_chirpd(db, {.name = "chirpd-tl-B"});
+    auto pg = start_chirpd(db, {.redis_url = "redis://127.0.0.1:1", .name = "chirpd-tl-pg"});
     http_client api_a(a->port(), true), api_b(b->port(), true), api_pg(pg->port(), true);
     ASSERT_EQ(api_pg.get("/readyz").status, 503u) << "the reference must not have Redis";
 
@@ -143,8 +132,8 @@ TEST_F(TimelineCacheTest, AnswersEqualPostgreSQLAfterEveryKindOfWrite) {
 // (FLUSHALL: the broadcast's version counter starts again): answers stay PostgreSQL's.
 TEST_F(TimelineCacheTest, SurvivesARedisThatForgetsItsVersion) {
     fresh_database db;
-    auto a = start_chirpd(db, "chirpd-tl-A");
-    auto pg = start_chirpd(db, "chirpd-tl-pg", "redis://127.0.0.1:1");
+    auto a = start_chirpd(db, {.name = "chirpd-tl-A"});
+    auto pg = start_chirpd(db, {.redis_url = "redis://127.0.0.1:1", .name = "chirpd-tl-pg"});
     http_client api_a(a->port(), true), api_pg(pg->port(), true);
     auto viewer = register_user(api_a, "tv");
     auto f = register_user(api_a, "tf");
@@ -154,7 +143,7 @@ TEST_F(TimelineCacheTest, SurvivesARedisThatForgetsItsVersion) {
     EXPECT_EQ(api_a.get("/api/timeline", viewer.token).body,
               api_pg.get("/api/timeline", viewer.token).body);
 
-    auto b = start_chirpd(db, "chirpd-tl-B");
+    auto b = start_chirpd(db, {.name = "chirpd-tl-B"});
     http_client api_b(b->port(), true);
     like(api_b, viewer, ids[1]);
     EXPECT_EQ(api_a.get("/api/timeline", viewer.token).body,

@@ -41,10 +41,10 @@ public:
     // (connection_base::make_result asks the dead connection for its encoding, which throws
     // before the result is owned). That third-party leak is what this test provokes on
     // purpose; LeakSanitizer ignores allocations made inside libpqxx for this chirpd only.
-    static std::vector<std::string> extra_env() {
+    static server_options options() {
         const auto path = env().tmpdir + "/lsan-libpqxx-" + random_token(6) + ".supp";
         std::ofstream(path) << "leak:libpqxx-6.4.so\n";
-        return {"LSAN_OPTIONS=suppressions=" + path + ":print_suppressions=0"};
+        return {.env = {"LSAN_OPTIONS=suppressions=" + path + ":print_suppressions=0"}};
     }
 
 protected:
@@ -178,37 +178,16 @@ TEST_F(PostgresDown, NoAcknowledgedWriteIsLost) {
 }
 
 // chirpd with a Redis URL where nothing listens.
-class RedisDown : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        try {
-            db_ = std::make_unique<fresh_database>();
-            chirpd_process::options o;
-            o.database_url = db_->url();
-            o.redis_url = "redis://127.0.0.1:" + std::to_string(free_port());
-            o.name = "chirpd-noredis";
-            chirpd_ = std::make_unique<chirpd_process>(std::move(o));
-            chirpd_->start();
-        } catch (const std::exception& e) {
-            error_ = e.what();
-        }
+class RedisDown : public server_test<RedisDown> {
+public:
+    static server_options options() {
+        return {.redis_url = "redis://127.0.0.1:" + std::to_string(free_port()),
+                .name = "chirpd-noredis"};
     }
-    static void TearDownTestSuite() {
-        if (chirpd_) {
-            EXPECT_EQ(chirpd_->stop(), 0) << chirpd_->log();
-        }
-        chirpd_.reset();
-        db_.reset();
-    }
-    void SetUp() override { ASSERT_EQ(error_, ""); }
-
-    static inline std::unique_ptr<fresh_database> db_;
-    static inline std::unique_ptr<chirpd_process> chirpd_;
-    static inline std::string error_;
 };
 
 TEST_F(RedisDown, ReadyzSays503ButTheRestApiWorks) {
-    http_client c(chirpd_->port());
+    http_client c(server().port());
     EXPECT_EQ(c.get("/healthz").status, 200u);
     const auto ready = c.get("/readyz");
     EXPECT_EQ(ready.status, 503u) << ready.describe();

@@ -85,4 +85,74 @@ std::vector<nlohmann::json> all_events(http_client& client, const test_user& use
     throw std::runtime_error("GET /api/events does not end");
 }
 
+namespace {
+
+http_response expect_status(const http_response& r, unsigned status, const std::string& what) {
+    if (r.status != status)
+        throw std::runtime_error(what + ": expected " + std::to_string(status) + ", got " +
+                                 r.describe());
+    return r;
+}
+
+}  // namespace
+
+void follow(http_client& c, const test_user& who, const test_user& whom) {
+    expect_status(c.post_empty("/api/users/" + whom.handle + "/follow", who.token), 200,
+                  who.handle + " follows " + whom.handle);
+}
+
+void unfollow(http_client& c, const test_user& who, const test_user& whom) {
+    expect_status(c.del("/api/users/" + whom.handle + "/follow", who.token), 200,
+                  who.handle + " unfollows " + whom.handle);
+}
+
+void like(http_client& c, const test_user& who, const std::string& tweet_id) {
+    expect_status(c.post_empty("/api/tweets/" + tweet_id + "/like", who.token), 200, "like");
+}
+
+std::string retweet(http_client& c, const test_user& who, const std::string& tweet_id) {
+    return expect_status(c.post_empty("/api/tweets/" + tweet_id + "/retweet", who.token), 201,
+                         "retweet")
+        .json()
+        .at("id")
+        .get<std::string>();
+}
+
+void delete_tweet(http_client& c, const test_user& who, const std::string& tweet_id) {
+    expect_status(c.del("/api/tweets/" + tweet_id, who.token), 200, "delete tweet");
+}
+
+std::string create_conversation(http_client& c, const test_user& who,
+                                const std::vector<test_user>& others) {
+    nlohmann::json handles = nlohmann::json::array();
+    for (const auto& o : others) handles.push_back(o.handle);
+    const auto r =
+        c.post("/api/conversations", nlohmann::json{{"participants", handles}}, who.token);
+    if (r.status != 201 && r.status != 200)
+        throw std::runtime_error("create conversation: " + r.describe());
+    return r.json().at("id").get<std::string>();
+}
+
+nlohmann::json send_message(http_client& c, const test_user& who, const std::string& conversation,
+                            const std::string& content) {
+    return expect_status(c.post("/api/conversations/" + conversation + "/messages",
+                                nlohmann::json{{"content", content}}, who.token),
+                         201, "send message")
+        .json();
+}
+
+std::vector<std::string> timeline_ids(http_client& c, const test_user& who, int limit) {
+    std::vector<std::string> ids;
+    std::string before;
+    for (int page = 0; page < 1000; ++page) {
+        std::string target = "/api/timeline?limit=" + std::to_string(limit);
+        if (!before.empty()) target += "&before=" + before;
+        const auto j = expect_status(c.get(target, who.token), 200, "timeline").json();
+        for (const auto& t : j.at("items")) ids.push_back(t.at("id").get<std::string>());
+        if (!j.contains("nextCursor") || j["nextCursor"].is_null()) return ids;
+        before = j["nextCursor"].get<std::string>();
+    }
+    throw std::runtime_error("timeline: too many pages");
+}
+
 }  // namespace chirp::test

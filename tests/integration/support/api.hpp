@@ -44,6 +44,21 @@ bool is_timestamp(const nlohmann::json& v);
 // Every event of the user's audit trail (GET /api/events, all pages), in seq order.
 std::vector<nlohmann::json> all_events(http_client& client, const test_user& user);
 
+// REST shortcuts (each throws with the response unless it has the expected status).
+void follow(http_client& c, const test_user& who, const test_user& whom);
+void unfollow(http_client& c, const test_user& who, const test_user& whom);
+void like(http_client& c, const test_user& who, const std::string& tweet_id);
+std::string retweet(http_client& c, const test_user& who, const std::string& tweet_id);
+void delete_tweet(http_client& c, const test_user& who, const std::string& tweet_id);
+// Returns the conversation id.
+std::string create_conversation(http_client& c, const test_user& who,
+                                const std::vector<test_user>& others);
+// Returns the Message JSON.
+nlohmann::json send_message(http_client& c, const test_user& who, const std::string& conversation,
+                            const std::string& content);
+// GET /api/timeline pages until the end (ids, newest first); limit per page.
+std::vector<std::string> timeline_ids(http_client& c, const test_user& who, int limit = 100);
+
 // The JWT secret chirpd uses in --dev mode without --jwt-secret.
 inline constexpr const char* dev_jwt_secret = "chirp-dev-secret-not-for-production";
 

@@ -280,6 +280,20 @@ std::vector<json> ws_client::drain(std::chrono::milliseconds quiet) {
     return out;
 }
 
+std::vector<json> ws_client::before(const std::function<bool(const json&)>& marker,
+                                    json* marker_frame, std::chrono::milliseconds timeout) {
+    auto frames = collect_until(marker, timeout);
+    if (marker_frame != nullptr) *marker_frame = frames.back();
+    frames.pop_back();
+    return frames;
+}
+
+std::vector<json> ws_client::before_pong(std::chrono::milliseconds timeout) {
+    if (!send(json{{"type", "ping"}}))
+        throw std::runtime_error("ping: write failed: " + write_error_);
+    return before([](const json& f) { return f.value("type", "") == "pong"; }, nullptr, timeout);
+}
+
 bool ws_client::open() {
     std::lock_guard lk(impl_->mu);
     return !impl_->closed;
@@ -342,6 +356,45 @@ std::vector<json> events_of(const std::vector<json>& frames) {
 
 long long seq_of(const json& frame) {
     return std::stoll(frame.at("seq").get<std::string>());
+}
+
+std::vector<std::string> tweet_ids_of(const std::vector<json>& frames) {
+    std::vector<std::string> out;
+    for (const auto& f : frames) {
+        if (f.value("type", "") != "event") continue;
+        const auto& ev = f.at("event");
+        if (ev.value("type", "") != "TweetCreated") continue;
+        out.push_back(ev.at("payload").at("tweet").at("id").get<std::string>());
+    }
+    return out;
+}
+
+std::function<bool(const json&)> tweet_frame(const std::string& tweet_id) {
+    return [tweet_id](const json& f) {
+        return f.value("type", "") == "event" &&
+               f.at("event").value("type", "") == "TweetCreated" &&
+               f.at("event").at("payload").at("tweet").value("id", "") == tweet_id;
+    };
+}
+
+std::function<bool(const json&)> typing_frame(const std::string& conversation) {
+    return [conversation](const json& f) {
+        return f.value("type", "") == "typing" && f.value("conversation", "") == conversation;
+    };
+}
+
+std::function<bool(const json&)> notification_frame(const std::string& kind,
+                                                    const std::string& actor_id) {
+    return [kind, actor_id](const json& f) {
+        if (f.value("type", "") != "event" || f.value("channel", "") != "notifications")
+            return false;
+        const auto& n = f.at("event").at("payload").at("notification");
+        return n.value("type", "") == kind && n.at("actor").value("id", "") == actor_id;
+    };
+}
+
+void wait_past_settling_replay(std::chrono::steady_clock::time_point replay_done) {
+    std::this_thread::sleep_until(replay_done + 2s);
 }
 
 }  // namespace chirp::test

@@ -91,8 +91,26 @@ public:
     // Waits for the connection to end (frames that arrived before stay readable with
     // next()); nullopt when it is still open after the timeout. Resumes reading.
     std::optional<ws_close> wait_closed(std::chrono::milliseconds timeout = 5s);
-    // Frames that arrived within the timeout, ending early when the connection closes.
+    // Frames until none arrived for `quiet` (or the connection closed). Only for collecting
+    // what is there; to show that something does NOT arrive, use before() or before_pong().
     std::vector<nlohmann::json> drain(std::chrono::milliseconds quiet = 300ms);
+
+    // "Nothing else arrives", bounded by an event: the frames that arrived before the first
+    // one for which marker(frame) holds (that frame is stored in *marker_frame when given).
+    // Throws when no marker arrives in time. The caller causes the marker after the action
+    // that must not deliver, on a path that keeps order with it: chirpd publishes every live
+    // event through one Redis connection in commit order (a write is answered once its
+    // publishes are out), and each process hands them to a connection in that order; so a
+    // marker event (a tweet by its author, a notification, a typing frame) published after
+    // the answer of the action comes after anything that action delivered here.
+    std::vector<nlohmann::json> before(const std::function<bool(const nlohmann::json&)>& marker,
+                                       nlohmann::json* marker_frame = nullptr,
+                                       std::chrono::milliseconds timeout = 10s);
+    // Sends a ping and returns the frames that arrived before its pong. chirpd handles one
+    // connection's messages in order and queues the pong behind what is queued for it: the
+    // pong marks "nothing more queued for this connection so far". It does not wait for
+    // events still on their way through Redis; for those, use before() with a marker event.
+    std::vector<nlohmann::json> before_pong(std::chrono::milliseconds timeout = 5s);
 
     // True while no close frame or error ended the connection (as far as we have read).
     bool open();
@@ -128,5 +146,21 @@ private:
 std::vector<nlohmann::json> events_of(const std::vector<nlohmann::json>& frames);
 // The seq of an event frame as a number.
 long long seq_of(const nlohmann::json& frame);
+// Ids of the tweets of TweetCreated events among event frames, in order.
+std::vector<std::string> tweet_ids_of(const std::vector<nlohmann::json>& frames);
+// Markers for ws_client::before(): the TweetCreated event of that tweet; a typing frame of
+// that conversation; a notification of that kind by that actor.
+std::function<bool(const nlohmann::json&)> tweet_frame(const std::string& tweet_id);
+std::function<bool(const nlohmann::json&)> typing_frame(const std::string& conversation);
+std::function<bool(const nlohmann::json&)> notification_frame(const std::string& kind,
+                                                              const std::string& actor_id);
+
+// chirpd replays a stream once more 1.5 s after a subscribe's replay (the "settling" replay,
+// also 1.5 s after a Redis reconnect's), and nothing on the wire shows when that ran. Sleeps
+// until it must have started: 2 s after `replay_done` (a moment after the "replayed" frame,
+// or Redis being back, was seen). A live event on the stream after this is queued behind
+// whatever the settling replay sends (the stream buffers live events while it replays), so
+// before() with such a marker then also covers it.
+void wait_past_settling_replay(std::chrono::steady_clock::time_point replay_done);
 
 }  // namespace chirp::test
