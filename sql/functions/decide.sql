@@ -1,6 +1,7 @@
 -- Decide: check one command against the current state (under the append lock, exec.sql),
 -- append its events through chirp_append (which applies them) and return the answer with the
--- live deliveries.
+-- live deliveries, as data: the body is {<shape>: record} (records.sql), which the event writer
+-- decodes and renders (src/store/exec_result.cpp), never wire JSON.
 --
 -- Re-applied at every start (src/store/migrations.cpp): edit here, in place.
 
@@ -32,7 +33,7 @@ BEGIN
             'userId', n::text, 'handle', a->>'handle', 'displayName', a->>'displayName',
             'passwordHash', a->>'passwordHash'));
         SELECT * INTO u FROM users WHERE id = n;
-        RETURN chirp_ok(201, chirp_user_json(u, NULL), e);
+        RETURN chirp_ok(201, jsonb_build_object('user', chirp_rec_user(u, NULL)), e);
 
     WHEN 'follow', 'unfollow' THEN
         SELECT * INTO u FROM users WHERE lower(handle) = lower(a->>'handle');
@@ -47,7 +48,7 @@ BEGIN
                               actor, jsonb_build_object('followeeId', u.id::text));
         END IF;
         SELECT * INTO u FROM users WHERE id = u.id;
-        RETURN chirp_ok(200, chirp_user_json(u, actor), e);
+        RETURN chirp_ok(200, jsonb_build_object('user', chirp_rec_user(u, actor)), e);
 
     WHEN 'tweet' THEN
         IF a->>'replyTo' IS NOT NULL AND NOT EXISTS (
@@ -65,7 +66,7 @@ BEGIN
             'retweetOf', NULL, 'mentions', mentions,
             'hashtags', COALESCE(a->'hashtags', '[]'::jsonb)));
         SELECT * INTO t FROM tweets WHERE id = n;
-        RETURN chirp_ok(201, chirp_tweet_json(t, actor), e);
+        RETURN chirp_ok(201, jsonb_build_object('tweet', chirp_rec_tweet(t, actor)), e);
 
     WHEN 'retweet' THEN
         SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
@@ -83,7 +84,7 @@ BEGIN
             'tweetId', n::text, 'content', '', 'replyTo', NULL, 'retweetOf', t.id::text,
             'mentions', '[]'::jsonb, 'hashtags', '[]'::jsonb));
         SELECT * INTO t FROM tweets WHERE id = n;
-        RETURN chirp_ok(201, chirp_tweet_json(t, actor), e);
+        RETURN chirp_ok(201, jsonb_build_object('tweet', chirp_rec_tweet(t, actor)), e);
 
     WHEN 'delete_tweet' THEN
         SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
@@ -92,7 +93,7 @@ BEGIN
             RETURN chirp_err(403, 'forbidden', 'only the author can delete a tweet');
         END IF;
         e := chirp_append('TweetDeleted', actor, jsonb_build_object('tweetId', t.id::text));
-        RETURN chirp_ok(200, jsonb_build_object('deleted', t.id::text), e);
+        RETURN chirp_ok(200, jsonb_build_object('deleted', t.id), e);
 
     WHEN 'like', 'unlike' THEN
         SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
@@ -105,7 +106,7 @@ BEGIN
                                                         'authorId', t.author_id::text));
             SELECT * INTO t FROM tweets WHERE id = t.id;
         END IF;
-        RETURN chirp_ok(200, chirp_tweet_json(t, actor), e);
+        RETURN chirp_ok(200, jsonb_build_object('tweet', chirp_rec_tweet(t, actor)), e);
 
     WHEN 'read_notifications' THEN
         -- Never past the newest notification: an upTo from the future must not mark
@@ -136,14 +137,14 @@ BEGIN
         END IF;
         SELECT * INTO c FROM conversations WHERE participants = ids;
         IF FOUND THEN
-            RETURN chirp_ok(200, chirp_conversation_json(c), e);
+            RETURN chirp_ok(200, jsonb_build_object('conversation', chirp_rec_conversation(c)), e);
         END IF;
         n := nextval('conversation_ids');
         e := chirp_append('ConversationCreated', actor, jsonb_build_object(
             'conversationId', n::text,
             'participants', (SELECT jsonb_agg(x::text ORDER BY x) FROM unnest(ids) x)));
         SELECT * INTO c FROM conversations WHERE id = n;
-        RETURN chirp_ok(201, chirp_conversation_json(c), e);
+        RETURN chirp_ok(201, jsonb_build_object('conversation', chirp_rec_conversation(c)), e);
 
     WHEN 'send_message' THEN
         SELECT * INTO c FROM conversations WHERE id = (a->>'conversationId')::bigint;
@@ -154,7 +155,8 @@ BEGIN
         n := nextval('message_ids');
         e := chirp_append('MessageSent', actor, jsonb_build_object(
             'messageId', n::text, 'conversationId', c.id::text, 'content', a->>'content'));
-        RETURN chirp_ok(201, (SELECT chirp_message_json(m) FROM messages m WHERE m.id = n), e);
+        RETURN chirp_ok(201, jsonb_build_object('message', (SELECT chirp_rec_message(m) FROM messages m
+                                                          WHERE m.id = n)), e);
 
     ELSE
         RETURN chirp_err(400, 'bad_request', 'unknown command');

@@ -31,11 +31,18 @@ public:
     // Not coroutines: GCC 12 mishandles lambdas with captures inside co_await expressions, so
     // these return the awaitable of async_initiate directly.
     asio::awaitable<write_result> submit(nlohmann::json command) override {
+        std::optional<event_writer::idem_ref> idem;
+        if (auto i = command.find("idem"); i != command.end() && i->is_object()) {
+            idem.emplace();
+            idem->key = i->value("key", std::string());
+            if (auto a = command.find("actor"); a != command.end() && a->is_string())
+                idem->user = std::stoll(a->get<std::string>());
+        }
         auto text = command.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         return asio::async_initiate<const asio::use_awaitable_t<>, void(write_result)>(
-            [this, text = std::move(text)](auto handler) mutable {
+            [this, text = std::move(text), idem = std::move(idem)](auto handler) mutable {
                 auto done = make_completion<write_result>(std::move(handler), &committed_hook_);
-                if (writer_.enqueue(std::move(text), done)) return;
+                if (writer_.enqueue(std::move(text), std::move(idem), done)) return;
                 done(failed_write(errc::unavailable, "the event writer is overloaded"));
             },
             asio::use_awaitable);

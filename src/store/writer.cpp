@@ -11,6 +11,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "chirp/metrics/metrics.hpp"
@@ -21,6 +23,16 @@ namespace {
 
 // Committed batches the completer may lag behind the writer.
 constexpr std::size_t max_done_batches = 4;
+
+// The answer of one committed row; an unreadable row is "in doubt", like a lost COMMIT reply.
+write_result answer_of(const pqxx::row& row) {
+    try {
+        return to_write_result(row);
+    } catch (const std::exception& e) {
+        spdlog::error("event writer: unreadable result: {}", e.what());
+        return failed_write(errc::unavailable, "the database is unavailable");
+    }
+}
 
 }  // namespace
 
@@ -38,10 +50,12 @@ event_writer::~event_writer() {
     stop();
 }
 
-bool event_writer::enqueue(std::string command, completion<write_result>& done) {
+bool event_writer::enqueue(std::string command, std::optional<idem_ref> idem,
+                           completion<write_result>& done) {
     std::lock_guard lk(write_mu_);
     if (stopping_ || write_queue_.size() >= max_queue_) return false;
-    write_queue_.push_back({std::move(command), std::move(done), std::chrono::steady_clock::now()});
+    write_queue_.push_back(
+        {std::move(command), std::move(idem), std::move(done), std::chrono::steady_clock::now()});
     write_cv_.notify_one();
     return true;
 }
@@ -132,14 +146,39 @@ void event_writer::run_batch(pqxx::connection& conn, std::vector<pending>& batch
     }
     cmds += ']';
 
-    // One statement in its own implicit transaction: one round trip instead of three
-    // (BEGIN, SELECT, COMMIT). PQexecParams returns only after the server's ReadyForQuery,
-    // which follows the commit, so nothing is answered before it is durable; the advisory
-    // lock chirp_exec_rows takes is held until that commit.
     pqxx::result rows;
-    {
+    std::vector<write_result> answers;
+    if (std::none_of(batch.begin(), batch.end(), [](const pending& w) { return w.idem; })) {
+        // One statement in its own implicit transaction: one round trip instead of three
+        // (BEGIN, SELECT, COMMIT). PQexecParams returns only after the server's ReadyForQuery,
+        // which follows the commit, so nothing is answered before it is durable; the advisory
+        // lock chirp_exec_rows takes is held until that commit.
         pqxx::nontransaction tx(conn);
         rows = tx.exec_params(std::string(exec_rows_sql), cmds);
+    } else {
+        // Idempotency-Key records keep the bytes of their answers (a retry gets exactly them):
+        // the answers are rendered before the commit and stored in the same transaction.
+        // Two more round trips, for batches with such commands only.
+        pqxx::work tx(conn);
+        rows = tx.exec_params(std::string(exec_rows_sql), cmds);
+        if (rows.size() != batch.size())
+            throw std::runtime_error("chirp_exec_rows returned a short batch");
+        answers.reserve(batch.size());
+        nlohmann::json keep = nlohmann::json::array();
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            answers.push_back(answer_of(rows[static_cast<int>(i)]));
+            const auto& a = answers.back();
+            if (batch[i].idem && !a.replayed && a.status < 500)
+                keep.push_back(
+                    {{"u", batch[i].idem->user}, {"k", batch[i].idem->key}, {"a", a.body}});
+        }
+        if (!keep.empty())
+            tx.exec_params(
+                "UPDATE idempotency_keys k SET answer = x->>'a' "
+                "FROM jsonb_array_elements($1::jsonb) x "
+                "WHERE k.user_id = (x->>'u')::bigint AND k.key = x->>'k' AND k.answer IS NULL",
+                keep.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        tx.commit();
     }
     const auto committed = std::chrono::steady_clock::now();
     const auto committed_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -150,7 +189,8 @@ void event_writer::run_batch(pqxx::connection& conn, std::vector<pending>& batch
     metrics_.append_batches.fetch_add(1, std::memory_order_relaxed);
     // Committed: the completer answers it while this thread runs the next batch. One FIFO
     // completer, so answers (and fan-out) keep commit order.
-    committed_batch done{std::move(batch), std::move(rows), committed, committed_us};
+    committed_batch done{std::move(batch), std::move(rows), std::move(answers), committed,
+                         committed_us};
     batch.clear();
     std::unique_lock lk(done_mu_);
     done_cv_.wait(lk, [&] { return done_queue_.size() < max_done_batches; });
@@ -175,14 +215,8 @@ void event_writer::completer_loop() {
 
 void event_writer::complete(committed_batch& b) {
     for (std::size_t i = 0; i < b.writes.size(); ++i) {
-        write_result wr;
-        try {
-            wr = to_write_result(b.rows[static_cast<int>(i)]);
-        } catch (const std::exception& e) {
-            // Committed, but the answer is unreadable: in doubt, like a lost COMMIT reply.
-            spdlog::error("event writer: unreadable result: {}", e.what());
-            wr = failed_write(errc::unavailable, "the database is unavailable");
-        }
+        write_result wr =
+            b.answers.empty() ? answer_of(b.rows[static_cast<int>(i)]) : std::move(b.answers[i]);
         wr.committed_at = b.committed;
         wr.committed_unix_us = b.committed_us;
         if (wr.seq != 0) metrics_.events_appended.fetch_add(1, std::memory_order_relaxed);

@@ -9,16 +9,14 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <pqxx/connection>
 #include <pqxx/result>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "completion.hpp"
-
-namespace pqxx {
-class connection;
-}
 
 namespace chirp::store {
 
@@ -30,21 +28,29 @@ public:
     event_writer(const event_writer&) = delete;
     event_writer& operator=(const event_writer&) = delete;
 
+    // A command's Idempotency-Key: its record gets the rendered answer (migration 009).
+    struct idem_ref {
+        long long user = 0;  // the actor, 0 for none (as chirp_exec_rows keys it)
+        std::string key;
+    };
+
     // Queues a command (JSON text); false when the queue is full or the writer stops.
-    bool enqueue(std::string command, completion<write_result>& done);
+    bool enqueue(std::string command, std::optional<idem_ref> idem, completion<write_result>& done);
 
     // Writes what is queued, answers it, and joins both threads.
     void stop();
 
     struct pending {
         std::string command;  // JSON text
+        std::optional<idem_ref> idem;
         completion<write_result> done;
         std::chrono::steady_clock::time_point submitted;
     };
     // A committed batch waiting for its answers.
     struct committed_batch {
         std::vector<pending> writes;
-        pqxx::result rows;  // one per write, in order (exec_result.hpp)
+        pqxx::result rows;                  // one per write, in order (exec_result.hpp)
+        std::vector<write_result> answers;  // already mapped (a batch with Idempotency-Keys)
         std::chrono::steady_clock::time_point committed{};
         std::int64_t committed_us = 0;
     };
