@@ -4,3 +4,6 @@
 DROP FUNCTION IF EXISTS chirp_exec(jsonb);
 DROP FUNCTION IF EXISTS chirp_exec_plain_tweets(jsonb, bigint, bigint);
 DROP FUNCTION IF EXISTS chirp_exec_likes(jsonb, bigint, bigint);
+DROP FUNCTION IF EXISTS chirp_exec_plain_tweets_rows(jsonb, bigint, bigint);
+DROP FUNCTION IF EXISTS chirp_exec_likes_rows(jsonb, bigint, bigint);
+DROP FUNCTION IF EXISTS chirp_exec_run(text, jsonb, bigint, bigint);

@@ -1,6 +1,7 @@
 // DESIGN
-// chirp_exec_rows (sql/functions/exec.sql) answers each command with one row. Rows of the
-// fast paths (runs of plain tweets, runs of likes) carry typed columns, mapped here into the
+// chirp_exec_rows (sql/functions/exec.sql) answers each command with one row. Rows of
+// plain tweets and likes without Idempotency-Key (chirp_decide_tweets, chirp_decide_likes;
+// the row type chirp_exec_row, migration 008) carry typed columns, mapped here into the
 // domain structs; every other row carries o_json, a DATA record decoded by records.cpp. The
 // domain renderers (domain/wire.hpp) write every answer body and every live frame, each
 // frame once.
@@ -45,22 +46,37 @@ enum col : int {
     c_for_author
 };
 
-// A JSON array of strings (jsonb text).
-std::vector<std::string> json_strings(const char* text) {
+// A JSON array of strings (jsonb text: `[]`, `["a", "b"]`). Hashtags have no escapes: those
+// are split without a parser (a per-tweet cost); anything else is parsed.
+std::vector<std::string> json_strings(std::string_view text) {
     std::vector<std::string> out;
+    if (text.size() >= 2 && text.front() == '[' && text.back() == ']' &&
+        text.find('\\') == std::string_view::npos) {
+        std::size_t i = 1;
+        for (;;) {
+            const auto open = text.find('"', i);
+            if (open == std::string_view::npos) return out;
+            const auto close = text.find('"', open + 1);
+            if (close == std::string_view::npos) break;
+            out.emplace_back(text.substr(open + 1, close - open - 1));
+            i = close + 1;
+        }
+        out.clear();
+    }
     for (auto& x : json::parse(text))
         if (x.is_string()) out.push_back(std::move(x.get_ref<std::string&>()));
     return out;
 }
 
-// A plain tweet from chirp_exec_plain_tweets_rows' columns: the answer and the timeline frame.
+// A plain tweet from chirp_decide_tweets' columns: the answer and the timeline frame.
 write_result from_plain_tweet(const pqxx::row& row) {
     auto t = std::make_shared<domain::tweet>();
     t->id = row[c_tid].as<long long>();
     t->author = {row[c_actor].as<long long>(), row[c_handle].c_str(), row[c_name].c_str()};
     t->content = row[c_content].c_str();
     t->created_at = row[c_ts].as<long long>();
-    t->hashtags = json_strings(row[c_hashtags].c_str());
+    const auto tags = row[c_hashtags];
+    t->hashtags = json_strings(std::string_view(tags.c_str(), tags.size()));
     write_result wr;
     wr.status = 201;
     wr.seq = row[c_seq].as<long long>();
@@ -76,7 +92,7 @@ write_result from_plain_tweet(const pqxx::row& row) {
     return wr;
 }
 
-// A like from chirp_exec_likes_rows' columns: the answer (the tweet as the liker sees it), and
+// A like from chirp_decide_likes' columns: the answer (the tweet as the liker sees it), and
 // for a new like the timeline frame (the counts) and the author's notification frame.
 // o_base and o_for_author are chirp_rec_tweet records (as nobody, as the author); o_likes etc.
 // the counts after the run; o_flag: retweetedByMe. o_seq is NULL when nothing was appended.
