@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <unordered_map>
 
 #include "chirp/domain/wire.hpp"
 #include "chirp/store/records.hpp"
@@ -92,14 +93,28 @@ write_result from_plain_tweet(const pqxx::row& row) {
     return wr;
 }
 
+// A copy of the tweet of a liked tweet's record (jsonb text). A run holds one record per tweet,
+// repeated for each of its likes: each distinct record is parsed once (per thread, bounded).
+std::shared_ptr<domain::tweet> tweet_of_record(const pqxx::field& f) {
+    thread_local std::unordered_map<std::string, std::shared_ptr<const domain::tweet>> memo;
+    std::string text(f.c_str(), f.size());
+    auto it = memo.find(text);
+    if (it == memo.end()) {
+        if (memo.size() >= 1024) memo.clear();
+        auto t = decode_tweet(json::parse(text));
+        if (!t) throw std::runtime_error("a like without its tweet's record");
+        it = memo.emplace(std::move(text), std::move(t)).first;
+    }
+    return std::make_shared<domain::tweet>(*it->second);
+}
+
 // A like from chirp_decide_likes' columns: the answer (the tweet as the liker sees it), and
 // for a new like the timeline frame (the counts) and the author's notification frame.
 // o_base and o_for_author are chirp_rec_tweet records (as nobody, as the author); o_likes etc.
 // the counts after the run; o_flag: retweetedByMe. o_seq is NULL when nothing was appended.
 write_result from_like(const pqxx::row& row) {
     const long long likes = row[c_likes].as<long long>();
-    auto liked =
-        std::const_pointer_cast<domain::tweet>(decode_tweet(json::parse(row[c_base].c_str())));
+    auto liked = tweet_of_record(row[c_base]);
     liked->likes = likes;
     liked->me = {true, row[c_flag].as<bool>()};
     write_result wr;
@@ -121,8 +136,7 @@ write_result from_like(const pqxx::row& row) {
     wr.deliveries.push_back(std::move(counts));
     if (author == actor) return wr;  // no notification for your own like
 
-    auto for_author = std::const_pointer_cast<domain::tweet>(
-        decode_tweet(json::parse(row[c_for_author].c_str())));
+    auto for_author = tweet_of_record(row[c_for_author]);
     for_author->likes = likes;
     auto n = std::make_shared<domain::notification>();
     n->seq = wr.seq;
