@@ -33,31 +33,36 @@ END $$;
 -- reply to a tweet of the same run finds its parent.
 CREATE OR REPLACE FUNCTION chirp_apply_tweets_created(evs events[]) RETURNS void
 LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    more boolean;  -- a reply, a retweet or a mention in the run
 BEGIN
     WITH ev AS MATERIALIZED (
-        SELECT (e.payload->>'tweetId')::bigint AS tid, e.user_id, e.payload AS p, e.created_at,
-               e.seq
+        SELECT (e.payload->>'tweetId')::bigint AS tid, e.user_id, e.payload->>'content' AS content,
+               (e.payload->>'replyTo')::bigint AS reply_to,
+               (e.payload->>'retweetOf')::bigint AS retweet_of,
+               COALESCE(e.payload->'mentions', '[]'::jsonb) AS mentions,
+               COALESCE(e.payload->'hashtags', '[]'::jsonb) AS hashtags, e.created_at, e.seq
         FROM unnest(evs) e),
     tw AS (
         INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags,
                             created_at, seq)
-        SELECT ev.tid, ev.user_id, ev.p->>'content', (ev.p->>'replyTo')::bigint,
-               (ev.p->>'retweetOf')::bigint, COALESCE(ev.p->'mentions', '[]'::jsonb),
-               ARRAY(SELECT jsonb_array_elements_text(COALESCE(ev.p->'hashtags', '[]'::jsonb))),
-               ev.created_at, ev.seq
+        SELECT ev.tid, ev.user_id, ev.content, ev.reply_to, ev.retweet_of, ev.mentions,
+               ARRAY(SELECT jsonb_array_elements_text(ev.hashtags)), ev.created_at, ev.seq
         FROM ev),
     st AS (
         INSERT INTO tweet_stats (tweet_id) SELECT ev.tid FROM ev),
     per_author AS MATERIALIZED (
-        SELECT ev.user_id, count(*) AS n FROM ev GROUP BY ev.user_id)
-    UPDATE user_stats s SET tweets = s.tweets + c.n
-    FROM per_author c
-    WHERE s.user_id = c.user_id
-      AND s.user_id = ANY ((SELECT array_agg(c2.user_id) FROM per_author c2)::bigint[]);
+        SELECT ev.user_id, count(*) AS n FROM ev GROUP BY ev.user_id),
+    us AS (
+        UPDATE user_stats s SET tweets = s.tweets + c.n
+        FROM per_author c
+        WHERE s.user_id = c.user_id
+          AND s.user_id = ANY ((SELECT array_agg(c2.user_id) FROM per_author c2)::bigint[]))
+    SELECT bool_or(ev.reply_to IS NOT NULL OR ev.retweet_of IS NOT NULL OR ev.mentions <> '[]')
+    INTO more
+    FROM ev;
 
-    IF NOT EXISTS (SELECT 1 FROM unnest(evs) e
-                   WHERE e.payload->>'replyTo' IS NOT NULL OR e.payload->>'retweetOf' IS NOT NULL
-                      OR jsonb_array_length(COALESCE(e.payload->'mentions', '[]'::jsonb)) > 0) THEN
+    IF more IS NOT TRUE THEN
         RETURN;  -- plain tweets: nothing more
     END IF;
 
