@@ -25,6 +25,7 @@ COPY cmake/ cmake/
 COPY include/ include/
 COPY src/ src/
 COPY migrations/ migrations/
+COPY sql/ sql/
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHIRP_BUILD_TESTS=OFF \
     && cmake --build build --target chirpd \
     && strip build/chirpd

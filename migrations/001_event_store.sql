@@ -1,8 +1,8 @@
 -- 001: the append-only event log and the projections derived from it.
 --
--- `events` is the truth. Every other table here is a projection that chirp_apply() (002)
--- keeps current in the same transaction as the append, and that chirp_rebuild() can
--- recreate from the log alone.
+-- `events` is the truth. Every other table here is a projection that chirp_apply()
+-- (sql/functions/apply.sql) keeps current in the same transaction as the append, and that
+-- chirp_rebuild() can recreate from the log alone.
 
 CREATE TABLE IF NOT EXISTS events (
     seq        bigint      PRIMARY KEY,

@@ -1,27 +1,98 @@
--- 004: a cheaper append path.
+-- Execute a batch of commands in one call, one round trip per group commit (the event
+-- writer, src/store/store.cpp, and `chirpd seed` call chirp_exec_rows):
 --
---   chirp_exec_rows(commands)  what chirp_exec does, for the event writer: one row per command,
---                              either the answer as JSON (o_json) or, for the fast paths (plain
---                              tweets, likes), the raw values the writer renders the answer and
---                              the live frames from (in C++: rendering JSON in SQL cost ~15 µs
---                              per tweet, half of the whole append, and ~120 µs per like).
---                              chirp_exec (002) stays for `chirpd seed`.
+--   chirp_lock()             the cross-process append lock: seq order = commit order
+--   chirp_append(...)        append one event and apply it (apply.sql)
+--   chirp_err / chirp_ok     an answer row: {"status", "body", "seq", "deliveries"}
+--   chirp_deliveries(event)  what to deliver live for an appended event
+--   chirp_exec_rows(cmds)    the dispatcher: one row per command, in order
 --
--- The fast paths are PL/pgSQL, so their plans are cached per connection (a SQL function's
--- statement was planned on every call: 0.3-0.4 ms, most of a one-command batch). They look
--- big tables up by `= ANY (array)` (an index scan whatever the join
--- method): with nested loops off, a join against users, tweets, tweet_stats or likes was a
--- hash join over a sequential scan of the whole table, so a batch cost grew with the data
--- (likes at 1,000/s: p99 217 ms with 100k tweets). 002's chirp_exec_likes keeps its plan: only
--- chirp_exec (seeding) uses it.
+-- The fast paths (runs of plain tweets, runs of likes) return raw columns the writer renders
+-- the answer and the live frames from (in C++: rendering JSON in SQL cost ~15 µs per tweet,
+-- half of the whole append, and ~120 µs per like). They are PL/pgSQL, so their plans are
+-- cached per connection (a SQL function's statement was planned on every call: 0.3-0.4 ms,
+-- most of a one-command batch). They look big tables up by `= ANY (array)` (an index scan
+-- whatever the join method): with nested loops off, a join against users, tweets,
+-- tweet_stats or likes was a hash join over a sequential scan of the whole table, so a batch
+-- cost grew with the data (likes at 1,000/s: p99 217 ms with 100k tweets).
+--
+-- Re-applied at every start (src/store/migrations.cpp): edit here, in place.
+
+-- Every append runs under this lock, taken once per transaction: seq order = commit order.
+CREATE OR REPLACE FUNCTION chirp_lock() RETURNS void
+LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(7263947) $$;
+
+CREATE OR REPLACE FUNCTION chirp_append(etype text, actor bigint, payload jsonb) RETURNS events
+LANGUAGE plpgsql AS $$
+DECLARE e events;
+BEGIN
+    INSERT INTO events (seq, type, user_id, payload)
+    VALUES (nextval('event_seq'), etype, actor, payload)
+    RETURNING * INTO e;
+    PERFORM chirp_apply(e);
+    RETURN e;
+END $$;
+
+CREATE OR REPLACE FUNCTION chirp_err(status int, code text, message text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('status', status,
+                              'body', jsonb_build_object('error',
+                                  jsonb_build_object('code', code, 'message', message)))
+$$;
+
+CREATE OR REPLACE FUNCTION chirp_ok(status int, body jsonb, e events) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT jsonb_build_object('status', status, 'body', body,
+        'seq', e.seq::text,
+        'deliveries', CASE WHEN e.seq IS NULL THEN '[]'::jsonb ELSE chirp_deliveries(e) END));
+END $$;
+
+-- What to deliver live for an appended event: timeline fan-out (by the author's followers),
+-- notifications, messages, and follow changes (to invalidate follower caches everywhere),
+-- with what fan-out needs: the actor, the tweet id for the home cache, the conversation.
+CREATE OR REPLACE FUNCTION chirp_deliveries(e events) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    out jsonb := '[]'::jsonb;
+    n notifications;
+    author bigint;
+BEGIN
+    IF e.type IN ('TweetCreated', 'TweetDeleted') THEN
+        out := out || jsonb_build_object('channel', 'timeline', 'author', e.user_id::text,
+                                         'actor', e.user_id::text, 'type', e.type,
+                                         'tweetId', e.payload->>'tweetId',
+                                         'seq', e.seq::text, 'event', chirp_wire_timeline(e));
+    ELSIF e.type IN ('TweetLiked', 'TweetUnliked') THEN
+        author := (e.payload->>'authorId')::bigint;
+        out := out || jsonb_build_object('channel', 'timeline', 'author', author::text,
+                                         'actor', e.user_id::text, 'type', e.type,
+                                         'seq', e.seq::text, 'event', chirp_wire_timeline(e));
+    ELSIF e.type = 'MessageSent' THEN
+        out := out || jsonb_build_object(
+            'channel', 'messages', 'seq', e.seq::text, 'event', chirp_wire_message(e),
+            'actor', e.user_id::text, 'conversation', e.payload->>'conversationId',
+            'users', (SELECT jsonb_agg(cm.user_id::text) FROM conversation_members cm
+                      WHERE cm.conversation_id = (e.payload->>'conversationId')::bigint));
+    ELSIF e.type IN ('UserFollowed', 'UserUnfollowed') THEN
+        out := out || jsonb_build_object('channel', 'follow', 'seq', e.seq::text,
+                                         'author', e.payload->>'followeeId',
+                                         'actor', e.user_id::text, 'event', '{}'::jsonb);
+    END IF;
+    FOR n IN SELECT * FROM notifications WHERE seq = e.seq ORDER BY recipient_id LOOP
+        out := out || jsonb_build_object('channel', 'notifications', 'actor', e.user_id::text,
+                                         'user', n.recipient_id::text, 'seq', e.seq::text,
+                                         'event', chirp_wire_notification(n));
+    END LOOP;
+    RETURN out;
+END $$;
 
 -- The fast path for runs of plain tweets (no reply, no mention, no Idempotency-Key), as rows.
 -- Its events and projection writes are exactly what chirp_apply does for such a TweetCreated
 -- (a rebuild replays these events through chirp_apply and must give the same rows: tested).
 -- Unknown actors give o_json = the 401 answer. o_ts: created_at in microseconds since 1970.
 -- o_kind = 'tweet'; the columns after o_hashtags are the likes path's (NULL here).
-DROP FUNCTION IF EXISTS chirp_exec_plain_tweets_rows(jsonb, bigint, bigint);
-CREATE FUNCTION chirp_exec_plain_tweets_rows(cmds jsonb, first_ord bigint, last_ord bigint)
+CREATE OR REPLACE FUNCTION chirp_exec_plain_tweets_rows(cmds jsonb, first_ord bigint, last_ord bigint)
 RETURNS TABLE (o_json json, o_kind text, o_seq bigint, o_tid bigint, o_actor bigint, o_eid uuid,
                o_ts bigint, o_content text, o_handle text, o_name text, o_hashtags text,
                o_author bigint, o_likes integer, o_retweets integer, o_replies integer,
@@ -80,15 +151,14 @@ BEGIN
         ORDER BY n.ord;
 END $$;
 
--- The fast path for likes (002's chirp_exec_likes), as rows: the same decisions, events and
--- projection writes, with index lookups instead of table scans, and without JSON per like
+-- The fast path for runs of likes without Idempotency-Key, as rows: the decisions, events and
+-- projection writes of chirp_decide/chirp_apply for 'like', set-wise, without JSON per like
 -- (nested jsonb_build_object re-encodes the whole tweet at every level: ~120 µs per like).
 -- Each liked tweet is rendered once per run in SQL, without the fields the writer fills in
 -- per like: o_base = the tweet for nobody without likes/likedByMe/retweetedByMe, o_for_author
 -- = the tweet for its author without likes. o_likes etc.: the counts after the whole run;
 -- o_flag: retweetedByMe. o_seq is NULL when the like was not new (nothing appended).
-DROP FUNCTION IF EXISTS chirp_exec_likes_rows(jsonb, bigint, bigint);
-CREATE FUNCTION chirp_exec_likes_rows(cmds jsonb, first_ord bigint, last_ord bigint)
+CREATE OR REPLACE FUNCTION chirp_exec_likes_rows(cmds jsonb, first_ord bigint, last_ord bigint)
 RETURNS TABLE (o_json json, o_kind text, o_seq bigint, o_tid bigint, o_actor bigint, o_eid uuid,
                o_ts bigint, o_content text, o_handle text, o_name text, o_hashtags text,
                o_author bigint, o_likes integer, o_retweets integer, o_replies integer,
@@ -185,10 +255,11 @@ BEGIN
         ORDER BY n.ord;
 END $$;
 
--- chirp_exec for the event writer: the same decisions, fast paths and answers, as rows of
--- (o_json, o_kind and raw columns); see chirp_exec_plain_tweets_rows and chirp_exec_likes_rows.
-DROP FUNCTION IF EXISTS chirp_exec_rows(jsonb);
-CREATE FUNCTION chirp_exec_rows(cmds jsonb)
+-- The dispatcher: one row per command, in command order, either the answer as JSON (o_json) or,
+-- for the fast paths, raw columns (see chirp_exec_plain_tweets_rows and chirp_exec_likes_rows).
+-- Each command may carry {"idem": {"key", "hash"}}: a retry with the same key and hash returns
+-- the stored answer and appends nothing; the same key with another hash gives 409.
+CREATE OR REPLACE FUNCTION chirp_exec_rows(cmds jsonb)
 RETURNS TABLE (o_json json, o_kind text, o_seq bigint, o_tid bigint, o_actor bigint, o_eid uuid,
                o_ts bigint, o_content text, o_handle text, o_name text, o_hashtags text,
                o_author bigint, o_likes integer, o_retweets integer, o_replies integer,

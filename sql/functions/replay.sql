@@ -1,10 +1,50 @@
--- 006: batched replay. Many sessions that reconnect at once (a reconnect storm) are replayed
--- with one query per stream instead of one each. Requests are (uid, since) pairs, numbered
--- from 1 in array order. The answer is text, one item a line:
---   {frame}          a live frame (as chirp_replay_* returns them)
---   #i               the frames that follow belong to request i
---   #i s1 s2 ...     request i gets the frames of these seqs (given earlier in the answer)
--- A request without a line has nothing to replay. Each request gets at most `lim` frames.
+-- Replay: the frames of one user's streams after a seq, from the log and the projections,
+-- equal to the live ones (same wire functions, render.sql). Single requests and batches (a
+-- reconnect storm is replayed with one query per stream instead of one per session).
+--
+-- Re-applied at every start (src/store/migrations.cpp): edit here, in place.
+
+-- Replay of one user's streams after `since`, at most `lim` frames, newline-separated, in
+-- seq order. The frames equal the live ones (same wire functions).
+CREATE OR REPLACE FUNCTION chirp_replay_timeline(uid bigint, since bigint, lim int) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (WITH authors AS (SELECT followee_id AS id FROM follows WHERE follower_id = uid
+                     UNION ALL SELECT uid),
+    hits AS (
+        SELECT * FROM (
+            SELECT e.* FROM events e JOIN authors a ON e.user_id = a.id
+            WHERE e.seq > since AND e.type IN ('TweetCreated', 'TweetDeleted')
+            UNION ALL
+            SELECT e.* FROM events e JOIN authors a ON (e.payload->>'authorId')::bigint = a.id
+            WHERE e.seq > since AND e.type IN ('TweetLiked', 'TweetUnliked')
+        ) x ORDER BY seq LIMIT lim)
+    SELECT string_agg(chirp_frame('timeline', h.seq, chirp_wire_timeline(h)), E'\n' ORDER BY h.seq)
+    FROM hits h);
+END $$;
+
+CREATE OR REPLACE FUNCTION chirp_replay_notifications(uid bigint, since bigint, lim int) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (WITH hits AS (SELECT * FROM notifications WHERE recipient_id = uid AND seq > since
+                  ORDER BY seq LIMIT lim)
+    SELECT string_agg(chirp_frame('notifications', h.seq, chirp_wire_notification(h)), E'\n'
+                      ORDER BY h.seq)
+    FROM hits h);
+END $$;
+
+CREATE OR REPLACE FUNCTION chirp_replay_messages(uid bigint, since bigint, lim int) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (WITH hits AS (
+        SELECT e.* FROM events e
+        JOIN conversation_members m
+          ON m.user_id = uid AND m.conversation_id = (e.payload->>'conversationId')::bigint
+        WHERE e.type = 'MessageSent' AND e.seq > since
+        ORDER BY e.seq LIMIT lim)
+    SELECT string_agg(chirp_frame('messages', h.seq, chirp_wire_message(h)), E'\n' ORDER BY h.seq)
+    FROM hits h);
+END $$;
 
 -- Timeline: every followee's event is built once, however many followers replay it.
 CREATE OR REPLACE FUNCTION chirp_replay_timeline_batch(uids bigint[], sinces bigint[], lim int)

@@ -1,0 +1,6 @@
+-- Functions that no longer exist. A database created before they were removed still has them:
+-- they are dropped at every start (a no-op once gone). Add a signature here when a function
+-- is removed or its signature changes.
+DROP FUNCTION IF EXISTS chirp_exec(jsonb);
+DROP FUNCTION IF EXISTS chirp_exec_plain_tweets(jsonb, bigint, bigint);
+DROP FUNCTION IF EXISTS chirp_exec_likes(jsonb, bigint, bigint);
