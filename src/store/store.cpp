@@ -1,6 +1,6 @@
 // DESIGN
 // The loop never touches PostgreSQL. Two kinds of threads own connections:
-//  - reader threads (cfg.db_threads) take named queries from a bounded queue;
+//  - reader threads (cfg.db_threads) take typed reads (readers.cpp) from a bounded queue;
 //  - one writer thread takes every queued command at once and runs them as one batch:
 //    SELECT chirp_exec_rows(<all commands>) as one implicit transaction. That is group commit: one
 //    fsync for the whole batch, so throughput grows with load. It takes the append advisory lock
@@ -30,6 +30,7 @@
 #include "chirp/config/config.hpp"
 #include "chirp/metrics/metrics.hpp"
 #include "queries.hpp"
+#include "readers.hpp"
 
 namespace asio = boost::asio;
 
@@ -326,10 +327,11 @@ struct committed_batch {
 // Committed batches the completer may lag behind the writer.
 constexpr std::size_t max_done_batches = 4;
 
+// A typed read: runs on a reader thread with its connection, or with nullptr and the error
+// when the connection or the statement failed.
 struct pending_read {
-    std::string name;
-    std::vector<std::string> params;
-    completion<read_result> done;
+    const char* name = "";
+    std::function<void(pqxx::connection*, errc)> run;
 };
 
 class pg_event_store final : public event_store {
@@ -371,29 +373,119 @@ public:
             asio::use_awaitable);
     }
 
-    asio::awaitable<read_result> query(std::string_view name,
-                                       std::vector<std::string> params) override {
-        return asio::async_initiate<const asio::use_awaitable_t<>, void(read_result)>(
-            [this, n = std::string(name), params = std::move(params)](auto handler) mutable {
-                auto done = make_completion<read_result>(std::move(handler));
-                {
-                    std::lock_guard lk(read_mu_);
-                    if (!stopping_ && read_queue_.size() < max_queue_) {
-                        read_queue_.push_back({std::move(n), std::move(params), std::move(done)});
-                        read_cv_.notify_one();
-                        return;
-                    }
-                }
-                done(read_result{errc::unavailable, std::nullopt});
-            },
-            asio::use_awaitable);
+    read<user_credentials> credentials(std::string handle) override {
+        return run_read<user_credentials>("credentials", [h = std::move(handle)](conn_t& c) {
+            return readers::credentials(c, h);
+        });
+    }
+    read<domain::user> user_by_id(long long id) override {
+        return run_read<domain::user>("user_by_id",
+                                      [id](conn_t& c) { return readers::user_by_id(c, id); });
+    }
+    read<domain::user> user_by_handle(std::string handle, long long viewer) override {
+        return run_read<domain::user>("user_by_handle", [h = std::move(handle), viewer](conn_t& c) {
+            return readers::user_by_handle(c, h, viewer);
+        });
+    }
+    read<std::vector<domain::user>> search_users(std::string prefix, int limit,
+                                                 long long viewer) override {
+        return run_read<std::vector<domain::user>>(
+            "search_users", [p = std::move(prefix), limit, viewer](conn_t& c) {
+                return readers::search_users(c, p, limit, viewer);
+            });
+    }
+    read<page<domain::user>> follow_page(bool followers, std::string handle, long long before,
+                                         int limit, long long viewer) override {
+        return run_read<page<domain::user>>(
+            "follow_page", [followers, h = std::move(handle), before, limit, viewer](conn_t& c) {
+                return readers::follow_page(c, followers, h, before, limit, viewer);
+            });
+    }
+    read<page<domain::tweet>> user_tweets(std::string handle, long long before, int limit,
+                                          long long viewer) override {
+        return run_read<page<domain::tweet>>(
+            "user_tweets", [h = std::move(handle), before, limit, viewer](conn_t& c) {
+                return readers::user_tweets(c, h, before, limit, viewer);
+            });
+    }
+    read<domain::tweet> tweet(long long id, long long viewer) override {
+        return run_read<domain::tweet>(
+            "tweet", [id, viewer](conn_t& c) { return readers::tweet(c, id, viewer); });
+    }
+    read<page<domain::tweet>> replies(long long id, long long before, int limit,
+                                      long long viewer) override {
+        return run_read<page<domain::tweet>>(
+            "replies", [=](conn_t& c) { return readers::replies(c, id, before, limit, viewer); });
+    }
+    read<page<domain::tweet>> home_timeline(long long user, long long before, int limit) override {
+        return run_read<page<domain::tweet>>("home_timeline", [=](conn_t& c) {
+            return readers::home_timeline(c, user, before, limit);
+        });
+    }
+    read<notifications_page> notifications(long long user, long long before, int limit) override {
+        return run_read<notifications_page>("notifications", [=](conn_t& c) {
+            return readers::notifications(c, user, before, limit);
+        });
+    }
+    read<page<domain::audit_event>> events(long long user, long long after, int limit) override {
+        return run_read<page<domain::audit_event>>(
+            "events", [=](conn_t& c) { return readers::events(c, user, after, limit); });
+    }
+    read<std::vector<domain::conversation>> conversations(long long user) override {
+        return run_read<std::vector<domain::conversation>>(
+            "conversations", [=](conn_t& c) { return readers::conversations(c, user); });
+    }
+    read<page<domain::message>> messages(long long conversation, long long user, long long before,
+                                         int limit) override {
+        return run_read<page<domain::message>>("messages", [=](conn_t& c) {
+            return readers::messages(c, conversation, user, before, limit);
+        });
+    }
+    read<std::vector<long long>> conversation_members(long long conversation) override {
+        return run_read<std::vector<long long>>("conversation_members", [=](conn_t& c) {
+            return readers::conversation_members(c, conversation);
+        });
+    }
+    read<std::vector<long long>> celebrity_followees(long long user, long long threshold) override {
+        return run_read<std::vector<long long>>("celebrity_followees", [=](conn_t& c) {
+            return readers::celebrity_followees(c, user, threshold);
+        });
+    }
+    read<follower_ids> followers_of(long long author) override {
+        return run_read<follower_ids>("followers_of",
+                                      [=](conn_t& c) { return readers::followers_of(c, author); });
+    }
+    read<stats_counts> counts() override {
+        return run_read<stats_counts>("counts", [](conn_t& c) { return readers::counts(c); });
+    }
+    read<home_list> home_ids(long long user, int max) override {
+        return run_read<home_list>("home_ids",
+                                   [=](conn_t& c) { return readers::home_ids(c, user, max); });
+    }
+    read<home_fill> home_records(std::vector<long long> ids, long long viewer,
+                                 std::vector<long long> flag_ids) override {
+        return run_read<home_fill>(
+            "home_records", [ids = std::move(ids), viewer, f = std::move(flag_ids)](conn_t& c) {
+                return readers::home_records(c, ids, viewer, f);
+            });
+    }
+    read<replay_answer> replay(domain::channel stream, std::vector<replay_request> requests,
+                               int limit) override {
+        return run_read<replay_answer>("replay",
+                                       [stream, r = std::move(requests), limit](conn_t& c) {
+                                           return readers::replay(c, stream, r, limit);
+                                       });
     }
 
     void on_committed(commit_hook fn) override { committed_hook_ = std::move(fn); }
 
     asio::awaitable<bool> ping() override {
-        auto r = co_await query("ping", {});
-        co_return r.code == errc::ok;
+        auto r = co_await run_read<bool>("ping", [](conn_t& c) {
+            pqxx::nontransaction tx(c);
+            tx.exec_prepared("ping");
+            return result<bool>(true);
+        });
+        co_return r.has_value();
     }
 
     void stop() override {
@@ -416,6 +508,33 @@ public:
     }
 
 private:
+    using conn_t = pqxx::connection;
+
+    // Queues `fn` (conn_t& → result<T>) for a reader thread. Not a coroutine: see submit().
+    template <class T, class F>
+    asio::awaitable<result<T>> run_read(const char* name, F fn) {
+        return asio::async_initiate<const asio::use_awaitable_t<>, void(result<T>)>(
+            [this, name, fn = std::move(fn)](auto handler) mutable {
+                auto done = make_completion<result<T>>(std::move(handler));
+                auto run = [fn = std::move(fn), done](conn_t* c, errc e) {
+                    if (c == nullptr)
+                        done(result<T>(e));
+                    else
+                        done(fn(*c));
+                };
+                {
+                    std::lock_guard lk(read_mu_);
+                    if (!stopping_ && read_queue_.size() < max_queue_) {
+                        read_queue_.push_back({name, std::move(run)});
+                        read_cv_.notify_one();
+                        return;
+                    }
+                }
+                done(result<T>(errc::unavailable));
+            },
+            asio::use_awaitable);
+    }
+
     std::unique_ptr<pqxx::connection> connect() {
         auto c = std::make_unique<pqxx::connection>(url_);
         return c;
@@ -585,7 +704,9 @@ private:
                 job = std::move(read_queue_.front());
                 read_queue_.pop_front();
             }
-            read_result res;
+            // The job answers exactly once: with its rows, or (when connecting or a statement
+            // threw before it answered) with the error.
+            errc failed = errc::ok;
             try {
                 if (!conn || !conn->is_open()) {
                     conn.reset();
@@ -593,23 +714,21 @@ private:
                     for (const auto& q : named_queries())
                         conn->prepare(std::string(q.name), std::string(q.sql));
                 }
-                pqxx::nontransaction tx(*conn);
-                auto r = tx.exec_prepared(job.name, pqxx::prepare::make_dynamic_params(job.params));
-                if (!r.empty() && !r[0][0].is_null()) res.json = r[0][0].c_str();
+                job.run(conn.get(), errc::ok);
             } catch (const pqxx::broken_connection& e) {
                 spdlog::warn("database reader: {}", e.what());
                 conn.reset();
-                res.code = errc::unavailable;
+                failed = errc::unavailable;
             } catch (const pqxx::data_exception& e) {
                 // Parameters the handler validated should never get here; treat as bad input.
-                spdlog::warn("query {}: {}", job.name, e.what());
-                res.code = errc::bad_request;
+                spdlog::warn("read {}: {}", job.name, e.what());
+                failed = errc::bad_request;
             } catch (const std::exception& e) {
-                spdlog::error("query {}: {}", job.name, e.what());
+                spdlog::error("read {}: {}", job.name, e.what());
                 if (conn && !conn->is_open()) conn.reset();
-                res.code = errc::unavailable;
+                failed = errc::unavailable;
             }
-            job.done(std::move(res));
+            if (failed != errc::ok) job.run(nullptr, failed);
         }
     }
 
