@@ -1,7 +1,7 @@
 // The read side's SQL: every statement returns typed columns (data), never wire JSON; the
-// readers (readers.cpp) build domain rows from them and the domain renderers write the JSON.
-// Parameters: ids as bigint, id lists as bigint[] text ('{1,2}'); 0 means "none" for a
-// viewer or a cursor (ids and seqs are positive). Timestamps are microseconds since 1970.
+// typed reads (typed_reads.cpp) build domain rows from them and the domain renderers write the
+// JSON. Parameters: ids as bigint, id lists as bigint[] text ('{1,2}'); 0 means "none" for a viewer
+// or a cursor (ids and seqs are positive). Timestamps are microseconds since 1970.
 #include "queries.hpp"
 
 // A timestamptz as microseconds since 1970 (bigint): domain::append_timestamp formats it.

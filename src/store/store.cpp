@@ -1,6 +1,6 @@
 // DESIGN
 // The loop never touches PostgreSQL. Two kinds of threads own connections:
-//  - reader threads (cfg.db_threads) take typed reads (readers.cpp) from a bounded queue;
+//  - reader threads (cfg.db_threads) take typed reads (typed_reads.cpp) from a bounded queue;
 //  - one writer thread takes every queued command at once and runs them as one batch:
 //    SELECT chirp_exec_rows(<all commands>) as one implicit transaction. That is group commit: one
 //    fsync for the whole batch, so throughput grows with load. It takes the append advisory lock
@@ -30,7 +30,7 @@
 #include "chirp/config/config.hpp"
 #include "chirp/metrics/metrics.hpp"
 #include "queries.hpp"
-#include "readers.hpp"
+#include "typed_reads.hpp"
 
 namespace asio = boost::asio;
 
@@ -374,106 +374,105 @@ public:
     }
 
     read<user_credentials> credentials(std::string handle) override {
-        return run_read<user_credentials>("credentials", [h = std::move(handle)](conn_t& c) {
-            return readers::credentials(c, h);
-        });
+        return run_read<user_credentials>(
+            "credentials", [h = std::move(handle)](conn_t& c) { return reads::credentials(c, h); });
     }
     read<domain::user> user_by_id(long long id) override {
         return run_read<domain::user>("user_by_id",
-                                      [id](conn_t& c) { return readers::user_by_id(c, id); });
+                                      [id](conn_t& c) { return reads::user_by_id(c, id); });
     }
     read<domain::user> user_by_handle(std::string handle, long long viewer) override {
         return run_read<domain::user>("user_by_handle", [h = std::move(handle), viewer](conn_t& c) {
-            return readers::user_by_handle(c, h, viewer);
+            return reads::user_by_handle(c, h, viewer);
         });
     }
     read<std::vector<domain::user>> search_users(std::string prefix, int limit,
                                                  long long viewer) override {
         return run_read<std::vector<domain::user>>(
             "search_users", [p = std::move(prefix), limit, viewer](conn_t& c) {
-                return readers::search_users(c, p, limit, viewer);
+                return reads::search_users(c, p, limit, viewer);
             });
     }
     read<page<domain::user>> follow_page(bool followers, std::string handle, long long before,
                                          int limit, long long viewer) override {
         return run_read<page<domain::user>>(
             "follow_page", [followers, h = std::move(handle), before, limit, viewer](conn_t& c) {
-                return readers::follow_page(c, followers, h, before, limit, viewer);
+                return reads::follow_page(c, followers, h, before, limit, viewer);
             });
     }
     read<page<domain::tweet>> user_tweets(std::string handle, long long before, int limit,
                                           long long viewer) override {
         return run_read<page<domain::tweet>>(
             "user_tweets", [h = std::move(handle), before, limit, viewer](conn_t& c) {
-                return readers::user_tweets(c, h, before, limit, viewer);
+                return reads::user_tweets(c, h, before, limit, viewer);
             });
     }
     read<domain::tweet> tweet(long long id, long long viewer) override {
         return run_read<domain::tweet>(
-            "tweet", [id, viewer](conn_t& c) { return readers::tweet(c, id, viewer); });
+            "tweet", [id, viewer](conn_t& c) { return reads::tweet(c, id, viewer); });
     }
     read<page<domain::tweet>> replies(long long id, long long before, int limit,
                                       long long viewer) override {
         return run_read<page<domain::tweet>>(
-            "replies", [=](conn_t& c) { return readers::replies(c, id, before, limit, viewer); });
+            "replies", [=](conn_t& c) { return reads::replies(c, id, before, limit, viewer); });
     }
     read<page<domain::tweet>> home_timeline(long long user, long long before, int limit) override {
         return run_read<page<domain::tweet>>("home_timeline", [=](conn_t& c) {
-            return readers::home_timeline(c, user, before, limit);
+            return reads::home_timeline(c, user, before, limit);
         });
     }
     read<notifications_page> notifications(long long user, long long before, int limit) override {
         return run_read<notifications_page>("notifications", [=](conn_t& c) {
-            return readers::notifications(c, user, before, limit);
+            return reads::notifications(c, user, before, limit);
         });
     }
     read<page<domain::audit_event>> events(long long user, long long after, int limit) override {
         return run_read<page<domain::audit_event>>(
-            "events", [=](conn_t& c) { return readers::events(c, user, after, limit); });
+            "events", [=](conn_t& c) { return reads::events(c, user, after, limit); });
     }
     read<std::vector<domain::conversation>> conversations(long long user) override {
         return run_read<std::vector<domain::conversation>>(
-            "conversations", [=](conn_t& c) { return readers::conversations(c, user); });
+            "conversations", [=](conn_t& c) { return reads::conversations(c, user); });
     }
     read<page<domain::message>> messages(long long conversation, long long user, long long before,
                                          int limit) override {
         return run_read<page<domain::message>>("messages", [=](conn_t& c) {
-            return readers::messages(c, conversation, user, before, limit);
+            return reads::messages(c, conversation, user, before, limit);
         });
     }
     read<std::vector<long long>> conversation_members(long long conversation) override {
         return run_read<std::vector<long long>>("conversation_members", [=](conn_t& c) {
-            return readers::conversation_members(c, conversation);
+            return reads::conversation_members(c, conversation);
         });
     }
     read<std::vector<long long>> celebrity_followees(long long user, long long threshold) override {
         return run_read<std::vector<long long>>("celebrity_followees", [=](conn_t& c) {
-            return readers::celebrity_followees(c, user, threshold);
+            return reads::celebrity_followees(c, user, threshold);
         });
     }
     read<follower_ids> followers_of(long long author) override {
         return run_read<follower_ids>("followers_of",
-                                      [=](conn_t& c) { return readers::followers_of(c, author); });
+                                      [=](conn_t& c) { return reads::followers_of(c, author); });
     }
     read<stats_counts> counts() override {
-        return run_read<stats_counts>("counts", [](conn_t& c) { return readers::counts(c); });
+        return run_read<stats_counts>("counts", [](conn_t& c) { return reads::counts(c); });
     }
     read<home_list> home_ids(long long user, int max) override {
         return run_read<home_list>("home_ids",
-                                   [=](conn_t& c) { return readers::home_ids(c, user, max); });
+                                   [=](conn_t& c) { return reads::home_ids(c, user, max); });
     }
     read<home_fill> home_records(std::vector<long long> ids, long long viewer,
                                  std::vector<long long> flag_ids) override {
         return run_read<home_fill>(
             "home_records", [ids = std::move(ids), viewer, f = std::move(flag_ids)](conn_t& c) {
-                return readers::home_records(c, ids, viewer, f);
+                return reads::home_records(c, ids, viewer, f);
             });
     }
     read<replay_answer> replay(domain::channel stream, std::vector<replay_request> requests,
                                int limit) override {
         return run_read<replay_answer>("replay",
                                        [stream, r = std::move(requests), limit](conn_t& c) {
-                                           return readers::replay(c, stream, r, limit);
+                                           return reads::replay(c, stream, r, limit);
                                        });
     }
 

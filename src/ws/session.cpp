@@ -54,7 +54,7 @@ struct replay_frames {
     std::vector<std::shared_ptr<const std::string>> frames;
 };
 
-// Replays of many sessions in one read per stream (event_store::replay, readers.cpp):
+// Replays of many sessions in one read per stream (event_store::replay, store/typed_reads.cpp):
 // after a reconnect storm thousands of sessions replay within a second, and one query each
 // queued them behind each other on the reader threads (and built every missed event's JSON
 // once per follower). Requests wait up to 2 ms for company, or until one of the (at most

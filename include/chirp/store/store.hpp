@@ -59,7 +59,7 @@ public:
     // the commit (or with 503 when PostgreSQL is unavailable or the queue is full).
     virtual boost::asio::awaitable<write_result> submit(nlohmann::json command) = 0;
 
-    // --- typed reads (reader threads; see readers.cpp). A viewer or cursor of 0 is none.
+    // --- typed reads (reader threads; see typed_reads.cpp). A viewer or cursor of 0 is none.
     template <class T>
     using read = boost::asio::awaitable<result<T>>;
 

@@ -8,7 +8,7 @@
 
 #include "chirp/store/reads.hpp"
 
-namespace chirp::store::readers {
+namespace chirp::store::reads {
 
 using conn = pqxx::connection;
 
@@ -40,4 +40,4 @@ result<home_fill> home_records(conn& c, const std::vector<long long>& ids, long 
 result<replay_answer> replay(conn& c, domain::channel stream,
                              const std::vector<replay_request>& requests, int limit);
 
-}  // namespace chirp::store::readers
+}  // namespace chirp::store::reads

@@ -3,7 +3,7 @@
 // below, so each shape is assembled in one place (tweets with their originals and the
 // viewer's flags, notifications, conversations with participants and last message).
 // Replay frames are rendered here with the one envelope renderer of domain/wire.
-#include "readers.hpp"
+#include "typed_reads.hpp"
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace chirp::store::readers {
+namespace chirp::store::reads {
 namespace {
 
 using tx_t = pqxx::nontransaction;
@@ -627,4 +627,4 @@ result<replay_answer> replay(conn& c, domain::channel stream,
     return errc::internal;
 }
 
-}  // namespace chirp::store::readers
+}  // namespace chirp::store::reads
