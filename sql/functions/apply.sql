@@ -1,5 +1,15 @@
--- Apply (evolve): update the projections from one event. The live path (chirp_append,
--- exec.sql) and chirp_rebuild() (rebuild.sql) both use it, so a rebuild equals the live state.
+-- Apply (evolve): update the projections from events. Each event type has exactly one
+-- implementation, used by every writer and by chirp_rebuild() (rebuild.sql), so a rebuild
+-- equals the live state:
+--
+--   chirp_apply_tweets_created(events[])  TweetCreated, a run of them set-wise
+--   chirp_apply_tweets_liked(events[])    TweetLiked, a run of them set-wise
+--   chirp_apply(event)                    any event; the two above for a run of one
+--
+-- The set-wise decides (decide.sql) append a run of tweets or likes and call the run's apply
+-- once; chirp_append (exec.sql) calls chirp_apply for every other event; the rebuild walks the
+-- log in runs. A run applied set-wise must leave the same rows as its events applied one by
+-- one in seq order (rebuild_test compares a rebuild with the live projections).
 --
 -- Re-applied at every start (src/store/migrations.cpp): edit here, in place.
 
@@ -15,14 +25,130 @@ BEGIN
     END IF;
 END $$;
 
+-- TweetCreated, set-wise: the tweets, their counters, the authors' counters, the parents'
+-- reply and retweet counters and the notifications (reply to the parent's author, retweet to
+-- the original's author, mention to each mentioned user but the reply's recipient; never to
+-- the actor; one per recipient and event, in that order of precedence). Big tables are looked
+-- up by `= ANY (array)`: an index scan whatever the join method. Statements in this order: a
+-- reply to a tweet of the same run finds its parent.
+CREATE OR REPLACE FUNCTION chirp_apply_tweets_created(evs events[]) RETURNS void
+LANGUAGE plpgsql SET jit = off AS $$
+BEGIN
+    WITH ev AS MATERIALIZED (
+        SELECT (e.payload->>'tweetId')::bigint AS tid, e.user_id, e.payload AS p, e.created_at,
+               e.seq
+        FROM unnest(evs) e),
+    tw AS (
+        INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags,
+                            created_at, seq)
+        SELECT ev.tid, ev.user_id, ev.p->>'content', (ev.p->>'replyTo')::bigint,
+               (ev.p->>'retweetOf')::bigint, COALESCE(ev.p->'mentions', '[]'::jsonb),
+               ARRAY(SELECT jsonb_array_elements_text(COALESCE(ev.p->'hashtags', '[]'::jsonb))),
+               ev.created_at, ev.seq
+        FROM ev),
+    st AS (
+        INSERT INTO tweet_stats (tweet_id) SELECT ev.tid FROM ev),
+    per_author AS MATERIALIZED (
+        SELECT ev.user_id, count(*) AS n FROM ev GROUP BY ev.user_id)
+    UPDATE user_stats s SET tweets = s.tweets + c.n
+    FROM per_author c
+    WHERE s.user_id = c.user_id
+      AND s.user_id = ANY ((SELECT array_agg(c2.user_id) FROM per_author c2)::bigint[]);
+
+    IF NOT EXISTS (SELECT 1 FROM unnest(evs) e
+                   WHERE e.payload->>'replyTo' IS NOT NULL OR e.payload->>'retweetOf' IS NOT NULL
+                      OR jsonb_array_length(COALESCE(e.payload->'mentions', '[]'::jsonb)) > 0) THEN
+        RETURN;  -- plain tweets: nothing more
+    END IF;
+
+    WITH ev AS MATERIALIZED (
+        SELECT (e.payload->>'tweetId')::bigint AS tid, e.user_id, e.payload AS p, e.created_at,
+               e.seq, (e.payload->>'replyTo')::bigint AS reply_to,
+               (e.payload->>'retweetOf')::bigint AS retweet_of
+        FROM unnest(evs) e
+        WHERE e.payload->>'replyTo' IS NOT NULL OR e.payload->>'retweetOf' IS NOT NULL
+           OR jsonb_array_length(COALESCE(e.payload->'mentions', '[]'::jsonb)) > 0),
+    parents AS MATERIALIZED (
+        SELECT t.id, t.author_id FROM tweets t
+        WHERE t.id = ANY ((SELECT array_agg(x) FROM (SELECT ev.reply_to FROM ev
+                                                     UNION SELECT ev.retweet_of FROM ev) y(x)
+                           WHERE x IS NOT NULL)::bigint[])),
+    per_parent AS MATERIALIZED (
+        SELECT c.parent, sum(c.replies) AS replies, sum(c.retweets) AS retweets
+        FROM (SELECT ev.reply_to AS parent, 1 AS replies, 0 AS retweets FROM ev
+              WHERE ev.reply_to IS NOT NULL
+              UNION ALL
+              SELECT ev.retweet_of, 0, 1 FROM ev WHERE ev.retweet_of IS NOT NULL) c
+        GROUP BY c.parent),
+    counters AS (
+        UPDATE tweet_stats s SET replies = s.replies + c.replies, retweets = s.retweets + c.retweets
+        FROM per_parent c
+        WHERE s.tweet_id = c.parent
+          AND s.tweet_id = ANY ((SELECT array_agg(c2.parent) FROM per_parent c2)::bigint[])),
+    notes AS (
+        SELECT 1 AS rank, r.author_id AS recipient, ev.seq, 'reply' AS kind, ev.user_id AS actor,
+               ev.tid AS tweet, ev.created_at
+        FROM ev JOIN parents r ON r.id = ev.reply_to
+        UNION ALL
+        SELECT 2, o.author_id, ev.seq, 'retweet', ev.user_id, o.id, ev.created_at
+        FROM ev JOIN parents o ON o.id = ev.retweet_of
+        UNION ALL
+        SELECT 3, (m->>'id')::bigint, ev.seq, 'mention', ev.user_id, ev.tid, ev.created_at
+        FROM ev CROSS JOIN jsonb_array_elements(COALESCE(ev.p->'mentions', '[]'::jsonb)) m
+        LEFT JOIN parents r ON r.id = ev.reply_to
+        WHERE r.author_id IS NULL OR (m->>'id')::bigint <> r.author_id)
+    INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id,
+                               created_at)
+    SELECT DISTINCT ON (n.recipient, n.seq) n.recipient, n.seq, n.kind, n.actor, n.tweet, NULL,
+           n.created_at
+    FROM notes n
+    WHERE n.recipient IS NOT NULL AND n.recipient <> n.actor
+    ORDER BY n.recipient, n.seq, n.rank
+    ON CONFLICT DO NOTHING;
+END $$;
+
+-- TweetLiked, set-wise: a like is new unless the user already likes the tweet (or liked it
+-- earlier in the run); a new like counts and notifies the tweet's author (not the actor).
+CREATE OR REPLACE FUNCTION chirp_apply_tweets_liked(evs events[]) RETURNS void
+LANGUAGE plpgsql SET jit = off AS $$
+BEGIN
+    WITH ev AS MATERIALIZED (
+        SELECT DISTINCT ON (e.user_id, (e.payload->>'tweetId')::bigint)
+               e.user_id, (e.payload->>'tweetId')::bigint AS tid, e.seq, e.created_at
+        FROM unnest(evs) e
+        ORDER BY e.user_id, (e.payload->>'tweetId')::bigint, e.seq),
+    lk AS (
+        INSERT INTO likes (user_id, tweet_id, created_at)
+        SELECT ev.user_id, ev.tid, ev.created_at FROM ev
+        ON CONFLICT DO NOTHING
+        RETURNING user_id, tweet_id),
+    fresh AS MATERIALIZED (
+        SELECT ev.* FROM ev JOIN lk ON lk.user_id = ev.user_id AND lk.tweet_id = ev.tid),
+    per_tweet AS MATERIALIZED (
+        SELECT fresh.tid, count(*) AS n FROM fresh GROUP BY fresh.tid),
+    counters AS (
+        UPDATE tweet_stats s SET likes = s.likes + c.n
+        FROM per_tweet c
+        WHERE s.tweet_id = c.tid
+          AND s.tweet_id = ANY ((SELECT array_agg(c2.tid) FROM per_tweet c2)::bigint[])),
+    authors AS MATERIALIZED (
+        SELECT t.id, t.author_id FROM tweets t
+        WHERE t.id = ANY ((SELECT array_agg(c.tid) FROM per_tweet c)::bigint[]))
+    INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id,
+                               created_at)
+    SELECT a.author_id, f.seq, 'like', f.user_id, f.tid, NULL, f.created_at
+    FROM fresh f JOIN authors a ON a.id = f.tid
+    WHERE a.author_id <> f.user_id
+    ON CONFLICT DO NOTHING;
+END $$;
+
+-- Any event, one at a time (chirp_append, the rebuild outside runs).
 CREATE OR REPLACE FUNCTION chirp_apply(e events) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     p jsonb := e.payload;
     tid bigint;
     parent tweets;
-    reply_recipient bigint;
-    m jsonb;
     target bigint;
 BEGIN
     CASE e.type
@@ -47,31 +173,7 @@ BEGIN
             UPDATE user_stats SET followers = followers - 1 WHERE user_id = target;
         END IF;
     WHEN 'TweetCreated' THEN
-        tid := (p->>'tweetId')::bigint;
-        INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags,
-                            created_at, seq)
-        VALUES (tid, e.user_id, p->>'content', (p->>'replyTo')::bigint,
-                (p->>'retweetOf')::bigint, COALESCE(p->'mentions', '[]'::jsonb),
-                ARRAY(SELECT jsonb_array_elements_text(COALESCE(p->'hashtags', '[]'::jsonb))),
-                e.created_at, e.seq);
-        INSERT INTO tweet_stats (tweet_id) VALUES (tid);
-        UPDATE user_stats SET tweets = tweets + 1 WHERE user_id = e.user_id;
-        IF p->>'replyTo' IS NOT NULL THEN
-            UPDATE tweet_stats SET replies = replies + 1 WHERE tweet_id = (p->>'replyTo')::bigint;
-            SELECT * INTO parent FROM tweets WHERE id = (p->>'replyTo')::bigint;
-            reply_recipient := parent.author_id;
-            PERFORM chirp_notify(reply_recipient, e, 'reply', tid, NULL);
-        END IF;
-        IF p->>'retweetOf' IS NOT NULL THEN
-            UPDATE tweet_stats SET retweets = retweets + 1 WHERE tweet_id = (p->>'retweetOf')::bigint;
-            SELECT * INTO parent FROM tweets WHERE id = (p->>'retweetOf')::bigint;
-            PERFORM chirp_notify(parent.author_id, e, 'retweet', parent.id, NULL);
-        END IF;
-        FOR m IN SELECT * FROM jsonb_array_elements(COALESCE(p->'mentions', '[]'::jsonb)) LOOP
-            IF reply_recipient IS NULL OR (m->>'id')::bigint <> reply_recipient THEN
-                PERFORM chirp_notify((m->>'id')::bigint, e, 'mention', tid, NULL);
-            END IF;
-        END LOOP;
+        PERFORM chirp_apply_tweets_created(ARRAY[e]);
     WHEN 'TweetDeleted' THEN
         -- The tweet and every live retweet of it disappear from the projections.
         FOR parent IN
@@ -89,13 +191,7 @@ BEGIN
             END IF;
         END LOOP;
     WHEN 'TweetLiked' THEN
-        tid := (p->>'tweetId')::bigint;
-        INSERT INTO likes VALUES (e.user_id, tid, e.created_at) ON CONFLICT DO NOTHING;
-        IF FOUND THEN
-            UPDATE tweet_stats SET likes = likes + 1 WHERE tweet_id = tid;
-            SELECT * INTO parent FROM tweets WHERE id = tid;
-            PERFORM chirp_notify(parent.author_id, e, 'like', tid, NULL);
-        END IF;
+        PERFORM chirp_apply_tweets_liked(ARRAY[e]);
     WHEN 'TweetUnliked' THEN
         tid := (p->>'tweetId')::bigint;
         DELETE FROM likes WHERE user_id = e.user_id AND tweet_id = tid;

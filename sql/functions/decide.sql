@@ -1,6 +1,18 @@
--- Decide: check one command against the current state (under the append lock, exec.sql),
--- append its events through chirp_append (which applies them) and return the answer with the
--- live deliveries.
+-- Decide: check commands against the current state (under the append lock, exec.sql), append
+-- their events and apply them (apply.sql), and answer. Each command has exactly one decide:
+--
+--   chirp_decide_tweets(cmds, first, last)  'tweet', a run of them set-wise
+--   chirp_decide_likes(cmds, first, last)   'like', a run of them set-wise
+--   chirp_decide(cmd)                       every other command, one at a time
+--
+-- The dispatcher (chirp_exec_rows, exec.sql) sends runs of tweets and of likes without
+-- Idempotency-Key to the set-wise decides, and a command with one as a run of one. The
+-- set-wise decides answer a plain tweet (no reply, no mention) or a like without
+-- Idempotency-Key with raw columns (see migrations/008_exec_row.sql), any other command with
+-- o_json: {status, body, seq, deliveries}, as data: the body is {<shape>: record}
+-- (records.sql), the deliveries records too (chirp_deliveries). The event writer maps both into
+-- the domain structs and renders them (src/store/exec_result.cpp, records.cpp): no wire JSON
+-- is built here.
 --
 -- Re-applied at every start (src/store/migrations.cpp): edit here, in place.
 
@@ -15,7 +27,6 @@ DECLARE
     t tweets;
     c conversations;
     ids bigint[];
-    mentions jsonb;
     n bigint;
 BEGIN
     IF cmd->>'type' <> 'register' AND NOT EXISTS (SELECT 1 FROM users WHERE id = actor) THEN
@@ -32,7 +43,7 @@ BEGIN
             'userId', n::text, 'handle', a->>'handle', 'displayName', a->>'displayName',
             'passwordHash', a->>'passwordHash'));
         SELECT * INTO u FROM users WHERE id = n;
-        RETURN chirp_ok(201, chirp_user_json(u, NULL), e);
+        RETURN chirp_ok(201, jsonb_build_object('user', chirp_rec_user(u, NULL)), e);
 
     WHEN 'follow', 'unfollow' THEN
         SELECT * INTO u FROM users WHERE lower(handle) = lower(a->>'handle');
@@ -47,25 +58,7 @@ BEGIN
                               actor, jsonb_build_object('followeeId', u.id::text));
         END IF;
         SELECT * INTO u FROM users WHERE id = u.id;
-        RETURN chirp_ok(200, chirp_user_json(u, actor), e);
-
-    WHEN 'tweet' THEN
-        IF a->>'replyTo' IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM tweets WHERE id = (a->>'replyTo')::bigint AND NOT deleted) THEN
-            RETURN chirp_err(404, 'not_found', 'the tweet you reply to does not exist');
-        END IF;
-        SELECT COALESCE(jsonb_agg(jsonb_build_object('id', x.id::text, 'handle', x.handle)
-                                  ORDER BY x.id), '[]'::jsonb)
-        INTO mentions
-        FROM users x
-        WHERE lower(x.handle) IN (SELECT lower(h) FROM jsonb_array_elements_text(a->'mentions') h);
-        n := nextval('tweet_ids');
-        e := chirp_append('TweetCreated', actor, jsonb_build_object(
-            'tweetId', n::text, 'content', a->>'content', 'replyTo', a->>'replyTo',
-            'retweetOf', NULL, 'mentions', mentions,
-            'hashtags', COALESCE(a->'hashtags', '[]'::jsonb)));
-        SELECT * INTO t FROM tweets WHERE id = n;
-        RETURN chirp_ok(201, chirp_tweet_json(t, actor), e);
+        RETURN chirp_ok(200, jsonb_build_object('user', chirp_rec_user(u, actor)), e);
 
     WHEN 'retweet' THEN
         SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
@@ -83,7 +76,7 @@ BEGIN
             'tweetId', n::text, 'content', '', 'replyTo', NULL, 'retweetOf', t.id::text,
             'mentions', '[]'::jsonb, 'hashtags', '[]'::jsonb));
         SELECT * INTO t FROM tweets WHERE id = n;
-        RETURN chirp_ok(201, chirp_tweet_json(t, actor), e);
+        RETURN chirp_ok(201, jsonb_build_object('tweet', chirp_rec_tweet(t, actor)), e);
 
     WHEN 'delete_tweet' THEN
         SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
@@ -92,20 +85,18 @@ BEGIN
             RETURN chirp_err(403, 'forbidden', 'only the author can delete a tweet');
         END IF;
         e := chirp_append('TweetDeleted', actor, jsonb_build_object('tweetId', t.id::text));
-        RETURN chirp_ok(200, jsonb_build_object('deleted', t.id::text), e);
+        RETURN chirp_ok(200, jsonb_build_object('deleted', t.id), e);
 
-    WHEN 'like', 'unlike' THEN
+    WHEN 'unlike' THEN
         SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
         IF NOT FOUND THEN RETURN chirp_err(404, 'not_found', 'no such tweet'); END IF;
-        IF (cmd->>'type' = 'like') <> EXISTS (SELECT 1 FROM likes
-                WHERE tweet_id = t.id AND user_id = actor) THEN
-            e := chirp_append(CASE WHEN cmd->>'type' = 'like' THEN 'TweetLiked'
-                                   ELSE 'TweetUnliked' END,
-                              actor, jsonb_build_object('tweetId', t.id::text,
-                                                        'authorId', t.author_id::text));
+        IF EXISTS (SELECT 1 FROM likes WHERE tweet_id = t.id AND user_id = actor) THEN
+            e := chirp_append('TweetUnliked', actor,
+                              jsonb_build_object('tweetId', t.id::text,
+                                                 'authorId', t.author_id::text));
             SELECT * INTO t FROM tweets WHERE id = t.id;
         END IF;
-        RETURN chirp_ok(200, chirp_tweet_json(t, actor), e);
+        RETURN chirp_ok(200, jsonb_build_object('tweet', chirp_rec_tweet(t, actor)), e);
 
     WHEN 'read_notifications' THEN
         -- Never past the newest notification: an upTo from the future must not mark
@@ -136,14 +127,14 @@ BEGIN
         END IF;
         SELECT * INTO c FROM conversations WHERE participants = ids;
         IF FOUND THEN
-            RETURN chirp_ok(200, chirp_conversation_json(c), e);
+            RETURN chirp_ok(200, jsonb_build_object('conversation', chirp_rec_conversation(c)), e);
         END IF;
         n := nextval('conversation_ids');
         e := chirp_append('ConversationCreated', actor, jsonb_build_object(
             'conversationId', n::text,
             'participants', (SELECT jsonb_agg(x::text ORDER BY x) FROM unnest(ids) x)));
         SELECT * INTO c FROM conversations WHERE id = n;
-        RETURN chirp_ok(201, chirp_conversation_json(c), e);
+        RETURN chirp_ok(201, jsonb_build_object('conversation', chirp_rec_conversation(c)), e);
 
     WHEN 'send_message' THEN
         SELECT * INTO c FROM conversations WHERE id = (a->>'conversationId')::bigint;
@@ -154,9 +145,253 @@ BEGIN
         n := nextval('message_ids');
         e := chirp_append('MessageSent', actor, jsonb_build_object(
             'messageId', n::text, 'conversationId', c.id::text, 'content', a->>'content'));
-        RETURN chirp_ok(201, (SELECT chirp_message_json(m) FROM messages m WHERE m.id = n), e);
+        RETURN chirp_ok(201, jsonb_build_object('message', (SELECT chirp_rec_message(m) FROM messages m
+                                                          WHERE m.id = n)), e);
 
     ELSE
         RETURN chirp_err(400, 'bad_request', 'unknown command');
     END CASE;
+END $$;
+
+-- 'tweet', a run of commands cmds[first_ord..last_ord] set-wise: the actor must exist (401), a
+-- reply's parent too (404); mentions are resolved to the users that exist. Ids, seqs, event ids
+-- and times are drawn in command order. One statement decides and appends the run, one applies
+-- it (chirp_apply_tweets_created), then the answers: raw columns for a plain tweet (no reply,
+-- no mention, no Idempotency-Key: o_kind 'tweet'), otherwise a record (o_json) built after the apply.
+-- A parent is looked up before the run: a reply to a tweet of the same run (whose id the
+-- client cannot know before this batch commits) is a 404.
+CREATE OR REPLACE FUNCTION chirp_decide_tweets(cmds jsonb, first_ord bigint, last_ord bigint)
+RETURNS SETOF chirp_exec_row
+LANGUAGE plpgsql SET jit = off SET enable_nestloop = off AS $$
+DECLARE
+    evs events[];
+    out chirp_exec_row[];
+    any_rich boolean;
+    one chirp_exec_row;
+    one_event events;
+    one_tweet tweets;
+BEGIN
+    WITH input AS MATERIALIZED (
+        SELECT x.ord, (x.cmd->>'actor')::bigint AS actor, x.cmd->'args' AS a,
+               x.cmd ? 'idem' OR x.cmd->'args'->>'replyTo' IS NOT NULL
+               OR jsonb_array_length(COALESCE(x.cmd->'args'->'mentions', '[]'::jsonb)) > 0 AS rich
+        FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
+        WHERE x.ord BETWEEN first_ord AND last_ord),
+    authors AS MATERIALIZED (
+        SELECT u.id, u.handle, u.display_name FROM users u
+        WHERE u.id = ANY ((SELECT array_agg(DISTINCT i.actor) FROM input i)::bigint[])),
+    parents AS MATERIALIZED (
+        SELECT p.id FROM tweets p
+        WHERE p.id = ANY ((SELECT array_agg(DISTINCT (i.a->>'replyTo')::bigint) FROM input i
+                           WHERE i.a->>'replyTo' IS NOT NULL)::bigint[])
+          AND NOT p.deleted),
+    checked AS MATERIALIZED (
+        SELECT i.ord, i.rich, i.a, au.id AS actor, au.handle, au.display_name,
+               CASE WHEN au.id IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')
+                    WHEN i.a->>'replyTo' IS NOT NULL AND NOT EXISTS (
+                        SELECT 1 FROM parents p WHERE p.id = (i.a->>'replyTo')::bigint)
+                    THEN chirp_err(404, 'not_found', 'the tweet you reply to does not exist')
+               END AS err,
+               CASE WHEN jsonb_array_length(COALESCE(i.a->'mentions', '[]'::jsonb)) = 0
+                    THEN '[]'::jsonb
+                    ELSE (SELECT COALESCE(jsonb_agg(jsonb_build_object('id', x.id::text,
+                                                                       'handle', x.handle)
+                                                    ORDER BY x.id), '[]'::jsonb)
+                          FROM users x
+                          WHERE lower(x.handle) = ANY (ARRAY(
+                              SELECT lower(h) FROM jsonb_array_elements_text(i.a->'mentions') h)))
+               END AS mentions
+        FROM input i LEFT JOIN authors au ON au.id = i.actor),
+    numbered AS MATERIALIZED (
+        SELECT c.*,
+               CASE WHEN c.err IS NULL THEN nextval('tweet_ids') END AS tid,
+               CASE WHEN c.err IS NULL THEN nextval('event_seq') END AS seq,
+               CASE WHEN c.err IS NULL THEN gen_random_uuid() END AS eid,
+               clock_timestamp() AS created_at
+        FROM (SELECT * FROM checked ORDER BY ord) c),
+    ev AS (
+        INSERT INTO events (seq, id, type, user_id, payload, created_at)
+        SELECT n.seq, n.eid, 'TweetCreated', n.actor,
+               jsonb_build_object('tweetId', n.tid::text, 'content', n.a->>'content',
+                                  'replyTo', n.a->>'replyTo', 'retweetOf', NULL,
+                                  'mentions', n.mentions,
+                                  'hashtags', COALESCE(n.a->'hashtags', '[]'::jsonb)),
+               n.created_at
+        FROM numbered n WHERE n.err IS NULL ORDER BY n.seq
+        RETURNING *)
+    SELECT (SELECT array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id, ev.payload, ev.created_at,
+                                 ev.version)::events ORDER BY ev.seq) FROM ev),
+           array_agg(ROW(n.err::json, CASE WHEN n.rich THEN 'rich' ELSE 'tweet' END, n.seq,
+                         n.tid, n.actor, n.eid,
+                         CASE WHEN n.err IS NULL
+                              THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
+                         n.a->>'content', n.handle, n.display_name,
+                         COALESCE(n.a->'hashtags', '[]'::jsonb)::text,
+                         NULL, NULL, NULL, NULL, NULL, NULL, NULL)::chirp_exec_row
+                     ORDER BY n.ord),
+           bool_or(n.rich)
+    INTO evs, out, any_rich
+    FROM numbered n;
+
+    IF evs IS NOT NULL THEN
+        PERFORM chirp_apply_tweets_created(evs);
+    END IF;
+
+    IF any_rich IS NOT TRUE THEN
+        RETURN QUERY SELECT * FROM unnest(out);
+        RETURN;
+    END IF;
+    FOREACH one IN ARRAY out LOOP
+        IF one.o_kind = 'rich' THEN
+            IF one.o_json IS NULL THEN
+                SELECT * INTO one_event FROM events WHERE seq = one.o_seq;
+                SELECT * INTO one_tweet FROM tweets WHERE id = one.o_tid;
+                one := ROW(chirp_ok(201, jsonb_build_object('tweet', chirp_rec_tweet(one_tweet, one.o_actor)),
+                                    one_event)::json,
+                           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                           NULL, NULL, NULL, NULL, NULL);
+            ELSE
+                one := ROW(one.o_json, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                           NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+            END IF;
+        END IF;
+        RETURN NEXT one;
+    END LOOP;
+END $$;
+
+-- 'like', a run of commands cmds[first_ord..last_ord] set-wise: the actor (401) and the tweet,
+-- not deleted (404), must exist; a like is appended when the user does not like the tweet yet
+-- and it is the first such like in the run. One statement decides and appends the run, one
+-- applies it (chirp_apply_tweets_liked), then the answers with the counts after the run: raw
+-- columns without Idempotency-Key (o_kind 'like'; o_seq NULL when nothing was appended),
+-- otherwise a record (o_json) built after the apply. Each liked tweet's record is built once
+-- per run, before the apply; the writer fills in the likes and the liker's flags (o_base,
+-- o_for_author: see migrations/008_exec_row.sql).
+CREATE OR REPLACE FUNCTION chirp_decide_likes(cmds jsonb, first_ord bigint, last_ord bigint)
+RETURNS SETOF chirp_exec_row
+LANGUAGE plpgsql SET jit = off SET enable_nestloop = off AS $$
+DECLARE
+    evs events[];
+    out chirp_exec_row[];
+    any_rich boolean;
+    tw_ids bigint[];
+    tw_base text[];
+    tw_for_author text[];
+    one chirp_exec_row;
+    one_event events;
+    one_tweet tweets;
+BEGIN
+    WITH raw AS MATERIALIZED (
+        SELECT x.ord, (x.cmd->>'actor')::bigint AS actor,
+               (x.cmd->'args'->>'tweetId')::bigint AS tweet_id, x.cmd ? 'idem' AS rich
+        FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
+        WHERE x.ord BETWEEN first_ord AND last_ord),
+    known_users AS MATERIALIZED (
+        SELECT u.id, u.handle, u.display_name FROM users u
+        WHERE u.id = ANY ((SELECT array_agg(DISTINCT r.actor) FROM raw r)::bigint[])),
+    known_tweets AS MATERIALIZED (
+        SELECT t.id, t.author_id FROM tweets t
+        WHERE t.id = ANY ((SELECT array_agg(DISTINCT r.tweet_id) FROM raw r)::bigint[])
+          AND NOT t.deleted),
+    input AS MATERIALIZED (
+        SELECT r.ord, r.rich, u.id AS actor, u.handle, u.display_name, t.id AS tweet_id,
+               t.author_id AS author
+        FROM raw r
+        LEFT JOIN known_users u ON u.id = r.actor
+        LEFT JOIN known_tweets t ON t.id = r.tweet_id
+        ORDER BY r.ord),
+    -- A like is new when the user has not liked the tweet and it is the first in this run.
+    flagged AS MATERIALIZED (
+        SELECT i.*,
+               i.actor IS NOT NULL AND i.tweet_id IS NOT NULL
+               AND i.ord = min(i.ord) OVER (PARTITION BY i.actor, i.tweet_id)
+               AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.tweet_id = i.tweet_id
+                                                       AND l.user_id = i.actor) AS fresh
+        FROM input i ORDER BY i.ord),
+    numbered AS MATERIALIZED (
+        SELECT f.*, CASE WHEN f.fresh THEN nextval('event_seq') END AS seq,
+               CASE WHEN f.fresh THEN gen_random_uuid() END AS eid,
+               clock_timestamp() AS created_at
+        FROM flagged f),
+    ev AS (
+        INSERT INTO events (seq, id, type, user_id, payload, created_at)
+        SELECT n.seq, n.eid, 'TweetLiked', n.actor,
+               jsonb_build_object('tweetId', n.tweet_id::text, 'authorId', n.author::text),
+               n.created_at
+        FROM numbered n WHERE n.fresh ORDER BY n.seq
+        RETURNING *),
+    -- Each liked tweet's record (records.sql) once for nobody and once for its author, before
+    -- the run; the writer sets the likes, and the liker's flags, before it renders them. (A
+    -- tweet that is not a retweet has no original: chirp_rec_tweet is then
+    -- chirp_rec_tweet_flat, at less than half the cost.)
+    tw AS MATERIALIZED (
+        SELECT t.id,
+               (CASE WHEN t.retweet_of IS NULL THEN chirp_rec_tweet_flat(t, NULL)
+                     ELSE chirp_rec_tweet(t, NULL) END)::text AS base,
+               (CASE WHEN t.retweet_of IS NULL THEN chirp_rec_tweet_flat(t, t.author_id)
+                     ELSE chirp_rec_tweet(t, t.author_id) END)::text AS for_author
+        FROM tweets t
+        WHERE t.id = ANY ((SELECT array_agg(k.id) FROM known_tweets k)::bigint[])
+          AND EXISTS (SELECT 1 FROM raw WHERE NOT raw.rich))
+    SELECT (SELECT array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id, ev.payload, ev.created_at,
+                                 ev.version)::events ORDER BY ev.seq) FROM ev),
+           array_agg(ROW(
+               CASE WHEN n.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json
+                    WHEN n.tweet_id IS NULL THEN chirp_err(404, 'not_found', 'no such tweet')::json
+               END,
+               CASE WHEN n.rich THEN 'rich' ELSE 'like' END, n.seq, n.tweet_id, n.actor, n.eid,
+               CASE WHEN n.fresh THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
+               NULL, n.handle, n.display_name, NULL, n.author, NULL, NULL, NULL,
+               EXISTS (SELECT 1 FROM tweets x WHERE x.retweet_of = n.tweet_id
+                       AND x.author_id = n.actor AND NOT x.deleted),
+               NULL, NULL)::chirp_exec_row ORDER BY n.ord),
+           bool_or(n.rich),
+           (SELECT array_agg(tw.id ORDER BY tw.id) FROM tw),
+           (SELECT array_agg(tw.base ORDER BY tw.id) FROM tw),
+           (SELECT array_agg(tw.for_author ORDER BY tw.id) FROM tw)
+    INTO evs, out, any_rich, tw_ids, tw_base, tw_for_author
+    FROM numbered n;
+
+    IF evs IS NOT NULL THEN
+        PERFORM chirp_apply_tweets_liked(evs);
+    END IF;
+
+    IF any_rich IS NOT TRUE THEN
+        -- The counts after the whole run.
+        RETURN QUERY
+            SELECT o.o_json, o.o_kind, o.o_seq, o.o_tid, o.o_actor, o.o_eid, o.o_ts, o.o_content,
+                   o.o_handle, o.o_name, o.o_hashtags, o.o_author, s.likes, s.retweets,
+                   s.replies, o.o_flag, w.base, w.for_author
+            FROM unnest(out) WITH ORDINALITY o
+            LEFT JOIN (SELECT * FROM tweet_stats x WHERE x.tweet_id = ANY (tw_ids)) s
+                   ON s.tweet_id = o.o_tid
+            LEFT JOIN unnest(tw_ids, tw_base, tw_for_author) AS w(id, base, for_author)
+                   ON w.id = o.o_tid
+            ORDER BY o.ordinality;
+        RETURN;
+    END IF;
+    FOREACH one IN ARRAY out LOOP
+        IF one.o_kind = 'rich' THEN
+            IF one.o_json IS NULL THEN
+                one_event := NULL;
+                IF one.o_seq IS NOT NULL THEN
+                    SELECT * INTO one_event FROM events WHERE seq = one.o_seq;
+                END IF;
+                SELECT * INTO one_tweet FROM tweets WHERE id = one.o_tid;
+                one := ROW(chirp_ok(200, jsonb_build_object('tweet', chirp_rec_tweet(one_tweet, one.o_actor)),
+                                    one_event)::json,
+                           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                           NULL, NULL, NULL, NULL, NULL);
+            ELSE
+                one := ROW(one.o_json, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                           NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+            END IF;
+        ELSE
+            SELECT s.likes, s.retweets, s.replies INTO one.o_likes, one.o_retweets, one.o_replies
+            FROM tweet_stats s WHERE s.tweet_id = one.o_tid;
+            one.o_base := tw_base[array_position(tw_ids, one.o_tid)];
+            one.o_for_author := tw_for_author[array_position(tw_ids, one.o_tid)];
+        END IF;
+        RETURN NEXT one;
+    END LOOP;
 END $$;

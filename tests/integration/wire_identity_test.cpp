@@ -4,11 +4,11 @@
 // between, on the raw bytes (never on parsed JSON), for User, UserRef, Tweet (plain, reply,
 // retweet), Notification, Conversation, Message, the live Event and the audit Event.
 //
-// Reads (REST, replay) render with domain/wire. The writer's answers and live frames move to
-// the same renderers in the `store` branch: until it is merged, the comparisons that involve
-// a write's answer or a live frame (same_write) are reported but only enforced when
-// write_side_converted is true or CHIRP_TEST_WIRE_WRITES is set. Reads against reads, replay
-// against REST, and SSE against the live frame (same) are always enforced.
+// Reads (REST, replay) and, since the `store` branch, the writer's answers and live frames
+// render with domain/wire. The comparisons that involve a write's answer or a live frame
+// (same_write) are enforced while write_side_converted is true (set it to false, or unset it
+// with CHIRP_TEST_WIRE_WRITES, to only print them); reads against reads, replay against REST,
+// and SSE against the live frame (same) are always enforced.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -26,8 +26,8 @@ using json = nlohmann::json;
 
 namespace {
 
-// Flip when the `store` branch (writer answers and live frames through domain/wire) is in.
-constexpr bool write_side_converted = false;
+// The writer's answers and live frames go through domain/wire (the `store` branch).
+constexpr bool write_side_converted = true;
 
 bool enforce_writes() {
     return write_side_converted || std::getenv("CHIRP_TEST_WIRE_WRITES") != nullptr;

@@ -16,6 +16,7 @@
 
 #include "chirp/domain/errc.hpp"
 #include "chirp/store/reads.hpp"
+#include "chirp/domain/wire.hpp"
 
 namespace chirp {
 struct config;
@@ -26,9 +27,10 @@ struct registry;
 
 namespace chirp::store {
 
-enum class channel_kind { timeline, notifications, messages };
+using channel_kind = domain::channel;
 
-// One event to deliver live after its commit: a frame serialized once and shared.
+// One event to deliver live after its commit: the typed event and its frame, rendered once
+// (domain::render_frame) and shared.
 struct delivery {
     channel_kind channel = channel_kind::timeline;
     long long seq = 0;
@@ -38,12 +40,13 @@ struct delivery {
     long long conversation = 0;    // MessageSent
     bool follow_change = false;    // UserFollowed / UserUnfollowed (no frame)
     std::vector<long long> users;  // notifications / messages: the recipients
-    std::shared_ptr<const std::string> frame;  // {"type":"event","channel",...}
+    std::shared_ptr<const std::string> frame;    // {"type":"event","channel",...}
+    std::shared_ptr<const domain::event> event;  // what `frame` renders; null: follow
 };
 
 struct write_result {
     unsigned status = 503;
-    std::string body;       // JSON text
+    std::string body;       // JSON text, rendered by domain/wire (the answer's bytes)
     long long seq = 0;      // of the (last) appended event; 0 when nothing was appended
     bool replayed = false;  // answered from an Idempotency-Key record
     std::vector<delivery> deliveries;
@@ -117,8 +120,5 @@ std::unique_ptr<event_store> create_event_store(boost::asio::io_context& ioc, co
 
 // Blocking maintenance used by `chirpd rebuild-projections`: returns events replayed.
 long long rebuild_projections(const std::string& database_url);
-
-// Parses the chirp_exec result of one command into a write_result (frames included).
-write_result parse_write_result(const nlohmann::json& r);
 
 }  // namespace chirp::store
