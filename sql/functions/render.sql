@@ -1,8 +1,8 @@
 -- Rendering: the JSON views of users, tweets, notifications, conversations, messages and
 -- events (chirp_*_json), the wire form of an event on a live stream (chirp_wire*), the
--- timestamp format (chirp_ts) and the live-frame envelope (chirp_frame). Shared by the REST
--- reads (src/store/queries.cpp), the answers and deliveries of chirp_decide/chirp_deliveries
--- and the replay functions (replay.sql).
+-- timestamp format (chirp_ts), used by the answers and deliveries of
+-- chirp_decide/chirp_deliveries. (REST reads and replay return typed rows and render in C++:
+-- src/store/readers.cpp, src/domain/wire.cpp.)
 --
 -- Like every file in sql/functions/, this is re-applied at every start (see
 -- src/store/migrations.cpp): edit a function here, in place; never in a numbered migration.
@@ -157,9 +157,3 @@ BEGIN
         'conversation', (SELECT chirp_conversation_json(c) FROM conversations c
                          WHERE c.id = (e.payload->>'conversationId')::bigint))));
 END $$;
-
-CREATE OR REPLACE FUNCTION chirp_frame(channel text, seq bigint, event jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT jsonb_build_object('type', 'event', 'channel', channel, 'seq', seq::text,
-                              'event', event)::text
-$$;

@@ -4,6 +4,14 @@
 DROP FUNCTION IF EXISTS chirp_exec(jsonb);
 DROP FUNCTION IF EXISTS chirp_exec_plain_tweets(jsonb, bigint, bigint);
 DROP FUNCTION IF EXISTS chirp_exec_likes(jsonb, bigint, bigint);
+-- Replay is a typed read now (src/store/typed_reads.cpp renders the frames in C++).
+DROP FUNCTION IF EXISTS chirp_replay_timeline(bigint, bigint, int);
+DROP FUNCTION IF EXISTS chirp_replay_notifications(bigint, bigint, int);
+DROP FUNCTION IF EXISTS chirp_replay_messages(bigint, bigint, int);
+DROP FUNCTION IF EXISTS chirp_replay_timeline_batch(bigint[], bigint[], int);
+DROP FUNCTION IF EXISTS chirp_replay_notifications_batch(bigint[], bigint[], int);
+DROP FUNCTION IF EXISTS chirp_replay_messages_batch(bigint[], bigint[], int);
+DROP FUNCTION IF EXISTS chirp_frame(text, bigint, jsonb);
 DROP FUNCTION IF EXISTS chirp_exec_plain_tweets_rows(jsonb, bigint, bigint);
 DROP FUNCTION IF EXISTS chirp_exec_likes_rows(jsonb, bigint, bigint);
 DROP FUNCTION IF EXISTS chirp_exec_run(text, jsonb, bigint, bigint);

@@ -48,7 +48,7 @@ void reader_pool::reader_loop() {
             job = std::move(queue_.front());
             queue_.pop_front();
         }
-        read_result res;
+        errc failed = errc::ok;
         try {
             if (!conn || !conn->is_open()) {
                 conn.reset();
@@ -56,23 +56,21 @@ void reader_pool::reader_loop() {
                 for (const auto& q : named_queries())
                     conn->prepare(std::string(q.name), std::string(q.sql));
             }
-            pqxx::nontransaction tx(*conn);
-            auto r = tx.exec_prepared(job.name, pqxx::prepare::make_dynamic_params(job.params));
-            if (!r.empty() && !r[0][0].is_null()) res.json = r[0][0].c_str();
+            job.run(conn.get(), errc::ok);
         } catch (const pqxx::broken_connection& e) {
             spdlog::warn("database reader: {}", e.what());
             conn.reset();
-            res.code = errc::unavailable;
+            failed = errc::unavailable;
         } catch (const pqxx::data_exception& e) {
             // Parameters the handler validated should never get here; treat as bad input.
-            spdlog::warn("query {}: {}", job.name, e.what());
-            res.code = errc::bad_request;
+            spdlog::warn("read {}: {}", job.name, e.what());
+            failed = errc::bad_request;
         } catch (const std::exception& e) {
-            spdlog::error("query {}: {}", job.name, e.what());
+            spdlog::error("read {}: {}", job.name, e.what());
             if (conn && !conn->is_open()) conn.reset();
-            res.code = errc::unavailable;
+            failed = errc::unavailable;
         }
-        job.done(std::move(res));
+        if (failed != errc::ok) job.run(nullptr, failed);
     }
 }
 

@@ -1,11 +1,13 @@
-// The reader pool: a few threads, each with its own connection and the named queries
-// (queries.cpp) prepared on it, taking reads from one bounded queue.
+// The reader pool: a few threads, each with its own connection and the named statements
+// (queries.cpp) prepared on it, taking typed reads (typed_reads.cpp) from one bounded queue.
 #pragma once
 
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <mutex>
+#include <pqxx/connection>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,10 +23,11 @@ public:
     reader_pool(const reader_pool&) = delete;
     reader_pool& operator=(const reader_pool&) = delete;
 
+    // A read: runs once with the thread's connection, or (when connecting or a statement
+    // threw before it answered) with nullptr and the error.
     struct pending {
-        std::string name;
-        std::vector<std::string> params;  // "" is NULL
-        completion<read_result> done;
+        const char* name = "";
+        std::function<void(pqxx::connection*, errc)> run;
     };
 
     // False when the queue is full or the pool stops.

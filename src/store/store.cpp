@@ -2,7 +2,8 @@
 // The loop never touches PostgreSQL. Two kinds of threads own connections:
 //  - one event writer (writer.cpp) appends every queued command in one group commit, and its
 //    completer maps the committed rows to answers and live frames (exec_result.cpp);
-//  - reader threads (readers.cpp, cfg.db_threads) take named queries from a bounded queue.
+//  - reader threads (readers.cpp, cfg.db_threads) take typed reads (typed_reads.cpp: rows →
+//    domain values) from a bounded queue.
 // Both post their results to the loop. This file is the seam the rest of chirpd sees.
 #include "chirp/store/store.hpp"
 
@@ -13,6 +14,7 @@
 
 #include "chirp/config/config.hpp"
 #include "readers.hpp"
+#include "typed_reads.hpp"
 #include "writer.hpp"
 
 namespace asio = boost::asio;
@@ -48,23 +50,118 @@ public:
             asio::use_awaitable);
     }
 
-    asio::awaitable<read_result> query(std::string_view name,
-                                       std::vector<std::string> params) override {
-        return asio::async_initiate<const asio::use_awaitable_t<>, void(read_result)>(
-            [this, n = std::string(name), params = std::move(params)](auto handler) mutable {
-                reader_pool::pending job{std::move(n), std::move(params),
-                                         make_completion<read_result>(std::move(handler))};
-                if (readers_.enqueue(job)) return;
-                job.done(read_result{errc::unavailable, std::nullopt});
-            },
-            asio::use_awaitable);
+    read<user_credentials> credentials(std::string handle) override {
+        return run_read<user_credentials>(
+            "credentials", [h = std::move(handle)](conn_t& c) { return reads::credentials(c, h); });
+    }
+    read<domain::user> user_by_id(long long id) override {
+        return run_read<domain::user>("user_by_id",
+                                      [id](conn_t& c) { return reads::user_by_id(c, id); });
+    }
+    read<domain::user> user_by_handle(std::string handle, long long viewer) override {
+        return run_read<domain::user>("user_by_handle", [h = std::move(handle), viewer](conn_t& c) {
+            return reads::user_by_handle(c, h, viewer);
+        });
+    }
+    read<std::vector<domain::user>> search_users(std::string prefix, int limit,
+                                                 long long viewer) override {
+        return run_read<std::vector<domain::user>>(
+            "search_users", [p = std::move(prefix), limit, viewer](conn_t& c) {
+                return reads::search_users(c, p, limit, viewer);
+            });
+    }
+    read<page<domain::user>> follow_page(bool followers, std::string handle, long long before,
+                                         int limit, long long viewer) override {
+        return run_read<page<domain::user>>(
+            "follow_page", [followers, h = std::move(handle), before, limit, viewer](conn_t& c) {
+                return reads::follow_page(c, followers, h, before, limit, viewer);
+            });
+    }
+    read<page<domain::tweet>> user_tweets(std::string handle, long long before, int limit,
+                                          long long viewer) override {
+        return run_read<page<domain::tweet>>(
+            "user_tweets", [h = std::move(handle), before, limit, viewer](conn_t& c) {
+                return reads::user_tweets(c, h, before, limit, viewer);
+            });
+    }
+    read<domain::tweet> tweet(long long id, long long viewer) override {
+        return run_read<domain::tweet>(
+            "tweet", [id, viewer](conn_t& c) { return reads::tweet(c, id, viewer); });
+    }
+    read<page<domain::tweet>> replies(long long id, long long before, int limit,
+                                      long long viewer) override {
+        return run_read<page<domain::tweet>>(
+            "replies", [=](conn_t& c) { return reads::replies(c, id, before, limit, viewer); });
+    }
+    read<page<domain::tweet>> home_timeline(long long user, long long before, int limit) override {
+        return run_read<page<domain::tweet>>("home_timeline", [=](conn_t& c) {
+            return reads::home_timeline(c, user, before, limit);
+        });
+    }
+    read<notifications_page> notifications(long long user, long long before, int limit) override {
+        return run_read<notifications_page>("notifications", [=](conn_t& c) {
+            return reads::notifications(c, user, before, limit);
+        });
+    }
+    read<page<domain::audit_event>> events(long long user, long long after, int limit) override {
+        return run_read<page<domain::audit_event>>(
+            "events", [=](conn_t& c) { return reads::events(c, user, after, limit); });
+    }
+    read<std::vector<domain::conversation>> conversations(long long user) override {
+        return run_read<std::vector<domain::conversation>>(
+            "conversations", [=](conn_t& c) { return reads::conversations(c, user); });
+    }
+    read<page<domain::message>> messages(long long conversation, long long user, long long before,
+                                         int limit) override {
+        return run_read<page<domain::message>>("messages", [=](conn_t& c) {
+            return reads::messages(c, conversation, user, before, limit);
+        });
+    }
+    read<std::vector<long long>> conversation_members(long long conversation) override {
+        return run_read<std::vector<long long>>("conversation_members", [=](conn_t& c) {
+            return reads::conversation_members(c, conversation);
+        });
+    }
+    read<std::vector<long long>> celebrity_followees(long long user, long long threshold) override {
+        return run_read<std::vector<long long>>("celebrity_followees", [=](conn_t& c) {
+            return reads::celebrity_followees(c, user, threshold);
+        });
+    }
+    read<follower_ids> followers_of(long long author) override {
+        return run_read<follower_ids>("followers_of",
+                                      [=](conn_t& c) { return reads::followers_of(c, author); });
+    }
+    read<stats_counts> counts() override {
+        return run_read<stats_counts>("counts", [](conn_t& c) { return reads::counts(c); });
+    }
+    read<home_list> home_ids(long long user, int max) override {
+        return run_read<home_list>("home_ids",
+                                   [=](conn_t& c) { return reads::home_ids(c, user, max); });
+    }
+    read<home_fill> home_records(std::vector<long long> ids, long long viewer,
+                                 std::vector<long long> flag_ids) override {
+        return run_read<home_fill>(
+            "home_records", [ids = std::move(ids), viewer, f = std::move(flag_ids)](conn_t& c) {
+                return reads::home_records(c, ids, viewer, f);
+            });
+    }
+    read<replay_answer> replay(domain::channel stream, std::vector<replay_request> requests,
+                               int limit) override {
+        return run_read<replay_answer>("replay",
+                                       [stream, r = std::move(requests), limit](conn_t& c) {
+                                           return reads::replay(c, stream, r, limit);
+                                       });
     }
 
     void on_committed(commit_hook fn) override { committed_hook_ = std::move(fn); }
 
     asio::awaitable<bool> ping() override {
-        auto r = co_await query("ping", {});
-        co_return r.code == errc::ok;
+        auto r = co_await run_read<bool>("ping", [](conn_t& c) {
+            pqxx::nontransaction tx(c);
+            tx.exec_prepared("ping");
+            return result<bool>(true);
+        });
+        co_return r.has_value();
     }
 
     void stop() override {
@@ -73,6 +170,26 @@ public:
     }
 
 private:
+    using conn_t = pqxx::connection;
+
+    // Queues `fn` (conn_t& → result<T>) for a reader thread. Not a coroutine: see submit().
+    template <class T, class F>
+    asio::awaitable<result<T>> run_read(const char* name, F fn) {
+        return asio::async_initiate<const asio::use_awaitable_t<>, void(result<T>)>(
+            [this, name, fn = std::move(fn)](auto handler) mutable {
+                auto done = make_completion<result<T>>(std::move(handler));
+                reader_pool::pending job{name, [fn = std::move(fn), done](conn_t* c, errc e) {
+                                             if (c == nullptr)
+                                                 done(result<T>(e));
+                                             else
+                                                 done(fn(*c));
+                                         }};
+                if (readers_.enqueue(job)) return;
+                done(result<T>(errc::unavailable));
+            },
+            asio::use_awaitable);
+    }
+
     commit_hook committed_hook_;
     event_writer writer_;
     reader_pool readers_;

@@ -3,12 +3,13 @@
 //  - users:  home list = the newest list_max ids of tweets by (followees + self) that were
 //            live when fetched, kept current in place as tweets are created, plus the set of
 //            authors it covers; and the user's own "liked / retweeted by me" flags per tweet.
-//  - tweets: one record per tweet id: the immutable parts of its JSON, pre-rendered by
-//            PostgreSQL as jsonb text fragments, plus the mutable counts and `deleted`.
-// A page = walk the list, skip deleted tweets (and retweets of deleted ones), splice the
-// fragments, counts and flags: byte for byte the text of the `timeline` query (jsonb key
-// order, ", " and ": " separators). Misses of a page go to PostgreSQL in ONE query (reader
-// thread), a cold list in one more. Past the end of a full list the caller asks PostgreSQL.
+//  - tweets: one record per tweet id: the typed tweet (domain::tweet, counts kept current)
+//            and `deleted`.
+// A page = walk the list, skip deleted tweets (and retweets of deleted ones), render each
+// with the viewer's flags and its original through domain::render, the one tweet renderer:
+// byte for byte the page the store's home_timeline read renders. Misses of a page go to
+// PostgreSQL in ONE read (reader thread), a cold list in one more. Past the end of a full
+// list the caller asks PostgreSQL.
 //
 // Coherence. Every process, after each commit and before the answer leaves (on_committed),
 // sends ONE Lua call to Redis: INCR chirp:tweets:ver, PUBLISH chirp:tweets "<ver> <items>"
@@ -43,6 +44,7 @@
 #include <unordered_set>
 
 #include "chirp/config/config.hpp"
+#include "chirp/domain/wire.hpp"
 #include "chirp/redis/redis.hpp"
 #include "chirp/store/store.hpp"
 #include "chirp/util/strings.hpp"
@@ -78,11 +80,7 @@ constexpr const char* publish_script =
 struct tweet_rec {
     long long id = 0, author = 0, reply_to = 0, retweet_of = 0;
     bool deleted = false;
-    long long likes = 0, retweets = 0, replies = 0;
-    std::string id_text;
-    std::string frag1;  // , "author": A, "content": C, "replies":
-    std::string frag2;  // , "replyTo": R, "hashtags": H, "mentions": M, "retweets":
-    std::string frag3;  // , "createdAt": T, "likedByMe":
+    domain::tweet wire;  // what the page shows (counts kept current; no flags, no original)
     clock::time_point fetched{};
 };
 using tweet_ptr = std::shared_ptr<tweet_rec>;
@@ -422,51 +420,24 @@ private:
                 if (auto it = me->flags.find(id); it != me->flags.end()) return it->second;
             return 0;
         };
+        auto to_flags = [](std::uint8_t f) {
+            return domain::viewer_flags{(f & liked_bit) != 0, (f & retweeted_bit) != 0};
+        };
         std::string out;
         out.reserve(64 + items.size() * 700);
-        out += "{\"items\": [";
+        domain::open_page(out);
         for (std::size_t i = 0; i < items.size(); ++i) {
-            if (i != 0) out += ", ";
-            render(out, *items[i], flags_of(items[i]->id), originals[i],
-                   originals[i] ? flags_of(originals[i]->id) : 0);
+            if (i != 0) out += ',';
+            const tweet_rec* o = originals[i];
+            domain::render(out, items[i]->wire, to_flags(flags_of(items[i]->id)),
+                           o != nullptr ? &o->wire : nullptr,
+                           to_flags(o != nullptr ? flags_of(o->id) : 0));
         }
-        out += "], \"nextCursor\": ";
-        if (!items.empty() && items.size() == static_cast<std::size_t>(limit)) {
-            out += '"';
-            out += items.back()->id_text;
-            out += '"';
-        } else {
-            out += "null";
-        }
-        out += '}';
+        domain::page_meta meta;
+        if (!items.empty() && items.size() == static_cast<std::size_t>(limit))
+            meta.next_cursor = std::to_string(items.back()->id);
+        domain::close_page(out, meta);
         co_return out;
-    }
-
-    static void render_flat(std::string& out, const tweet_rec& t, std::uint8_t flags,
-                            const tweet_rec* original, std::uint8_t original_flags) {
-        out += "{\"id\": \"";
-        out += t.id_text;
-        out += "\", \"likes\": ";
-        out += std::to_string(t.likes);
-        out += t.frag1;
-        out += std::to_string(t.replies);
-        out += t.frag2;
-        out += std::to_string(t.retweets);
-        out += t.frag3;
-        out += (flags & liked_bit) ? "true" : "false";
-        out += ", \"retweetOf\": ";
-        if (original != nullptr)
-            render_flat(out, *original, original_flags, nullptr, 0);
-        else
-            out += "null";
-        out += ", \"retweetedByMe\": ";
-        out += (flags & retweeted_bit) ? "true" : "false";
-        out += '}';
-    }
-
-    static void render(std::string& out, const tweet_rec& t, std::uint8_t flags,
-                       const tweet_rec* original, std::uint8_t original_flags) {
-        render_flat(out, t, flags, original, original_flags);
     }
 
     const tweet_rec* lookup(long long id, const std::unordered_map<long long, tweet_ptr>& got,
@@ -497,14 +468,9 @@ private:
 
     asio::awaitable<bool> fill_list(long long user, long long v0, std::uint64_t gen0) {
         ++list_fills_;
-        auto params = util::strings(std::to_string(user), std::to_string(list_max));
-        auto r = co_await store_.query("tl_home", std::move(params));
-        if (r.code != errc::ok || !r.json) co_return false;
-        auto j = json::parse(*r.json, nullptr, false);
-        if (!j.is_object()) co_return false;
-        std::vector<long long> ids, authors;
-        for (const auto& x : j["ids"]) ids.push_back(x.get<long long>());
-        for (const auto& x : j["authors"]) authors.push_back(x.get<long long>());
+        auto r = co_await store_.home_ids(user, static_cast<int>(list_max));
+        if (!r) co_return false;
+        std::vector<long long> ids = std::move(r->ids), authors = std::move(r->authors);
         std::sort(authors.begin(), authors.end());
         const bool full = ids.size() >= static_cast<std::size_t>(list_max);
         const auto changes = changes_since(v0, gen0);
@@ -536,14 +502,8 @@ private:
                                       std::unordered_map<long long, std::uint8_t>& got_flags,
                                       long long v0, std::uint64_t gen0) {
         ++tweet_fills_;
-        json ids = json::array(), fids = json::array();
-        for (auto id : missing) ids.push_back(id);
-        for (auto id : missing_flags) fids.push_back(id);
-        auto params = util::strings(ids.dump(), std::to_string(user), fids.dump());
-        auto r = co_await store_.query("tl_fill", std::move(params));
-        if (r.code != errc::ok || !r.json) co_return false;
-        auto j = json::parse(*r.json, nullptr, false);
-        if (!j.is_object()) co_return false;
+        auto r = co_await store_.home_records(missing, user, missing_flags);
+        if (!r) co_return false;
         const auto changes = changes_since(v0, gen0);
         std::unordered_set<long long> untrusted;
         bool all_parents = false, flags_changed = false;
@@ -557,30 +517,20 @@ private:
             }
         }
         const auto now = clock::now();
-        for (const auto& row : j["tweets"]) {
-            if (!row.is_array() || row.size() != 14) co_return false;
+        for (auto& rec : r->tweets) {
             auto t = std::make_shared<tweet_rec>();
-            t->id = row[0].get<long long>();
-            t->author = row[1].get<long long>();
-            t->deleted = row[2].get<bool>();
-            t->reply_to = row[3].get<long long>();
-            t->retweet_of = row[4].get<long long>();
-            t->likes = row[5].get<long long>();
-            t->retweets = row[6].get<long long>();
-            t->replies = row[7].get<long long>();
-            t->id_text = std::to_string(t->id);
-            t->frag1 = ", \"author\": " + row[8].get<std::string>() +
-                       ", \"content\": " + row[9].get<std::string>() + ", \"replies\": ";
-            t->frag2 = ", \"replyTo\": " + row[11].get<std::string>() +
-                       ", \"hashtags\": " + row[12].get<std::string>() +
-                       ", \"mentions\": " + row[13].get<std::string>() + ", \"retweets\": ";
-            t->frag3 = ", \"createdAt\": " + row[10].get<std::string>() + ", \"likedByMe\": ";
+            t->id = rec.tweet.id;
+            t->author = rec.tweet.author.id;
+            t->deleted = rec.deleted;
+            t->reply_to = rec.tweet.reply_to.value_or(0);
+            t->retweet_of = rec.retweet_of_id;
+            t->wire = std::move(rec.tweet);
             t->fetched = now;
             got[t->id] = t;
             // Cache it unless a change it may predate arrived meanwhile (deletions are final).
             const bool trusted =
                 t->deleted || (changes && !untrusted.count(t->id) &&
-                               !(all_parents && (t->replies > 0 || t->retweets > 0)));
+                               !(all_parents && (t->wire.replies > 0 || t->wire.retweets > 0)));
             if (trusted) put_tweet(t);
         }
         // Ids that do not exist (cannot happen for listed ids, but never loop on them).
@@ -589,13 +539,13 @@ private:
                 auto t = std::make_shared<tweet_rec>();
                 t->id = id;
                 t->deleted = true;
-                t->id_text = std::to_string(id);
+                t->wire.id = id;
                 got[id] = t;
             }
         std::unordered_map<long long, std::uint8_t> flags;
-        for (const auto& x : j["flagged"]) flags[x.get<long long>()] = 0;
-        for (const auto& x : j["liked"]) flags[x.get<long long>()] |= liked_bit;
-        for (const auto& x : j["retweeted"]) flags[x.get<long long>()] |= retweeted_bit;
+        for (auto x : r->flagged) flags[x] = 0;
+        for (auto x : r->liked) flags[x] |= liked_bit;
+        for (auto x : r->retweeted) flags[x] |= retweeted_bit;
         for (auto id : missing_flags) flags.emplace(id, 0);
         const bool cache_flags = changes && !flags_changed;
         user_rec* u = cache_flags ? &touch_user(user) : nullptr;
@@ -861,14 +811,14 @@ private:
         t->id = id;
         t->author = author;
         t->deleted = true;
-        t->id_text = std::to_string(id);
+        t->wire.id = id;
         put_tweet(t);
         if (reply_to < 0 || retweet_of < 0) {
             // Parents unknown: any tweet with replies or retweets may have lost one.
             cs.all_parents = true;
             for (auto it = tweets_.begin(); it != tweets_.end();) {
                 const auto& r = *it->second.rec;
-                if (!r.deleted && (r.replies > 0 || r.retweets > 0)) {
+                if (!r.deleted && (r.wire.replies > 0 || r.wire.retweets > 0)) {
                     tweet_lru_.erase(it->second.lru);
                     it = tweets_.erase(it);
                 } else {
@@ -885,9 +835,9 @@ private:
                  long long retweets, long long replies) {
         if (auto it = tweets_.find(id); it != tweets_.end() && !it->second.rec->deleted) {
             auto& r = *it->second.rec;
-            r.likes = likes;
-            r.retweets = retweets;
-            r.replies = replies;
+            r.wire.likes = likes;
+            r.wire.retweets = retweets;
+            r.wire.replies = replies;
         }
         cs.tweets.push_back(id);
         set_flag(actor, id, liked_bit, liked);

@@ -62,17 +62,6 @@ constexpr std::string_view timeline_channel = "chirp:timeline";
 constexpr std::string_view nodes_channel = "chirp:nodes";
 constexpr auto node_ttl = std::chrono::seconds(15);
 
-std::vector<long long> parse_ids(const std::optional<std::string>& text) {
-    std::vector<long long> out;
-    if (!text) return out;
-    auto j = json::parse(*text, nullptr, false);
-    if (!j.is_array()) return out;
-    out.reserve(j.size());
-    for (const auto& x : j)
-        if (x.is_string()) out.push_back(std::stoll(x.get<std::string>()));
-    return out;
-}
-
 class realtime_impl final : public service, public hub {
 public:
     realtime_impl(asio::io_context& ioc, const config& cfg, metrics::registry& m,
@@ -380,7 +369,7 @@ private:
     }
 
     asio::awaitable<void> load_followers(long long author) {
-        auto r = co_await store_.query("follower_ids", util::strings(std::to_string(author)));
+        auto r = co_await store_.followers_of(author);
         auto& e = followers_[author];
         e.loading = false;
         if (e.invalidated) {
@@ -388,13 +377,9 @@ private:
             drain_timeline(0);  // loads again
             co_return;
         }
-        if (r.code == errc::ok && r.json) {
-            auto j = json::parse(*r.json, nullptr, false);
-            e.ids.clear();
-            if (j.is_object()) {
-                e.count = j.value("count", 0LL);
-                for (const auto& x : j["ids"]) e.ids.push_back(std::stoll(x.get<std::string>()));
-            }
+        if (r) {
+            e.count = r->count;
+            e.ids = std::move(r->ids);
             e.loaded = true;
             e.fetched = std::chrono::steady_clock::now();
         }
@@ -457,11 +442,9 @@ private:
             ids = c->second.ids;
         } else {
             const auto gen = follow_gen_;
-            auto celeb_args =
-                util::strings(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
-            auto r = co_await store_.query("celebrity_followees", std::move(celeb_args));
-            ids = parse_ids(r.json);
-            if (r.code == errc::ok && gen == follow_gen_) {
+            auto r = co_await store_.celebrity_followees(user, cfg_.celebrity_threshold);
+            if (r) ids = std::move(*r);
+            if (r && gen == follow_gen_) {
                 if (celeb_cache_.size() >= 100000) celeb_cache_.clear();
                 celeb_cache_[user] = celeb_entry{now, ids};
             }
@@ -495,9 +478,10 @@ private:
         if (auto it = conv_members_.find(conv);
             it != conv_members_.end() && now - it->second.first < std::chrono::seconds(30))
             co_return it->second.second;
-        auto r = co_await store_.query("conversation_members", util::strings(std::to_string(conv)));
-        auto ids = parse_ids(r.json);
-        if (r.code == errc::ok) conv_members_[conv] = {now, ids};
+        auto r = co_await store_.conversation_members(conv);
+        std::vector<long long> ids;
+        if (r) ids = std::move(*r);
+        if (r) conv_members_[conv] = {now, ids};
         if (conv_members_.size() > 10000) conv_members_.clear();
         co_return ids;
     }
@@ -647,8 +631,8 @@ private:
         for (const auto& [u, list] : local_)
             for (auto* s : list) any = any || s->wants_stats();
         if (!any) co_return;
-        auto r = co_await store_.query("stats_counts", std::vector<std::string>());
-        auto body = http::stats_json(metrics_, r.code == errc::ok ? r.json : std::nullopt, this);
+        auto r = co_await store_.counts();
+        auto body = http::stats_json(metrics_, r ? &*r : nullptr, this);
         auto frame =
             std::make_shared<const std::string>(R"({"type":"stats","stats":)" + body + "}");
         for (const auto& [u, list] : local_)

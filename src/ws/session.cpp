@@ -54,7 +54,7 @@ struct replay_frames {
     std::vector<std::shared_ptr<const std::string>> frames;
 };
 
-// Replays of many sessions in one query per stream (chirp_replay_*_batch, migration 006):
+// Replays of many sessions in one read per stream (event_store::replay, store/typed_reads.cpp):
 // after a reconnect storm thousands of sessions replay within a second, and one query each
 // queued them behind each other on the reader threads (and built every missed event's JSON
 // once per follower). Requests wait up to 2 ms for company, or until one of the (at most
@@ -123,30 +123,20 @@ private:
 
     static asio::awaitable<void> run(std::shared_ptr<replay_batcher> self, stream st,
                                      std::vector<request> batch) {
-        const char* name = st == stream::timeline        ? "replay_timeline_batch"
-                           : st == stream::notifications ? "replay_notifications_batch"
-                                                         : "replay_messages_batch";
-        std::string users = "{", sinces = "{";
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (i > 0) {
-                users += ',';
-                sinces += ',';
-            }
-            users += std::to_string(batch[i].user);
-            sinces += std::to_string(batch[i].since);
-        }
-        users += '}';
-        sinces += '}';
-        std::vector<std::string> params;
-        params.push_back(std::move(users));
-        params.push_back(std::move(sinces));
-        params.push_back(std::to_string(self->limit_));
-        auto r = co_await self->store_.query(name, std::move(params));
+        const auto ch = st == stream::timeline        ? domain::channel::timeline
+                        : st == stream::notifications ? domain::channel::notifications
+                                                      : domain::channel::messages;
+        std::vector<store::replay_request> requests;
+        requests.reserve(batch.size());
+        for (const auto& b : batch) requests.push_back({b.user, b.since});
+        auto r =
+            co_await self->store_.replay(ch, std::move(requests), static_cast<int>(self->limit_));
         std::vector<replay_frames> results(batch.size());
-        if (r.code != errc::ok) {
-            for (auto& x : results) x.code = r.code;
-        } else if (r.json) {
-            parse(*r.json, results);
+        if (!r) {
+            for (auto& x : results) x.code = r.error();
+        } else {
+            for (std::size_t i = 0; i < results.size() && i < r->size(); ++i)
+                results[i].frames = std::move((*r)[i]);
         }
         auto& l = self->lanes_[static_cast<std::size_t>(st)];
         --l.in_flight;
@@ -157,44 +147,6 @@ private:
                        });
         // Whatever queued meanwhile has waited long enough: next batch now.
         if (!l.armed) self->flush(st);
-    }
-
-    // See migration 006 for the format.
-    static void parse(const std::string& body, std::vector<replay_frames>& out) {
-        std::unordered_map<long long, std::shared_ptr<const std::string>> by_seq;
-        replay_frames* cur = nullptr;
-        for (std::size_t i = 0; i < body.size();) {
-            auto j = body.find('\n', i);
-            if (j == std::string::npos) j = body.size();
-            const std::string_view line(body.data() + i, j - i);
-            i = j + 1;
-            if (line.empty()) continue;
-            if (line[0] != '#') {
-                auto f = std::make_shared<const std::string>(line);
-                if (cur != nullptr)
-                    cur->frames.push_back(std::move(f));
-                else
-                    by_seq[frame_seq(line)] = std::move(f);
-                continue;
-            }
-            std::size_t k = 1;
-            std::size_t index = 0;
-            while (k < line.size() && line[k] >= '0' && line[k] <= '9')
-                index = index * 10 + static_cast<std::size_t>(line[k++] - '0');
-            cur = index >= 1 && index <= out.size() ? &out[index - 1] : nullptr;
-            while (cur != nullptr && k < line.size()) {
-                while (k < line.size() && line[k] == ' ') ++k;
-                long long seq = 0;
-                bool digits = false;
-                while (k < line.size() && line[k] >= '0' && line[k] <= '9') {
-                    seq = seq * 10 + (line[k++] - '0');
-                    digits = true;
-                }
-                if (!digits) break;
-                if (auto it = by_seq.find(seq); it != by_seq.end())
-                    cur->frames.push_back(it->second);
-            }
-        }
     }
 
     asio::io_context& ioc_;

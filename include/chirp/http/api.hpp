@@ -24,7 +24,8 @@ struct registry;
 }
 namespace store {
 class event_store;
-}
+struct stats_counts;
+}  // namespace store
 }  // namespace chirp
 
 namespace chirp::http {
@@ -133,9 +134,9 @@ const std::vector<route>& routes();
 // Matches req.path/verb; fills req.params. On no match, the error is 404 or 405 (with Allow).
 const route* match(request& req, errc& err, std::string& allow);
 
-// The body of /api/stats (also pushed on the WebSocket `stats` channel). counts_json: the
-// stats_counts query result, nullopt when PostgreSQL is down.
-std::string stats_json(const metrics::registry& m, const std::optional<std::string>& counts_json,
+// The body of /api/stats (also pushed on the WebSocket `stats` channel). counts: the store's
+// counts, nullptr when PostgreSQL is down.
+std::string stats_json(const metrics::registry& m, const store::stats_counts* counts,
                        const realtime_info* rt);
 
 // Runs a request through auth, routing and the handler; never throws.

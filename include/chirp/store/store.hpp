@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "chirp/domain/errc.hpp"
+#include "chirp/store/reads.hpp"
 #include "chirp/domain/wire.hpp"
 
 namespace chirp {
@@ -53,11 +54,6 @@ struct write_result {
     std::int64_t committed_unix_us = 0;  // system clock, comparable across processes
 };
 
-struct read_result {
-    errc code = errc::ok;             // ok, unavailable
-    std::optional<std::string> json;  // first column of the first row; nullopt for SQL NULL
-};
-
 class event_store {
 public:
     virtual ~event_store() = default;
@@ -66,9 +62,44 @@ public:
     // the commit (or with 503 when PostgreSQL is unavailable or the queue is full).
     virtual boost::asio::awaitable<write_result> submit(nlohmann::json command) = 0;
 
-    // Runs a named read (see queries.cpp) with text parameters ("" is NULL).
-    virtual boost::asio::awaitable<read_result> query(std::string_view name,
-                                                      std::vector<std::string> params) = 0;
+    // --- typed reads (reader threads; see typed_reads.cpp). A viewer or cursor of 0 is none.
+    template <class T>
+    using read = boost::asio::awaitable<result<T>>;
+
+    // Login: not_found for an unknown handle.
+    virtual read<user_credentials> credentials(std::string handle) = 0;
+    virtual read<domain::user> user_by_id(long long id) = 0;
+    virtual read<domain::user> user_by_handle(std::string handle, long long viewer) = 0;
+    virtual read<std::vector<domain::user>> search_users(std::string prefix, int limit,
+                                                         long long viewer) = 0;
+    // The followers (or followees) of a user, newest follow first; not_found: no such user.
+    virtual read<page<domain::user>> follow_page(bool followers, std::string handle,
+                                                 long long before, int limit, long long viewer) = 0;
+    virtual read<page<domain::tweet>> user_tweets(std::string handle, long long before, int limit,
+                                                  long long viewer) = 0;
+    virtual read<domain::tweet> tweet(long long id, long long viewer) = 0;
+    virtual read<page<domain::tweet>> replies(long long id, long long before, int limit,
+                                              long long viewer) = 0;
+    virtual read<page<domain::tweet>> home_timeline(long long user, long long before,
+                                                    int limit) = 0;
+    virtual read<notifications_page> notifications(long long user, long long before, int limit) = 0;
+    virtual read<page<domain::audit_event>> events(long long user, long long after, int limit) = 0;
+    virtual read<std::vector<domain::conversation>> conversations(long long user) = 0;
+    // not_found: no such conversation; forbidden: the user is not a participant.
+    virtual read<page<domain::message>> messages(long long conversation, long long user,
+                                                 long long before, int limit) = 0;
+    virtual read<std::vector<long long>> conversation_members(long long conversation) = 0;
+    virtual read<std::vector<long long>> celebrity_followees(long long user,
+                                                             long long threshold) = 0;
+    virtual read<follower_ids> followers_of(long long author) = 0;
+    virtual read<stats_counts> counts() = 0;
+    // The home-timeline cache's fills.
+    virtual read<home_list> home_ids(long long user, int max) = 0;
+    virtual read<home_fill> home_records(std::vector<long long> ids, long long viewer,
+                                         std::vector<long long> flag_ids) = 0;
+    // Replays of many sessions of one stream at once: frames rendered with the live renderer.
+    virtual read<replay_answer> replay(domain::channel stream, std::vector<replay_request> requests,
+                                       int limit) = 0;
 
     // Called on the loop for every committed write that has deliveries, before its writer
     // gets the answer: the hook calls `resume` to let the answer go, at once or once the
