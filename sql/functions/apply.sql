@@ -115,7 +115,7 @@ END $$;
 -- TweetLiked, set-wise: a like is new unless the user already likes the tweet (or liked it
 -- earlier in the run); a new like counts and notifies the tweet's author (not the actor).
 CREATE OR REPLACE FUNCTION chirp_apply_tweets_liked(evs events[]) RETURNS void
-LANGUAGE plpgsql SET jit = off AS $$
+LANGUAGE plpgsql SET jit = off SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     WITH ev AS MATERIALIZED (
         SELECT DISTINCT ON (e.user_id, (e.payload->>'tweetId')::bigint)

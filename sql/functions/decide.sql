@@ -220,7 +220,7 @@ BEGIN
         FROM numbered n WHERE n.err IS NULL ORDER BY n.seq
         RETURNING *)
     SELECT (SELECT array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id, ev.payload, ev.created_at,
-                                 ev.version)::events ORDER BY ev.seq) FROM ev),
+                                 ev.version)::events) FROM ev),
            array_agg(ROW(n.err::json, CASE WHEN n.rich THEN 'rich' ELSE 'tweet' END, n.seq,
                          n.tid, n.actor, n.eid,
                          CASE WHEN n.err IS NULL
@@ -269,7 +269,8 @@ END $$;
 -- o_for_author: see migrations/008_exec_row.sql).
 CREATE OR REPLACE FUNCTION chirp_decide_likes(cmds jsonb, first_ord bigint, last_ord bigint)
 RETURNS SETOF chirp_exec_row
-LANGUAGE plpgsql SET jit = off SET enable_nestloop = off AS $$
+LANGUAGE plpgsql SET jit = off SET enable_nestloop = off
+    SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     evs events[];
     out chirp_exec_row[];
@@ -334,7 +335,7 @@ BEGIN
         WHERE t.id = ANY ((SELECT array_agg(k.id) FROM known_tweets k)::bigint[])
           AND EXISTS (SELECT 1 FROM raw WHERE NOT raw.rich))
     SELECT (SELECT array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id, ev.payload, ev.created_at,
-                                 ev.version)::events ORDER BY ev.seq) FROM ev),
+                                 ev.version)::events) FROM ev),
            array_agg(ROW(
                CASE WHEN n.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json
                     WHEN n.tweet_id IS NULL THEN chirp_err(404, 'not_found', 'no such tweet')::json
