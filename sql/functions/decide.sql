@@ -8,8 +8,11 @@
 -- The dispatcher (chirp_exec_rows, exec.sql) sends runs of tweets and of likes without
 -- Idempotency-Key to the set-wise decides, and a command with one as a run of one. The
 -- set-wise decides answer a plain tweet (no reply, no mention) or a like without
--- Idempotency-Key with raw columns the writer renders (see migrations/008_exec_row.sql), any
--- other command with JSON (o_json).
+-- Idempotency-Key with raw columns (see migrations/008_exec_row.sql), any other command with
+-- o_json: {status, body, seq, deliveries}, as data: the body is {<shape>: record}
+-- (records.sql), the deliveries records too (chirp_deliveries). The event writer maps both into
+-- the domain structs and renders them (src/store/exec_result.cpp, records.cpp): no wire JSON
+-- is built here.
 --
 -- Re-applied at every start (src/store/migrations.cpp): edit here, in place.
 
@@ -40,7 +43,7 @@ BEGIN
             'userId', n::text, 'handle', a->>'handle', 'displayName', a->>'displayName',
             'passwordHash', a->>'passwordHash'));
         SELECT * INTO u FROM users WHERE id = n;
-        RETURN chirp_ok(201, chirp_user_json(u, NULL), e);
+        RETURN chirp_ok(201, jsonb_build_object('user', chirp_rec_user(u, NULL)), e);
 
     WHEN 'follow', 'unfollow' THEN
         SELECT * INTO u FROM users WHERE lower(handle) = lower(a->>'handle');
@@ -55,7 +58,7 @@ BEGIN
                               actor, jsonb_build_object('followeeId', u.id::text));
         END IF;
         SELECT * INTO u FROM users WHERE id = u.id;
-        RETURN chirp_ok(200, chirp_user_json(u, actor), e);
+        RETURN chirp_ok(200, jsonb_build_object('user', chirp_rec_user(u, actor)), e);
 
     WHEN 'retweet' THEN
         SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
@@ -73,7 +76,7 @@ BEGIN
             'tweetId', n::text, 'content', '', 'replyTo', NULL, 'retweetOf', t.id::text,
             'mentions', '[]'::jsonb, 'hashtags', '[]'::jsonb));
         SELECT * INTO t FROM tweets WHERE id = n;
-        RETURN chirp_ok(201, chirp_tweet_json(t, actor), e);
+        RETURN chirp_ok(201, jsonb_build_object('tweet', chirp_rec_tweet(t, actor)), e);
 
     WHEN 'delete_tweet' THEN
         SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
@@ -82,7 +85,7 @@ BEGIN
             RETURN chirp_err(403, 'forbidden', 'only the author can delete a tweet');
         END IF;
         e := chirp_append('TweetDeleted', actor, jsonb_build_object('tweetId', t.id::text));
-        RETURN chirp_ok(200, jsonb_build_object('deleted', t.id::text), e);
+        RETURN chirp_ok(200, jsonb_build_object('deleted', t.id), e);
 
     WHEN 'unlike' THEN
         SELECT * INTO t FROM tweets WHERE id = (a->>'tweetId')::bigint AND NOT deleted;
@@ -93,7 +96,7 @@ BEGIN
                                                  'authorId', t.author_id::text));
             SELECT * INTO t FROM tweets WHERE id = t.id;
         END IF;
-        RETURN chirp_ok(200, chirp_tweet_json(t, actor), e);
+        RETURN chirp_ok(200, jsonb_build_object('tweet', chirp_rec_tweet(t, actor)), e);
 
     WHEN 'read_notifications' THEN
         -- Never past the newest notification: an upTo from the future must not mark
@@ -124,14 +127,14 @@ BEGIN
         END IF;
         SELECT * INTO c FROM conversations WHERE participants = ids;
         IF FOUND THEN
-            RETURN chirp_ok(200, chirp_conversation_json(c), e);
+            RETURN chirp_ok(200, jsonb_build_object('conversation', chirp_rec_conversation(c)), e);
         END IF;
         n := nextval('conversation_ids');
         e := chirp_append('ConversationCreated', actor, jsonb_build_object(
             'conversationId', n::text,
             'participants', (SELECT jsonb_agg(x::text ORDER BY x) FROM unnest(ids) x)));
         SELECT * INTO c FROM conversations WHERE id = n;
-        RETURN chirp_ok(201, chirp_conversation_json(c), e);
+        RETURN chirp_ok(201, jsonb_build_object('conversation', chirp_rec_conversation(c)), e);
 
     WHEN 'send_message' THEN
         SELECT * INTO c FROM conversations WHERE id = (a->>'conversationId')::bigint;
@@ -142,7 +145,8 @@ BEGIN
         n := nextval('message_ids');
         e := chirp_append('MessageSent', actor, jsonb_build_object(
             'messageId', n::text, 'conversationId', c.id::text, 'content', a->>'content'));
-        RETURN chirp_ok(201, (SELECT chirp_message_json(m) FROM messages m WHERE m.id = n), e);
+        RETURN chirp_ok(201, jsonb_build_object('message', (SELECT chirp_rec_message(m) FROM messages m
+                                                          WHERE m.id = n)), e);
 
     ELSE
         RETURN chirp_err(400, 'bad_request', 'unknown command');
@@ -153,7 +157,7 @@ END $$;
 -- reply's parent too (404); mentions are resolved to the users that exist. Ids, seqs, event ids
 -- and times are drawn in command order. One statement decides and appends the run, one applies
 -- it (chirp_apply_tweets_created), then the answers: raw columns for a plain tweet (no reply,
--- no mention, no Idempotency-Key: o_kind 'tweet'), otherwise JSON rendered after the apply.
+-- no mention, no Idempotency-Key: o_kind 'tweet'), otherwise a record (o_json) built after the apply.
 -- A parent is looked up before the run: a reply to a tweet of the same run (whose id the
 -- client cannot know before this batch commits) is a 404.
 CREATE OR REPLACE FUNCTION chirp_decide_tweets(cmds jsonb, first_ord bigint, last_ord bigint)
@@ -242,7 +246,8 @@ BEGIN
             IF one.o_json IS NULL THEN
                 SELECT * INTO one_event FROM events WHERE seq = one.o_seq;
                 SELECT * INTO one_tweet FROM tweets WHERE id = one.o_tid;
-                one := ROW(chirp_ok(201, chirp_tweet_json(one_tweet, one.o_actor), one_event)::json,
+                one := ROW(chirp_ok(201, jsonb_build_object('tweet', chirp_rec_tweet(one_tweet, one.o_actor)),
+                                    one_event)::json,
                            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                            NULL, NULL, NULL, NULL, NULL);
             ELSE
@@ -259,9 +264,9 @@ END $$;
 -- and it is the first such like in the run. One statement decides and appends the run, one
 -- applies it (chirp_apply_tweets_liked), then the answers with the counts after the run: raw
 -- columns without Idempotency-Key (o_kind 'like'; o_seq NULL when nothing was appended),
--- otherwise JSON rendered after the apply. Each liked tweet is rendered once per run, before
--- the apply, without the fields the writer fills in per like (o_base, o_for_author: see
--- migrations/008_exec_row.sql).
+-- otherwise a record (o_json) built after the apply. Each liked tweet's record is built once
+-- per run, before the apply; the writer fills in the likes and the liker's flags (o_base,
+-- o_for_author: see migrations/008_exec_row.sql).
 CREATE OR REPLACE FUNCTION chirp_decide_likes(cmds jsonb, first_ord bigint, last_ord bigint)
 RETURNS SETOF chirp_exec_row
 LANGUAGE plpgsql SET jit = off SET enable_nestloop = off
@@ -316,16 +321,16 @@ BEGIN
                n.created_at
         FROM numbered n WHERE n.fresh ORDER BY n.seq
         RETURNING *),
-    -- Each liked tweet rendered once for nobody and once for its author, before the run.
-    -- (A tweet that is not a retweet has no original: chirp_tweet_json is then exactly
-    -- chirp_tweet_json_flat, at less than half the cost.)
+    -- Each liked tweet's record (records.sql) once for nobody and once for its author, before
+    -- the run; the writer sets the likes, and the liker's flags, before it renders them. (A
+    -- tweet that is not a retweet has no original: chirp_rec_tweet is then
+    -- chirp_rec_tweet_flat, at less than half the cost.)
     tw AS MATERIALIZED (
         SELECT t.id,
-               (CASE WHEN t.retweet_of IS NULL THEN chirp_tweet_json_flat(t, NULL)
-                     ELSE chirp_tweet_json(t, NULL) END
-                - 'likes' - 'likedByMe' - 'retweetedByMe')::text AS base,
-               (CASE WHEN t.retweet_of IS NULL THEN chirp_tweet_json_flat(t, t.author_id)
-                     ELSE chirp_tweet_json(t, t.author_id) END - 'likes')::text AS for_author
+               (CASE WHEN t.retweet_of IS NULL THEN chirp_rec_tweet_flat(t, NULL)
+                     ELSE chirp_rec_tweet(t, NULL) END)::text AS base,
+               (CASE WHEN t.retweet_of IS NULL THEN chirp_rec_tweet_flat(t, t.author_id)
+                     ELSE chirp_rec_tweet(t, t.author_id) END)::text AS for_author
         FROM tweets t
         WHERE t.id = ANY ((SELECT array_agg(k.id) FROM known_tweets k)::bigint[])
           AND EXISTS (SELECT 1 FROM raw WHERE NOT raw.rich))
@@ -374,7 +379,8 @@ BEGIN
                     SELECT * INTO one_event FROM events WHERE seq = one.o_seq;
                 END IF;
                 SELECT * INTO one_tweet FROM tweets WHERE id = one.o_tid;
-                one := ROW(chirp_ok(200, chirp_tweet_json(one_tweet, one.o_actor), one_event)::json,
+                one := ROW(chirp_ok(200, jsonb_build_object('tweet', chirp_rec_tweet(one_tweet, one.o_actor)),
+                                    one_event)::json,
                            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                            NULL, NULL, NULL, NULL, NULL);
             ELSE

@@ -49,41 +49,53 @@ BEGIN
         'deliveries', CASE WHEN e.seq IS NULL THEN '[]'::jsonb ELSE chirp_deliveries(e) END));
 END $$;
 
--- What to deliver live for an appended event: timeline fan-out (by the author's followers),
--- notifications, messages, and follow changes (to invalidate follower caches everywhere),
--- with what fan-out needs: the actor, the tweet id for the home cache, the conversation.
+-- What to deliver live for an appended event, as data (records.sql): timeline fan-out (by the
+-- author's followers), notifications, messages, and follow changes (to invalidate follower
+-- caches everywhere), with what fan-out needs: the actor, the tweet id for the home cache, the
+-- conversation. Each item: {channel, seq, author?, actor, tweet_id?, conversation?, users?,
+-- event: chirp_rec_event}; the writer renders the frames.
 CREATE OR REPLACE FUNCTION chirp_deliveries(e events) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     out jsonb := '[]'::jsonb;
     n notifications;
-    author bigint;
+    tid bigint := (e.payload->>'tweetId')::bigint;
+    conv bigint := (e.payload->>'conversationId')::bigint;
 BEGIN
-    IF e.type IN ('TweetCreated', 'TweetDeleted') THEN
-        out := out || jsonb_build_object('channel', 'timeline', 'author', e.user_id::text,
-                                         'actor', e.user_id::text, 'type', e.type,
-                                         'tweetId', e.payload->>'tweetId',
-                                         'seq', e.seq::text, 'event', chirp_wire_timeline(e));
+    IF e.type = 'TweetCreated' THEN
+        out := out || jsonb_build_object('channel', 'timeline', 'seq', e.seq,
+            'author', e.user_id, 'actor', e.user_id, 'tweet_id', tid,
+            'event', chirp_rec_event(e, e.type, jsonb_build_object('tweet',
+                (SELECT chirp_rec_tweet(t, NULL) FROM tweets t WHERE t.id = tid))));
+    ELSIF e.type = 'TweetDeleted' THEN
+        out := out || jsonb_build_object('channel', 'timeline', 'seq', e.seq,
+            'author', e.user_id, 'actor', e.user_id,
+            'event', chirp_rec_event(e, e.type, jsonb_build_object('tweet_id', tid)));
     ELSIF e.type IN ('TweetLiked', 'TweetUnliked') THEN
-        author := (e.payload->>'authorId')::bigint;
-        out := out || jsonb_build_object('channel', 'timeline', 'author', author::text,
-                                         'actor', e.user_id::text, 'type', e.type,
-                                         'seq', e.seq::text, 'event', chirp_wire_timeline(e));
+        out := out || jsonb_build_object('channel', 'timeline', 'seq', e.seq,
+            'author', (e.payload->>'authorId')::bigint, 'actor', e.user_id,
+            'event', chirp_rec_event(e, e.type, (SELECT jsonb_build_object(
+                'tweet_id', s.tweet_id, 'likes', s.likes, 'retweets', s.retweets,
+                'replies', s.replies) FROM tweet_stats s WHERE s.tweet_id = tid)));
     ELSIF e.type = 'MessageSent' THEN
-        out := out || jsonb_build_object(
-            'channel', 'messages', 'seq', e.seq::text, 'event', chirp_wire_message(e),
-            'actor', e.user_id::text, 'conversation', e.payload->>'conversationId',
-            'users', (SELECT jsonb_agg(cm.user_id::text) FROM conversation_members cm
-                      WHERE cm.conversation_id = (e.payload->>'conversationId')::bigint));
+        out := out || jsonb_build_object('channel', 'messages', 'seq', e.seq,
+            'actor', e.user_id, 'conversation', conv,
+            'users', (SELECT jsonb_agg(cm.user_id) FROM conversation_members cm
+                      WHERE cm.conversation_id = conv),
+            'event', chirp_rec_event(e, e.type, jsonb_build_object(
+                'message', (SELECT chirp_rec_message(m) FROM messages m
+                            WHERE m.id = (e.payload->>'messageId')::bigint),
+                'conversation', (SELECT chirp_rec_conversation(c) FROM conversations c
+                                 WHERE c.id = conv))));
     ELSIF e.type IN ('UserFollowed', 'UserUnfollowed') THEN
-        out := out || jsonb_build_object('channel', 'follow', 'seq', e.seq::text,
-                                         'author', e.payload->>'followeeId',
-                                         'actor', e.user_id::text, 'event', '{}'::jsonb);
+        out := out || jsonb_build_object('channel', 'follow', 'seq', e.seq,
+            'author', (e.payload->>'followeeId')::bigint, 'actor', e.user_id);
     END IF;
     FOR n IN SELECT * FROM notifications WHERE seq = e.seq ORDER BY recipient_id LOOP
-        out := out || jsonb_build_object('channel', 'notifications', 'actor', e.user_id::text,
-                                         'user', n.recipient_id::text, 'seq', e.seq::text,
-                                         'event', chirp_wire_notification(n));
+        out := out || jsonb_build_object('channel', 'notifications', 'seq', e.seq,
+            'actor', e.user_id, 'users', jsonb_build_array(n.recipient_id),
+            'event', chirp_rec_event(e, 'Notification',
+                                     jsonb_build_object('notification', chirp_rec_notification(n))));
     END LOOP;
     RETURN out;
 END $$;
@@ -146,8 +158,12 @@ BEGIN
             IF FOUND THEN
                 r := NULL;
                 IF k.request_hash = cmd->'idem'->>'hash' THEN
+                    -- answer: the bytes first sent (migration 009); NULL for a key
+                    -- stored earlier in this batch, or by an older version: the writer
+                    -- renders `body` then.
                     r.o_json := json_build_object('status', k.status, 'body', k.body,
-                                                  'replayed', true, 'deliveries', '[]'::json);
+                                                  'answer', k.answer, 'replayed', true,
+                                                  'deliveries', '[]'::json);
                 ELSE
                     r.o_json := chirp_err(
                         409, 'conflict', 'Idempotency-Key was used with a different request')::json;

@@ -100,12 +100,11 @@ int serve(const config& cfg) {
         hub->stats_fields(out);
         home->stats_fields(out);
     };
-    hub = fanout::create_fanout(ioc, cfg, metrics, *store,
-                                [&](const std::optional<std::string>& counts) {
-                                    std::string fields;
-                                    stats_fields(fields);
-                                    return metrics::stats_json(metrics, counts, fields);
-                                });
+    hub = fanout::create_fanout(ioc, cfg, metrics, *store, [&](const store::stats_counts* counts) {
+        std::string fields;
+        stats_fields(fields);
+        return metrics::stats_json(metrics, counts, fields);
+    });
     home = timeline::create_home_timeline(ioc, cfg, *store, hub->publisher());
     auto sessions = ws::create_sessions(ioc, cfg, metrics, *store, jwt, *hub);
 

@@ -53,18 +53,6 @@ using json = nlohmann::json;
 
 namespace chirp::fanout::detail {
 
-std::vector<long long> parse_ids(const std::optional<std::string>& text) {
-    std::vector<long long> out;
-    if (!text) return out;
-    auto j = json::parse(*text, nullptr, false);
-    if (!j.is_array()) return out;
-    out.reserve(j.size());
-    for (const auto& x : j)
-        if (x.is_string())
-            if (auto id = decode_user_id(x.get_ref<const std::string&>())) out.push_back(*id);
-    return out;
-}
-
 hub_impl::hub_impl(asio::io_context& ioc, const config& cfg, metrics::registry& m,
                    store::event_store& st, stats_renderer stats)
     : ioc_(ioc), cfg_(cfg), metrics_(m), store_(st), stats_(std::move(stats)), timer_(ioc) {
@@ -192,9 +180,12 @@ asio::awaitable<std::vector<long long>> hub_impl::conversation_members(long long
     if (auto it = conv_members_.find(conv);
         it != conv_members_.end() && now - it->second.first < std::chrono::seconds(30))
         co_return it->second.second;
-    auto r = co_await store_.query("conversation_members", util::strings(std::to_string(conv)));
-    auto ids = parse_ids(r.json);
-    if (r.code == errc::ok) conv_members_[conv] = {now, ids};
+    auto r = co_await store_.conversation_members(conv);
+    std::vector<long long> ids;
+    if (r) {
+        ids = std::move(*r);
+        conv_members_[conv] = {now, ids};
+    }
     if (conv_members_.size() > 10000) conv_members_.clear();
     co_return ids;
 }
@@ -332,9 +323,9 @@ asio::awaitable<void> hub_impl::push_stats() {
     for (const auto& [u, list] : local_)
         for (auto* s : list) any = any || s->wants_stats();
     if (!any) co_return;
-    auto r = co_await store_.query("stats_counts", std::vector<std::string>());
+    auto r = co_await store_.counts();
     if (!stats_) co_return;
-    auto body = stats_(r.code == errc::ok ? r.json : std::nullopt);
+    auto body = stats_(r ? &*r : nullptr);
     auto frame = std::make_shared<const std::string>(R"({"type":"stats","stats":)" + body + "}");
     for (const auto& [u, list] : local_)
         for (auto* s : list)

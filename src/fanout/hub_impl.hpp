@@ -35,9 +35,6 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 // Hellos of the chirpd processes on nodes_channel expire after (see answer_when_in_redis()).
 constexpr auto node_ttl = std::chrono::seconds(15);
 
-// A JSON array of decimal id strings (a store query's answer); malformed entries are skipped.
-std::vector<long long> parse_ids(const std::optional<std::string>& text);
-
 class hub_impl final : public service {
 public:
     hub_impl(asio::io_context& ioc, const config& cfg, metrics::registry& m, store::event_store& st,

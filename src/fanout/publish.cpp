@@ -131,7 +131,7 @@ void hub_impl::drain_timeline(long long loaded) {
 }
 
 asio::awaitable<void> hub_impl::load_followers(long long author) {
-    auto r = co_await store_.query("follower_ids", util::strings(std::to_string(author)));
+    auto r = co_await store_.followers_of(author);
     auto& e = followers_[author];
     e.loading = false;
     if (e.invalidated) {
@@ -139,16 +139,9 @@ asio::awaitable<void> hub_impl::load_followers(long long author) {
         drain_timeline(0);  // loads again
         co_return;
     }
-    if (r.code == errc::ok && r.json) {
-        auto j = json::parse(*r.json, nullptr, false);
-        e.ids.clear();
-        if (j.is_object()) {
-            e.count = j.value("count", 0LL);
-            for (const auto& x : j["ids"])
-                if (x.is_string())
-                    if (auto id = decode_user_id(x.get_ref<const std::string&>()))
-                        e.ids.push_back(*id);
-        }
+    if (r) {
+        e.count = r->count;
+        e.ids = std::move(r->ids);
         e.loaded = true;
         e.fetched = std::chrono::steady_clock::now();
     }
@@ -200,11 +193,9 @@ asio::awaitable<void> hub_impl::load_celebrities(long long user) {
         ids = c->second.ids;
     } else {
         const auto gen = follow_gen_;
-        auto celeb_args =
-            util::strings(std::to_string(user), std::to_string(cfg_.celebrity_threshold));
-        auto r = co_await store_.query("celebrity_followees", std::move(celeb_args));
-        ids = parse_ids(r.json);
-        if (r.code == errc::ok && gen == follow_gen_) {
+        auto r = co_await store_.celebrity_followees(user, cfg_.celebrity_threshold);
+        if (r) ids = std::move(*r);
+        if (r && gen == follow_gen_) {
             if (celeb_cache_.size() >= 100000) celeb_cache_.clear();
             celeb_cache_[user] = celeb_entry{now, ids};
         }

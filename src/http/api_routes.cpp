@@ -11,6 +11,7 @@
 #include "chirp/auth/password.hpp"
 #include "chirp/config/config.hpp"
 #include "chirp/domain/text.hpp"
+#include "chirp/domain/wire.hpp"
 #include "chirp/fanout/fanout.hpp"
 #include "chirp/http/api.hpp"
 #include "chirp/metrics/metrics.hpp"
@@ -131,8 +132,14 @@ std::optional<response> get_id_param(const request& req, std::size_t i, std::str
     return std::nullopt;
 }
 
-std::string viewer(const request& req) {
-    return req.user ? std::to_string(req.user->user_id) : "";
+// The authenticated caller's id, 0 for anonymous requests.
+long long viewer(const request& req) {
+    return req.user ? req.user->user_id : 0;
+}
+
+// A cursor or id parameter already validated by get_cursor / get_id_param (0: none).
+long long as_id(const std::string& s) {
+    return s.empty() ? 0 : *domain::parse_id(s);
 }
 
 std::string request_hash(const request& req) {
@@ -175,26 +182,64 @@ std::optional<response> check_idempotency_key(const request& req) {
     return std::nullopt;
 }
 
-response from_read(const store::read_result& r, std::string_view what) {
-    if (r.code != errc::ok)
-        return error_response(
-            r.code, r.code == errc::unavailable ? "the database is unavailable" : "bad request");
-    if (!r.json)
-        return error_response(errc::not_found, std::string("no such ") + std::string(what));
-    return json_response(200, *r.json);
+response read_error(errc e, std::string_view what) {
+    switch (e) {
+        case errc::not_found:
+            return error_response(e, std::string("no such ") + std::string(what));
+        case errc::forbidden:
+            return error_response(e, "you are not in this conversation");
+        case errc::unavailable:
+            return error_response(e, "the database is unavailable");
+        default:
+            return error_response(e, "bad request");
+    }
 }
 
-// Wraps {user, token} around a user object.
+// A read's answer rendered with the one renderer of its shape, or its error.
+template <class T>
+response from_read(const store::result<T>& r, std::string_view what) {
+    if (!r) return read_error(r.error(), what);
+    std::string body;
+    domain::render(body, *r);
+    return json_response(200, std::move(body));
+}
+
+template <class T>
+response from_page(const store::result<store::page<T>>& r, std::string_view what,
+                   std::optional<long long> unread = std::nullopt) {
+    if (!r) return read_error(r.error(), what);
+    std::string body;
+    body.reserve(64 + r->items.size() * 512);
+    domain::page_meta meta;
+    if (r->next_cursor) meta.next_cursor = std::to_string(*r->next_cursor);
+    meta.unread = unread;
+    domain::render_page<T>(body, r->items, meta);
+    return json_response(200, std::move(body));
+}
+
+// {"items": [...]} without a cursor (search, conversations).
+template <class T>
+response from_list(const store::result<std::vector<T>>& r, std::string_view what) {
+    if (!r) return read_error(r.error(), what);
+    std::string body;
+    domain::render_page<T>(body, *r, {false, std::nullopt, std::nullopt});
+    return json_response(200, std::move(body));
+}
+
+// Wraps {"user":U,"token":T} around a user object, keeping the user's bytes as rendered.
 response with_token(services& svc, unsigned status, const std::string& user_json) {
     auto user = json::parse(user_json, nullptr, false);
     if (!user.is_object() || !user.contains("id"))
         return error_response(errc::internal, "unexpected user record");
     const auto id = std::stoll(user["id"].get<std::string>());
-    json out = {
-        {"user", user},
-        {"token", svc.jwt.sign(id, user["handle"].get<std::string>(),
-                               user.value("displayName", std::string()), auth::unix_now())}};
-    return json_response(status, dump(out));
+    const auto token = svc.jwt.sign(id, user["handle"].get<std::string>(),
+                                    user.value("displayName", std::string()), auth::unix_now());
+    std::string out = R"({"user":)";
+    out += user_json;
+    out += R"(,"token":)";
+    domain::append_json_string(out, token);
+    out += '}';
+    return json_response(status, std::move(out));
 }
 
 // --- accounts -------------------------------------------------------------------------------
@@ -243,13 +288,11 @@ awaitable_response login(services& svc, request& req) {
         svc.logins.failed(handle, req.remote_ip);
         co_return error_response(errc::unauthorized, "invalid handle or password");
     }
-    auto r = co_await svc.store.query("user_auth", util::strings(handle));
-    if (r.code != errc::ok) co_return from_read(r, "user");
+    auto r = co_await svc.store.credentials(handle);
+    if (!r && r.error() != errc::not_found) co_return read_error(r.error(), "user");
     bool ok = false;
-    json rec;
-    if (r.json) {
-        rec = json::parse(*r.json);
-        auto hash = rec["passwordHash"].get<std::string>();
+    if (r) {
+        auto hash = r->password_hash;
         auto verify_job = [hash, password] { return auth::verify_password(hash, password); };
         ok = co_await util::offload(svc.cpu, std::move(verify_job));
     } else {
@@ -265,14 +308,13 @@ awaitable_response login(services& svc, request& req) {
         co_return error_response(errc::unauthorized, "invalid handle or password");
     }
     svc.logins.succeeded(handle);
-    co_return with_token(svc, 200, dump(rec["user"]));
+    co_return with_token(svc, 200, domain::to_json(r->user));
 }
 
 awaitable_response me(services& svc, request& req) {
     if (auto e = require_user(req)) co_return *e;
-    auto r =
-        co_await svc.store.query("user_by_id", util::strings(std::to_string(req.user->user_id)));
-    if (r.code == errc::ok && !r.json)
+    auto r = co_await svc.store.user_by_id(req.user->user_id);
+    if (!r && r.error() == errc::not_found)
         co_return error_response(errc::unauthorized, "the account of this token does not exist");
     co_return from_read(r, "user");
 }
@@ -291,38 +333,38 @@ awaitable_response search_users(services& svc, request& req) {
     auto q = req.query.count("q") ? req.query.at("q") : std::string();
     if (q.size() > 15 || !domain::valid_utf8(q))
         co_return error_response(errc::bad_request, "q must be a handle prefix");
-    auto r = co_await svc.store.query("users_search",
-                                      util::strings(q, std::to_string(limit), viewer(req)));
-    co_return from_read(r, "user");
+    co_return from_list(co_await svc.store.search_users(q, limit, viewer(req)), "user");
 }
 
 awaitable_response get_user(services& svc, request& req) {
     if (auto e = check_handle_param(req)) co_return *e;
-    co_return from_read(
-        co_await svc.store.query("user_by_handle", util::strings(req.params[0], viewer(req))),
-        "user");
+    co_return from_read(co_await svc.store.user_by_handle(req.params[0], viewer(req)), "user");
 }
 
-awaitable_response user_list(services& svc, request& req, const char* query) {
+// followers, following, or the user's tweets (kind 0, 1, 2).
+awaitable_response user_list(services& svc, request& req, int kind) {
     if (auto e = check_handle_param(req)) co_return *e;
     int limit = 0;
     std::string before;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
-    co_return from_read(
-        co_await svc.store.query(
-            query, util::strings(req.params[0], before, std::to_string(limit), viewer(req))),
+    if (kind == 2)
+        co_return from_page(
+            co_await svc.store.user_tweets(req.params[0], as_id(before), limit, viewer(req)),
+            "user");
+    co_return from_page(
+        co_await svc.store.follow_page(kind == 0, req.params[0], as_id(before), limit, viewer(req)),
         "user");
 }
 
 awaitable_response followers(services& svc, request& req) {
-    return user_list(svc, req, "followers");
+    return user_list(svc, req, 0);
 }
 awaitable_response following(services& svc, request& req) {
-    return user_list(svc, req, "following");
+    return user_list(svc, req, 1);
 }
 awaitable_response user_tweets(services& svc, request& req) {
-    return user_list(svc, req, "user_tweets");
+    return user_list(svc, req, 2);
 }
 
 awaitable_response follow_cmd(services& svc, request& req, const char* type) {
@@ -367,7 +409,7 @@ awaitable_response create_tweet(services& svc, request& req) {
 awaitable_response get_tweet(services& svc, request& req) {
     std::string id;
     if (auto e = get_id_param(req, 0, id)) co_return *e;
-    co_return from_read(co_await svc.store.query("tweet", util::strings(id, viewer(req))), "tweet");
+    co_return from_read(co_await svc.store.tweet(as_id(id), viewer(req)), "tweet");
 }
 
 awaitable_response tweet_replies(services& svc, request& req) {
@@ -376,10 +418,8 @@ awaitable_response tweet_replies(services& svc, request& req) {
     if (auto e = get_id_param(req, 0, id)) co_return *e;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
-    co_return from_read(
-        co_await svc.store.query("replies",
-                                 util::strings(id, before, std::to_string(limit), viewer(req))),
-        "tweet");
+    co_return from_page(co_await svc.store.replies(as_id(id), as_id(before), limit, viewer(req)),
+                        "tweet");
 }
 
 awaitable_response tweet_cmd(services& svc, request& req, const char* type) {
@@ -416,10 +456,8 @@ awaitable_response timeline(services& svc, request& req) {
             req.user->user_id, before.empty() ? 0 : std::stoll(before), limit);
         if (cached) co_return json_response(200, std::move(*cached));
     }
-    co_return from_read(
-        co_await svc.store.query("timeline", util::strings(std::to_string(req.user->user_id),
-                                                           before, std::to_string(limit))),
-        "timeline");
+    co_return from_page(co_await svc.store.home_timeline(req.user->user_id, as_id(before), limit),
+                        "timeline");
 }
 
 awaitable_response notifications(services& svc, request& req) {
@@ -428,10 +466,10 @@ awaitable_response notifications(services& svc, request& req) {
     std::string before;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
-    co_return from_read(
-        co_await svc.store.query("notifications", util::strings(std::to_string(req.user->user_id),
-                                                                before, std::to_string(limit))),
-        "notifications");
+    auto r = co_await svc.store.notifications(req.user->user_id, as_id(before), limit);
+    if (!r) co_return read_error(r.error(), "notifications");
+    co_return from_page(store::result<store::page<domain::notification>>(std::move(r->page)),
+                        "notifications", r->unread);
 }
 
 awaitable_response read_notifications(services& svc, request& req) {
@@ -456,10 +494,8 @@ awaitable_response events(services& svc, request& req) {
     std::string after;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "after", after)) co_return *e;
-    co_return from_read(
-        co_await svc.store.query("events", util::strings(std::to_string(req.user->user_id), after,
-                                                         std::to_string(limit))),
-        "events");
+    co_return from_page(co_await svc.store.events(req.user->user_id, as_id(after), limit),
+                        "events");
 }
 
 // --- direct messages ------------------------------------------------------------------------
@@ -484,9 +520,7 @@ awaitable_response create_conversation(services& svc, request& req) {
 
 awaitable_response conversations(services& svc, request& req) {
     if (auto e = require_user(req)) co_return *e;
-    co_return from_read(
-        co_await svc.store.query("conversations", util::strings(std::to_string(req.user->user_id))),
-        "conversation");
+    co_return from_list(co_await svc.store.conversations(req.user->user_id), "conversation");
 }
 
 awaitable_response messages(services& svc, request& req) {
@@ -496,13 +530,9 @@ awaitable_response messages(services& svc, request& req) {
     if (auto e = get_id_param(req, 0, id)) co_return *e;
     if (auto e = get_limit(req, limit)) co_return *e;
     if (auto e = get_cursor(req, "before", before)) co_return *e;
-    auto r = co_await svc.store.query(
-        "messages",
-        util::strings(id, std::to_string(req.user->user_id), before, std::to_string(limit)));
-    if (r.code == errc::ok && r.json && r.json->find("\"forbidden\"") != std::string::npos &&
-        r.json->size() < 30)
-        co_return error_response(errc::forbidden, "you are not in this conversation");
-    co_return from_read(r, "conversation");
+    co_return from_page(
+        co_await svc.store.messages(as_id(id), req.user->user_id, as_id(before), limit),
+        "conversation");
 }
 
 awaitable_response send_message(services& svc, request& req) {
@@ -536,16 +566,15 @@ awaitable_response readyz(services& svc, request&) {
 }
 
 awaitable_response stats(services& svc, request&) {
-    auto r = co_await svc.store.query("stats_counts", std::vector<std::string>());
+    auto r = co_await svc.store.counts();
     std::string fields;
     if (svc.stats_fields) svc.stats_fields(fields);
-    co_return json_response(
-        200, metrics::stats_json(svc.metrics, r.code == errc::ok ? r.json : std::nullopt, fields));
+    co_return json_response(200, metrics::stats_json(svc.metrics, r ? &*r : nullptr, fields));
 }
 
 awaitable_response prometheus(services& svc, request&) {
-    auto r = co_await svc.store.query("stats_counts", std::vector<std::string>());
-    json counts = r.json ? json::parse(*r.json) : json::object();
+    auto r = co_await svc.store.counts();
+    const auto counts = r ? *r : store::stats_counts{};
     auto& m = svc.metrics;
     std::string out;
     auto gauge = [&](const char* name, const char* help, const char* type, auto value) {
@@ -561,9 +590,9 @@ awaitable_response prometheus(services& svc, request&) {
     };
     gauge("chirp_uptime_seconds", "Seconds since start.", "gauge",
           std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count());
-    gauge("chirp_events_stored", "Events in the log.", "gauge", counts.value("events", 0LL));
-    gauge("chirp_users", "Registered users.", "gauge", counts.value("users", 0LL));
-    gauge("chirp_tweets", "Tweets not deleted.", "gauge", counts.value("tweets", 0LL));
+    gauge("chirp_events_stored", "Events in the log.", "gauge", counts.events);
+    gauge("chirp_users", "Registered users.", "gauge", counts.users);
+    gauge("chirp_tweets", "Tweets not deleted.", "gauge", counts.tweets);
     gauge("chirp_http_requests_total", "HTTP requests served.", "counter", m.requests.load());
     summary("chirp_http_request_seconds", "HTTP request latency.", m.request_latency);
     summary("chirp_append_seconds", "Event append latency, submit to commit.", m.append_latency);

@@ -2,18 +2,12 @@
 // and the fields of the modules the app wired.
 #include <chrono>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 
 #include "chirp/metrics/metrics.hpp"
 
 namespace chirp::metrics {
 
-using json = nlohmann::json;
-
-std::string stats_json(const registry& m, const std::optional<std::string>& counts_json,
-                       std::string_view module_fields) {
-    json counts = counts_json ? json::parse(*counts_json, nullptr, false) : json::object();
-    if (!counts.is_object()) counts = json::object();
+std::string stats_json(const registry& m, const db_counts* counts, std::string_view module_fields) {
     auto ms = [](std::uint64_t micros) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.3f", static_cast<double>(micros) / 1000.0);
@@ -23,10 +17,10 @@ std::string stats_json(const registry& m, const std::optional<std::string>& coun
         std::chrono::duration<double>(std::chrono::steady_clock::now() - m.started).count();
     std::string out = "{";
     out += "\"uptimeSeconds\":" + std::to_string(uptime);
-    out += ",\"eventsStored\":" + std::to_string(counts.value("events", 0LL));
-    out += ",\"users\":" + std::to_string(counts.value("users", 0LL));
-    out += ",\"tweets\":" + std::to_string(counts.value("tweets", 0LL));
-    out += ",\"database\":\"" + std::string(counts_json ? "up" : "down") + "\"";
+    out += ",\"eventsStored\":" + std::to_string(counts ? counts->events : 0);
+    out += ",\"users\":" + std::to_string(counts ? counts->users : 0);
+    out += ",\"tweets\":" + std::to_string(counts ? counts->tweets : 0);
+    out += ",\"database\":\"" + std::string(counts ? "up" : "down") + "\"";
     out += ",\"requests\":" + std::to_string(m.requests.load());
     out += ",\"requestsPerSecond\":" + std::to_string(m.request_rate.per_second());
     out += ",\"requestLatencyMs\":{\"p50\":" + ms(m.request_latency.quantile(0.5)) +

@@ -1,235 +1,233 @@
-// The read side. Each query returns a single JSON value rendered by the view functions of
-// migrations/002 (the same views the writer uses), so the REST API, replay and live events
-// agree on shapes. Parameters are text; '' means NULL. Cursors are ids or seqs (as text).
+// The read side's SQL: every statement returns typed columns (data), never wire JSON; the
+// typed reads (typed_reads.cpp) build domain rows from them and the domain renderers write the
+// JSON. Parameters: ids as bigint, id lists as bigint[] text ('{1,2}'); 0 means "none" for a viewer
+// or a cursor (ids and seqs are positive). Timestamps are microseconds since 1970.
 #include "queries.hpp"
+
+// A timestamptz as microseconds since 1970 (bigint): domain::append_timestamp formats it.
+#define CHIRP_US(x) "(extract(epoch FROM " x ") * 1000000)::bigint"
 
 namespace chirp::store {
 
 const std::vector<named_query>& named_queries() {
     static const std::vector<named_query> q = {
-        {"ping", "SELECT 'true'"},
+        {"ping", "SELECT 1"},
 
-        // $1 handle, $2 viewer
+        // --- users ---------------------------------------------------------------------------
+        // $1 ids, $2 viewer: users in the order of $1; followed_by_me NULL for no viewer or self.
+        {"user_rows", R"sql(
+            SELECT u.id, u.handle, u.display_name, )sql" CHIRP_US("u.created_at") R"sql(,
+                   COALESCE(s.followers, 0), COALESCE(s.following, 0), COALESCE(s.tweets, 0),
+                   CASE WHEN $2::bigint = 0 OR $2::bigint = u.id THEN NULL
+                        ELSE EXISTS (SELECT 1 FROM follows f
+                                     WHERE f.follower_id = $2::bigint AND f.followee_id = u.id) END
+            FROM unnest($1::bigint[]) WITH ORDINALITY AS r(id, ord)
+            JOIN users u ON u.id = r.id LEFT JOIN user_stats s ON s.user_id = u.id
+            ORDER BY r.ord)sql"},
+        // $1 ids: UserRefs
+        {"user_refs", R"sql(
+            SELECT u.id, u.handle, u.display_name FROM users u WHERE u.id = ANY ($1::bigint[]))sql"},
+        // $1 handle: id and password hash (login, and handle lookups)
         {"user_by_handle", R"sql(
-            SELECT chirp_user_json(u, NULLIF($2, '')::bigint)::text FROM users u
-            WHERE lower(u.handle) = lower($1))sql"},
-        // $1 id
-        {"user_by_id", R"sql(
-            SELECT chirp_user_json(u, NULL)::text FROM users u WHERE u.id = $1::bigint)sql"},
-        // $1 handle: for login only (carries the password hash)
-        {"user_auth", R"sql(
-            SELECT jsonb_build_object('user', chirp_user_json(u, NULL),
-                                      'passwordHash', u.password_hash)::text
-            FROM users u WHERE lower(u.handle) = lower($1))sql"},
-        // $1 prefix, $2 limit, $3 viewer
+            SELECT u.id, u.password_hash FROM users u WHERE lower(u.handle) = lower($1))sql"},
+        // $1 prefix, $2 limit
         {"users_search", R"sql(
-            SELECT jsonb_build_object('items', COALESCE(jsonb_agg(chirp_user_json(u, NULLIF($3, '')::bigint)
-                                                                  ORDER BY lower(u.handle)), '[]'))::text
-            FROM (SELECT * FROM users
-                  WHERE lower(handle) LIKE replace(replace(replace(lower($1), '\', '\\'), '%', '\%'), '_', '\_') || '%'
-                  ORDER BY lower(handle) LIMIT $2::int) u)sql"},
-        // $1 handle, $2 before (follow seq), $3 limit, $4 viewer
-        {"followers", R"sql(
-            WITH target AS (SELECT id FROM users WHERE lower(handle) = lower($1)),
-            page AS (SELECT f.follower_id AS uid, f.seq FROM follows f, target
-                     WHERE f.followee_id = target.id
-                       AND (NULLIF($2, '') IS NULL OR f.seq < NULLIF($2, '')::bigint)
-                     ORDER BY f.seq DESC LIMIT $3::int)
-            SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM target) THEN NULL ELSE
-              jsonb_build_object(
-                'items', COALESCE((SELECT jsonb_agg(chirp_user_json(u, NULLIF($4, '')::bigint) ORDER BY p.seq DESC)
-                                   FROM page p JOIN users u ON u.id = p.uid), '[]'),
-                'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $3::int
-                                   THEN (SELECT min(seq)::text FROM page) END)::text END)sql"},
-        {"following", R"sql(
-            WITH target AS (SELECT id FROM users WHERE lower(handle) = lower($1)),
-            page AS (SELECT f.followee_id AS uid, f.seq FROM follows f, target
-                     WHERE f.follower_id = target.id
-                       AND (NULLIF($2, '') IS NULL OR f.seq < NULLIF($2, '')::bigint)
-                     ORDER BY f.seq DESC LIMIT $3::int)
-            SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM target) THEN NULL ELSE
-              jsonb_build_object(
-                'items', COALESCE((SELECT jsonb_agg(chirp_user_json(u, NULLIF($4, '')::bigint) ORDER BY p.seq DESC)
-                                   FROM page p JOIN users u ON u.id = p.uid), '[]'),
-                'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $3::int
-                                   THEN (SELECT min(seq)::text FROM page) END)::text END)sql"},
-        // $1 handle, $2 before (tweet id), $3 limit, $4 viewer
-        {"user_tweets", R"sql(
-            WITH target AS (SELECT id FROM users WHERE lower(handle) = lower($1)),
-            page AS (SELECT t.* FROM tweets t, target
-                     WHERE t.author_id = target.id AND NOT t.deleted
-                       AND (NULLIF($2, '') IS NULL OR t.id < NULLIF($2, '')::bigint)
-                     ORDER BY t.id DESC LIMIT $3::int)
-            SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM target) THEN NULL ELSE
-              jsonb_build_object(
-                'items', COALESCE((SELECT jsonb_agg(chirp_tweet_json(p, NULLIF($4, '')::bigint) ORDER BY p.id DESC)
-                                   FROM page p), '[]'),
-                'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $3::int
-                                   THEN (SELECT min(id)::text FROM page) END)::text END)sql"},
-        // $1 tweet id, $2 viewer
-        {"tweet", "SELECT chirp_tweet_by_id($1::bigint, NULLIF($2, '')::bigint)::text"},
-        // $1 tweet id, $2 before, $3 limit, $4 viewer
-        {"replies", R"sql(
-            WITH target AS (SELECT id FROM tweets WHERE id = $1::bigint AND NOT deleted),
-            page AS (SELECT t.* FROM tweets t, target
-                     WHERE t.reply_to = target.id AND NOT t.deleted
-                       AND (NULLIF($2, '') IS NULL OR t.id < NULLIF($2, '')::bigint)
-                     ORDER BY t.id DESC LIMIT $3::int)
-            SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM target) THEN NULL ELSE
-              jsonb_build_object(
-                'items', COALESCE((SELECT jsonb_agg(chirp_tweet_json(p, NULLIF($4, '')::bigint) ORDER BY p.id DESC)
-                                   FROM page p), '[]'),
-                'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $3::int
-                                   THEN (SELECT min(id)::text FROM page) END)::text END)sql"},
-        // $1 user, $2 before (tweet id), $3 limit
-        {"timeline", R"sql(
-            WITH page AS (
-                SELECT t.* FROM tweets t
-                WHERE t.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1::bigint
-                                      UNION ALL SELECT $1::bigint)
-                  AND NOT t.deleted
-                  AND (NULLIF($2, '') IS NULL OR t.id < NULLIF($2, '')::bigint)
-                ORDER BY t.id DESC LIMIT $3::int)
-            SELECT jsonb_build_object(
-                'items', COALESCE((SELECT jsonb_agg(chirp_tweet_json(p, $1::bigint) ORDER BY p.id DESC)
-                                   FROM page p), '[]'),
-                'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $3::int
-                                   THEN (SELECT min(id)::text FROM page) END)::text)sql"},
-        // $1 user, $2 before (tweet id), $3 limit: the ids only (for the Redis home cache)
-        {"timeline_ids", R"sql(
-            SELECT COALESCE(jsonb_agg(t.id::text ORDER BY t.id DESC), '[]')::text FROM (
-                SELECT t.id FROM tweets t
-                WHERE t.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1::bigint
-                                      UNION ALL SELECT $1::bigint)
-                  AND NOT t.deleted
-                  AND (NULLIF($2, '') IS NULL OR t.id < NULLIF($2, '')::bigint)
-                ORDER BY t.id DESC LIMIT $3::int) t)sql"},
-        // $1 user, $2 before (seq), $3 limit
-        {"notifications", R"sql(
-            WITH page AS (
-                SELECT n.* FROM notifications n
-                WHERE n.recipient_id = $1::bigint
-                  AND (NULLIF($2, '') IS NULL OR n.seq < NULLIF($2, '')::bigint)
-                ORDER BY n.seq DESC LIMIT $3::int)
-            SELECT jsonb_build_object(
-                'items', COALESCE((SELECT jsonb_agg(chirp_notification_json(p) ORDER BY p.seq DESC)
-                                   FROM page p), '[]'),
-                'unread', (SELECT count(*) FROM notifications x WHERE x.recipient_id = $1::bigint
-                             AND x.seq > (SELECT notif_read_upto FROM user_stats WHERE user_id = $1::bigint)),
-                'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $3::int
-                                   THEN (SELECT min(seq)::text FROM page) END)::text)sql"},
-        // $1 user, $2 after (seq), $3 limit
-        {"events", R"sql(
-            WITH page AS (
-                SELECT e.* FROM events e
-                WHERE e.user_id = $1::bigint AND e.seq > COALESCE(NULLIF($2, '')::bigint, 0)
-                ORDER BY e.seq LIMIT $3::int)
-            SELECT jsonb_build_object(
-                'items', COALESCE((SELECT jsonb_agg(chirp_event_json(p) ORDER BY p.seq) FROM page p), '[]'),
-                'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $3::int
-                                   THEN (SELECT max(seq)::text FROM page) END)::text)sql"},
-        // $1 user
-        {"conversations", R"sql(
-            SELECT jsonb_build_object('items', COALESCE(jsonb_agg(chirp_conversation_json(c)
-                                                        ORDER BY c.last_seq DESC), '[]'))::text
-            FROM conversations c
-            JOIN conversation_members m ON m.conversation_id = c.id AND m.user_id = $1::bigint)sql"},
-        // $1 conversation, $2 user, $3 before (message id), $4 limit.
-        // NULL: no such conversation; {"forbidden": true}: not a participant.
-        {"messages", R"sql(
-            WITH conv AS (SELECT * FROM conversations WHERE id = $1::bigint),
-            page AS (SELECT m.* FROM messages m
-                     WHERE m.conversation_id = $1::bigint
-                       AND (NULLIF($3, '') IS NULL OR m.id < NULLIF($3, '')::bigint)
-                     ORDER BY m.id DESC LIMIT $4::int)
-            SELECT CASE
-              WHEN NOT EXISTS (SELECT 1 FROM conv) THEN NULL
-              WHEN NOT EXISTS (SELECT 1 FROM conv WHERE $2::bigint = ANY (participants))
-                THEN '{"forbidden": true}'
-              ELSE jsonb_build_object(
-                'items', COALESCE((SELECT jsonb_agg(chirp_message_json(p) ORDER BY p.id DESC) FROM page p), '[]'),
-                'nextCursor', CASE WHEN (SELECT count(*) FROM page) = $4::int
-                                   THEN (SELECT min(id)::text FROM page) END)::text END)sql"},
-        // $1 conversation: participant ids (for typing indicators)
-        {"conversation_members", R"sql(
-            SELECT COALESCE(jsonb_agg(user_id::text), '[]')::text FROM conversation_members
-            WHERE conversation_id = $1::bigint)sql"},
-        // $1 user, $2 since (seq), $3 limit: newline-separated live frames
-        {"replay_timeline", "SELECT chirp_replay_timeline($1::bigint, $2::bigint, $3::int)"},
-        {"replay_notifications",
-         "SELECT chirp_replay_notifications($1::bigint, $2::bigint, $3::int)"},
-        {"replay_messages", "SELECT chirp_replay_messages($1::bigint, $2::bigint, $3::int)"},
-        // $1 users, $2 sinces (both '{a,b,...}'), $3 limit per user: many replays at once
-        // (migration 006 describes the answer)
-        {"replay_timeline_batch",
-         "SELECT chirp_replay_timeline_batch($1::bigint[], $2::bigint[], $3::int)"},
-        {"replay_notifications_batch",
-         "SELECT chirp_replay_notifications_batch($1::bigint[], $2::bigint[], $3::int)"},
-        {"replay_messages_batch",
-         "SELECT chirp_replay_messages_batch($1::bigint[], $2::bigint[], $3::int)"},
-        // $1 user, $2 threshold: followees with more followers than the threshold
-        {"celebrity_followees", R"sql(
-            SELECT COALESCE(jsonb_agg(s.user_id::text), '[]')::text FROM follows f
-            JOIN user_stats s ON s.user_id = f.followee_id
-            WHERE f.follower_id = $1::bigint AND s.followers > $2::int)sql"},
-        {"max_seq", "SELECT COALESCE((SELECT max(seq) FROM events), 0)::text"},
-        // In-process home timelines (src/timeline/).
-        // $1 user, $2 max: the authors of the home timeline (followees + self) and the newest
-        // ids of their live tweets.
-        {"tl_home", R"sql(
-            WITH a AS (SELECT followee_id AS id FROM follows WHERE follower_id = $1::bigint
-                       UNION SELECT $1::bigint),
-            p AS (SELECT t.id FROM tweets t WHERE t.author_id IN (SELECT id FROM a) AND NOT t.deleted
-                  ORDER BY t.id DESC LIMIT $2::int)
-            SELECT json_build_object(
-                'authors', (SELECT json_agg(id) FROM a),
-                'ids', COALESCE((SELECT json_agg(id ORDER BY id DESC) FROM p), '[]'))::text)sql"},
-        // $1 tweet ids (JSON array), $2 viewer, $3 ids whose viewer flags are wanted (JSON
-        // array): records of the tweets and of their retweeted originals, the parts of
-        // chirp_tweet_json_flat that never change as jsonb text; and the viewer's flags for
-        // $3 and their originals.
-        {"tl_fill", R"sql(
-            WITH req AS (SELECT (x)::bigint AS id FROM json_array_elements_text($1::json) x),
+            SELECT id FROM users
+            WHERE lower(handle) LIKE replace(replace(replace(lower($1), '\', '\\'), '%', '\%'), '_', '\_') || '%'
+            ORDER BY lower(handle) LIMIT $2::int)sql"},
+        // $1 user, $2 before (follow seq), $3 limit
+        {"followers_page", R"sql(
+            SELECT f.follower_id, f.seq FROM follows f
+            WHERE f.followee_id = $1::bigint AND ($2::bigint = 0 OR f.seq < $2::bigint)
+            ORDER BY f.seq DESC LIMIT $3::int)sql"},
+        {"following_page", R"sql(
+            SELECT f.followee_id, f.seq FROM follows f
+            WHERE f.follower_id = $1::bigint AND ($2::bigint = 0 OR f.seq < $2::bigint)
+            ORDER BY f.seq DESC LIMIT $3::int)sql"},
+
+        // --- tweets --------------------------------------------------------------------------
+        // $1 ids: the tweets and their retweeted originals (any order; deleted ones too).
+        {"tweet_rows", R"sql(
+            WITH req AS (SELECT DISTINCT unnest($1::bigint[]) AS id),
             want AS (SELECT id FROM req
                      UNION SELECT t.retweet_of FROM tweets t JOIN req ON t.id = req.id
-                     WHERE t.retweet_of IS NOT NULL),
-            fr AS (SELECT (x)::bigint AS id FROM json_array_elements_text($3::json) x),
-            fl AS (SELECT id FROM fr
-                   UNION SELECT t.retweet_of FROM tweets t JOIN fr ON t.id = fr.id
+                     WHERE t.retweet_of IS NOT NULL)
+            SELECT t.id, t.author_id, u.handle, u.display_name, t.content,
+                   )sql" CHIRP_US("t.created_at") R"sql(, COALESCE(t.reply_to, 0),
+                   COALESCE(t.retweet_of, 0), t.deleted,
+                   COALESCE((SELECT string_agg(x.m->>'handle', ' ' ORDER BY x.o)
+                             FROM jsonb_array_elements(t.mentions) WITH ORDINALITY AS x(m, o)), ''),
+                   array_to_string(t.hashtags, ' '),
+                   COALESCE(s.likes, 0), COALESCE(s.retweets, 0), COALESCE(s.replies, 0)
+            FROM want w JOIN tweets t ON t.id = w.id JOIN users u ON u.id = t.author_id
+            LEFT JOIN tweet_stats s ON s.tweet_id = t.id)sql"},
+        // $1 ids, $2 viewers (pairwise): each pair's flags, and the flags of the same viewer
+        // for the pair's retweeted original.
+        {"tweet_flags", R"sql(
+            WITH req AS (SELECT DISTINCT r.id, r.viewer
+                         FROM unnest($1::bigint[], $2::bigint[]) AS r(id, viewer)),
+            fl AS (SELECT id, viewer FROM req
+                   UNION SELECT t.retweet_of, req.viewer FROM tweets t JOIN req ON t.id = req.id
                    WHERE t.retweet_of IS NOT NULL)
-            SELECT json_build_object(
-                'tweets', COALESCE((SELECT json_agg(json_build_array(
-                    t.id, t.author_id, t.deleted, COALESCE(t.reply_to, 0), COALESCE(t.retweet_of, 0),
-                    COALESCE(s.likes, 0), COALESCE(s.retweets, 0), COALESCE(s.replies, 0),
-                    chirp_user_ref(t.author_id)::text, to_jsonb(t.content)::text,
-                    to_jsonb(chirp_ts(t.created_at))::text,
-                    COALESCE(to_jsonb(t.reply_to::text)::text, 'null'), to_jsonb(t.hashtags)::text,
-                    COALESCE((SELECT jsonb_agg(m->'handle') FROM jsonb_array_elements(t.mentions) m),
-                             '[]'::jsonb)::text))
-                    FROM tweets t JOIN want w ON w.id = t.id
-                    LEFT JOIN tweet_stats s ON s.tweet_id = t.id), '[]'),
-                'flagged', COALESCE((SELECT json_agg(id) FROM fl), '[]'),
-                'liked', COALESCE((SELECT json_agg(l.tweet_id) FROM likes l
-                                   WHERE l.user_id = $2::bigint AND l.tweet_id IN (SELECT id FROM fl)), '[]'),
-                'retweeted', COALESCE((SELECT json_agg(r.retweet_of) FROM tweets r
-                                       WHERE r.author_id = $2::bigint AND NOT r.deleted
-                                         AND r.retweet_of IN (SELECT id FROM fl)), '[]'))::text)sql"},
+            SELECT fl.id, fl.viewer,
+                   EXISTS (SELECT 1 FROM likes l WHERE l.tweet_id = fl.id AND l.user_id = fl.viewer),
+                   EXISTS (SELECT 1 FROM tweets r WHERE r.retweet_of = fl.id
+                                                    AND r.author_id = fl.viewer AND NOT r.deleted)
+            FROM fl)sql"},
+        // $1 id: the tweet exists and is not deleted
+        {"tweet_live", "SELECT 1 FROM tweets WHERE id = $1::bigint AND NOT deleted"},
+        // $1 author, $2 before (tweet id), $3 limit
+        {"user_tweets_page", R"sql(
+            SELECT t.id FROM tweets t
+            WHERE t.author_id = $1::bigint AND NOT t.deleted
+              AND ($2::bigint = 0 OR t.id < $2::bigint)
+            ORDER BY t.id DESC LIMIT $3::int)sql"},
+        // $1 parent, $2 before, $3 limit
+        {"replies_page", R"sql(
+            SELECT t.id FROM tweets t
+            WHERE t.reply_to = $1::bigint AND NOT t.deleted
+              AND ($2::bigint = 0 OR t.id < $2::bigint)
+            ORDER BY t.id DESC LIMIT $3::int)sql"},
+        // $1 user, $2 before, $3 limit: the home timeline (followees and self)
+        {"timeline_page", R"sql(
+            SELECT t.id FROM tweets t
+            WHERE t.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1::bigint
+                                  UNION ALL SELECT $1::bigint)
+              AND NOT t.deleted AND ($2::bigint = 0 OR t.id < $2::bigint)
+            ORDER BY t.id DESC LIMIT $3::int)sql"},
+        // $1 tweet ids: live counts
+        {"tweet_counts", R"sql(
+            SELECT s.tweet_id, s.likes, s.retweets, s.replies FROM tweet_stats s
+            WHERE s.tweet_id = ANY ($1::bigint[]))sql"},
+
+        // --- notifications, audit trail ------------------------------------------------------
+        // $1 user, $2 before (seq), $3 limit
+        {"notifications_page", R"sql(
+            SELECT n.seq, n.type, n.actor_id, COALESCE(n.tweet_id, 0), COALESCE(n.conversation_id, 0),
+                   )sql" CHIRP_US("n.created_at") R"sql(,
+                   n.seq <= COALESCE((SELECT s.notif_read_upto FROM user_stats s
+                                      WHERE s.user_id = n.recipient_id), 0),
+                   n.recipient_id
+            FROM notifications n
+            WHERE n.recipient_id = $1::bigint AND ($2::bigint = 0 OR n.seq < $2::bigint)
+            ORDER BY n.seq DESC LIMIT $3::int)sql"},
+        // $1 user
+        {"notifications_unread", R"sql(
+            SELECT count(*) FROM notifications x WHERE x.recipient_id = $1::bigint
+              AND x.seq > COALESCE((SELECT notif_read_upto FROM user_stats WHERE user_id = $1::bigint), 0))sql"},
+        // $1 user, $2 after (seq), $3 limit
+        {"events_page", R"sql(
+            SELECT e.seq, e.id::text, e.type, COALESCE(e.user_id, 0), )sql" CHIRP_US(
+                            "e.created_at") R"sql(,
+                   e.version, (e.payload - 'passwordHash')::text
+            FROM events e WHERE e.user_id = $1::bigint AND e.seq > $2::bigint
+            ORDER BY e.seq LIMIT $3::int)sql"},
+        // $1 seqs: logged events as the wire envelope needs them
+        {"event_rows", R"sql(
+            SELECT e.seq, e.id::text, e.type, COALESCE(e.user_id, 0), )sql" CHIRP_US(
+                           "e.created_at") R"sql(,
+                   e.version, COALESCE((e.payload->>'tweetId')::bigint, 0),
+                   COALESCE((e.payload->>'messageId')::bigint, 0),
+                   COALESCE((e.payload->>'conversationId')::bigint, 0)
+            FROM events e WHERE e.seq = ANY ($1::bigint[]))sql"},
+
+        // --- conversations and messages ------------------------------------------------------
+        // $1 user: the user's conversations, latest activity first
+        {"conversation_ids", R"sql(
+            SELECT c.id FROM conversations c
+            JOIN conversation_members m ON m.conversation_id = c.id AND m.user_id = $1::bigint
+            ORDER BY c.last_seq DESC)sql"},
+        // $1 ids: participants (ascending, space-separated) and the last message's id
+        {"conversation_rows", R"sql(
+            SELECT c.id, )sql" CHIRP_US("c.created_at") R"sql(,
+                   array_to_string(ARRAY(SELECT p FROM unnest(c.participants) p ORDER BY p), ' '),
+                   COALESCE((SELECT m.id FROM messages m WHERE m.conversation_id = c.id
+                             ORDER BY m.id DESC LIMIT 1), 0)
+            FROM conversations c WHERE c.id = ANY ($1::bigint[]))sql"},
+        // $1 conversation, $2 user: one row when it exists: is the user a participant
+        {"conversation_access", R"sql(
+            SELECT $2::bigint = ANY (participants) FROM conversations WHERE id = $1::bigint)sql"},
+        // $1 conversation, $2 before (message id), $3 limit
+        {"messages_page", R"sql(
+            SELECT m.id FROM messages m
+            WHERE m.conversation_id = $1::bigint AND ($2::bigint = 0 OR m.id < $2::bigint)
+            ORDER BY m.id DESC LIMIT $3::int)sql"},
+        // $1 ids
+        {"message_rows", R"sql(
+            SELECT m.id, m.conversation_id, m.sender_id, m.content, )sql" CHIRP_US(
+                             "m.created_at") R"sql(, m.seq
+            FROM messages m WHERE m.id = ANY ($1::bigint[]))sql"},
+        // $1 conversation: participant ids (typing indicators)
+        {"conversation_members", R"sql(
+            SELECT user_id FROM conversation_members WHERE conversation_id = $1::bigint)sql"},
+
+        // --- replay: per request (users and sinces pairwise, numbered from 1), at most $3
+        // events, in seq order. Frames are rendered in C++ (reads.cpp).
+        {"replay_timeline", R"sql(
+            SELECT r.i, h.seq
+            FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(uid, since, i)
+            CROSS JOIN LATERAL (
+                SELECT x.seq FROM (
+                    SELECT e.seq FROM events e
+                    WHERE e.user_id IN (SELECT f.followee_id FROM follows f WHERE f.follower_id = r.uid
+                                        UNION ALL SELECT r.uid)
+                      AND e.seq > r.since AND e.type IN ('TweetCreated', 'TweetDeleted')
+                    UNION ALL
+                    SELECT e.seq FROM events e
+                    WHERE (e.payload->>'authorId')::bigint IN
+                              (SELECT f.followee_id FROM follows f WHERE f.follower_id = r.uid
+                               UNION ALL SELECT r.uid)
+                      AND e.seq > r.since AND e.type IN ('TweetLiked', 'TweetUnliked')
+                ) x ORDER BY x.seq LIMIT $3::int) h
+            ORDER BY r.i, h.seq)sql"},
+        {"replay_notifications", R"sql(
+            SELECT r.i, n.seq, n.type, n.actor_id, COALESCE(n.tweet_id, 0),
+                   COALESCE(n.conversation_id, 0), )sql" CHIRP_US("n.created_at") R"sql(,
+                   n.seq <= COALESCE((SELECT s.notif_read_upto FROM user_stats s
+                                      WHERE s.user_id = n.recipient_id), 0),
+                   n.recipient_id
+            FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(uid, since, i)
+            CROSS JOIN LATERAL (
+                SELECT * FROM notifications x WHERE x.recipient_id = r.uid AND x.seq > r.since
+                ORDER BY x.seq LIMIT $3::int) n
+            ORDER BY r.i, n.seq)sql"},
+        {"replay_messages", R"sql(
+            SELECT r.i, h.seq
+            FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(uid, since, i)
+            CROSS JOIN LATERAL (
+                SELECT e.seq FROM events e
+                JOIN conversation_members m
+                  ON m.user_id = r.uid AND m.conversation_id = (e.payload->>'conversationId')::bigint
+                WHERE e.type = 'MessageSent' AND e.seq > r.since
+                ORDER BY e.seq LIMIT $3::int) h
+            ORDER BY r.i, h.seq)sql"},
+
+        // --- fan-out and the home-timeline cache ---------------------------------------------
+        // $1 user, $2 threshold: followees with more followers than the threshold
+        {"celebrity_followees", R"sql(
+            SELECT s.user_id FROM follows f JOIN user_stats s ON s.user_id = f.followee_id
+            WHERE f.follower_id = $1::bigint AND s.followers > $2::int)sql"},
+        // $1 author: the follower count, then the followers' ids
+        {"follower_count", R"sql(
+            SELECT COALESCE((SELECT followers FROM user_stats WHERE user_id = $1::bigint), 0))sql"},
+        {"follower_ids", "SELECT follower_id FROM follows WHERE followee_id = $1::bigint"},
+        // $1 user: the authors of the home timeline (followees and self)
+        {"home_authors", R"sql(
+            SELECT followee_id FROM follows WHERE follower_id = $1::bigint UNION SELECT $1::bigint)sql"},
+        // $1 user, $2 max: the newest ids of the live tweets of those authors
+        {"home_ids", R"sql(
+            SELECT t.id FROM tweets t
+            WHERE t.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1::bigint
+                                  UNION SELECT $1::bigint)
+              AND NOT t.deleted
+            ORDER BY t.id DESC LIMIT $2::int)sql"},
         {"stats_counts", R"sql(
-            SELECT jsonb_build_object(
-                'events', COALESCE((SELECT last_value FROM event_seq WHERE is_called), 0),
-                'users', (SELECT count(*) FROM users),
-                'tweets', (SELECT count(*) FROM tweets WHERE NOT deleted))::text)sql"},
-        // $1 user: ids of the accounts the user follows
-        {"followees", R"sql(
-            SELECT COALESCE(jsonb_agg(followee_id::text), '[]')::text FROM follows
-            WHERE follower_id = $1::bigint)sql"},
-        // $1 author: ids of the author's followers
-        {"follower_ids", R"sql(
-            SELECT jsonb_build_object('count', (SELECT followers FROM user_stats WHERE user_id = $1::bigint),
-                                      'ids', COALESCE(jsonb_agg(follower_id::text), '[]'))::text
-            FROM follows WHERE followee_id = $1::bigint)sql"},
+            SELECT COALESCE((SELECT last_value FROM event_seq WHERE is_called), 0),
+                   (SELECT count(*) FROM users), (SELECT count(*) FROM tweets WHERE NOT deleted))sql"},
     };
     return q;
 }
+
+#undef CHIRP_US
 
 }  // namespace chirp::store

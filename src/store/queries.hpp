@@ -1,4 +1,5 @@
-// Named read queries: every read the API makes, as parameterized SQL returning one JSON value.
+// Named read statements (prepared on every reader connection): parameterized SQL returning
+// typed columns; reads.cpp turns the rows into domain values.
 #pragma once
 
 #include <string_view>

@@ -141,14 +141,14 @@ void home_timeline_impl::on_deleted(change_set& cs, long long id, long long auth
     t->id = id;
     t->author = author;
     t->deleted = true;
-    t->id_text = std::to_string(id);
+    t->wire.id = id;
     put_tweet(t);
     if (reply_to < 0 || retweet_of < 0) {
         // Parents unknown: any tweet with replies or retweets may have lost one.
         cs.all_parents = true;
         for (auto it = tweets_.begin(); it != tweets_.end();) {
             const auto& r = *it->second.rec;
-            if (!r.deleted && (r.replies > 0 || r.retweets > 0)) {
+            if (!r.deleted && (r.wire.replies > 0 || r.wire.retweets > 0)) {
                 tweet_lru_.erase(it->second.lru);
                 it = tweets_.erase(it);
             } else {
@@ -165,9 +165,9 @@ void home_timeline_impl::on_like(change_set& cs, long long id, long long actor, 
                                  long long likes, long long retweets, long long replies) {
     if (auto it = tweets_.find(id); it != tweets_.end() && !it->second.rec->deleted) {
         auto& r = *it->second.rec;
-        r.likes = likes;
-        r.retweets = retweets;
-        r.replies = replies;
+        r.wire.likes = likes;
+        r.wire.retweets = retweets;
+        r.wire.replies = replies;
     }
     cs.tweets.push_back(id);
     set_flag(actor, id, liked_bit, liked);

@@ -1,59 +1,33 @@
-// The home-timeline cache's PostgreSQL fills (tl_home, tl_fill, on a reader thread) and the
-// text of a tweet in a page (render_flat): every place this cache knows the tweet's JSON.
+// The home-timeline cache's PostgreSQL fills (typed reads home_ids / home_records, on a reader
+// thread) and the text of a tweet in a page (render, through domain::render).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <nlohmann/json.hpp>
 #include <unordered_set>
 
 #include "chirp/config/config.hpp"
 #include "chirp/util/strings.hpp"
 #include "home_timeline_impl.hpp"
 
-using json = nlohmann::json;
-
 namespace chirp::timeline::detail {
-
-void home_timeline_impl::render_flat(std::string& out, const tweet_rec& t, std::uint8_t flags,
-                                     const tweet_rec* original, std::uint8_t original_flags) {
-    out += "{\"id\": \"";
-    out += t.id_text;
-    out += "\", \"likes\": ";
-    out += std::to_string(t.likes);
-    out += t.frag1;
-    out += std::to_string(t.replies);
-    out += t.frag2;
-    out += std::to_string(t.retweets);
-    out += t.frag3;
-    out += (flags & liked_bit) ? "true" : "false";
-    out += ", \"retweetOf\": ";
-    if (original != nullptr)
-        render_flat(out, *original, original_flags, nullptr, 0);
-    else
-        out += "null";
-    out += ", \"retweetedByMe\": ";
-    out += (flags & retweeted_bit) ? "true" : "false";
-    out += '}';
-}
 
 void home_timeline_impl::render(std::string& out, const tweet_rec& t, std::uint8_t flags,
                                 const tweet_rec* original, std::uint8_t original_flags) {
-    render_flat(out, t, flags, original, original_flags);
+    auto to_flags = [](std::uint8_t f) {
+        return domain::viewer_flags{(f & liked_bit) != 0, (f & retweeted_bit) != 0};
+    };
+    domain::render(out, t.wire, to_flags(flags), original != nullptr ? &original->wire : nullptr,
+                   to_flags(original_flags));
 }
 
 asio::awaitable<bool> home_timeline_impl::fill_list(long long user, long long v0,
                                                     std::uint64_t gen0) {
     ++list_fills_;
-    auto params = util::strings(std::to_string(user), std::to_string(list_max));
-    auto r = co_await store_.query("tl_home", std::move(params));
-    if (r.code != errc::ok || !r.json) co_return false;
-    auto j = json::parse(*r.json, nullptr, false);
-    if (!j.is_object()) co_return false;
-    std::vector<long long> ids, authors;
-    for (const auto& x : j["ids"]) ids.push_back(x.get<long long>());
-    for (const auto& x : j["authors"]) authors.push_back(x.get<long long>());
+    auto r = co_await store_.home_ids(user, static_cast<int>(list_max));
+    if (!r) co_return false;
+    std::vector<long long> ids = std::move(r->ids), authors = std::move(r->authors);
     std::sort(authors.begin(), authors.end());
     const bool full = ids.size() >= static_cast<std::size_t>(list_max);
     const auto changes = changes_since(v0, gen0);
@@ -84,14 +58,8 @@ asio::awaitable<bool> home_timeline_impl::fill_tweets(
     const std::vector<long long>& missing_flags, std::unordered_map<long long, tweet_ptr>& got,
     std::unordered_map<long long, std::uint8_t>& got_flags, long long v0, std::uint64_t gen0) {
     ++tweet_fills_;
-    json ids = json::array(), fids = json::array();
-    for (auto id : missing) ids.push_back(id);
-    for (auto id : missing_flags) fids.push_back(id);
-    auto params = util::strings(ids.dump(), std::to_string(user), fids.dump());
-    auto r = co_await store_.query("tl_fill", std::move(params));
-    if (r.code != errc::ok || !r.json) co_return false;
-    auto j = json::parse(*r.json, nullptr, false);
-    if (!j.is_object()) co_return false;
+    auto r = co_await store_.home_records(missing, user, missing_flags);
+    if (!r) co_return false;
     const auto changes = changes_since(v0, gen0);
     std::unordered_set<long long> untrusted;
     bool all_parents = false, flags_changed = false;
@@ -104,29 +72,20 @@ asio::awaitable<bool> home_timeline_impl::fill_tweets(
         }
     }
     const auto now = clock::now();
-    for (const auto& row : j["tweets"]) {
-        if (!row.is_array() || row.size() != 14) co_return false;
+    for (auto& rec : r->tweets) {
         auto t = std::make_shared<tweet_rec>();
-        t->id = row[0].get<long long>();
-        t->author = row[1].get<long long>();
-        t->deleted = row[2].get<bool>();
-        t->reply_to = row[3].get<long long>();
-        t->retweet_of = row[4].get<long long>();
-        t->likes = row[5].get<long long>();
-        t->retweets = row[6].get<long long>();
-        t->replies = row[7].get<long long>();
-        t->id_text = std::to_string(t->id);
-        t->frag1 = ", \"author\": " + row[8].get<std::string>() +
-                   ", \"content\": " + row[9].get<std::string>() + ", \"replies\": ";
-        t->frag2 = ", \"replyTo\": " + row[11].get<std::string>() +
-                   ", \"hashtags\": " + row[12].get<std::string>() +
-                   ", \"mentions\": " + row[13].get<std::string>() + ", \"retweets\": ";
-        t->frag3 = ", \"createdAt\": " + row[10].get<std::string>() + ", \"likedByMe\": ";
+        t->id = rec.tweet.id;
+        t->author = rec.tweet.author.id;
+        t->deleted = rec.deleted;
+        t->reply_to = rec.tweet.reply_to.value_or(0);
+        t->retweet_of = rec.retweet_of_id;
+        t->wire = std::move(rec.tweet);
         t->fetched = now;
         got[t->id] = t;
         // Cache it unless a change it may predate arrived meanwhile (deletions are final).
-        const bool trusted = t->deleted || (changes && !untrusted.count(t->id) &&
-                                            !(all_parents && (t->replies > 0 || t->retweets > 0)));
+        const bool trusted =
+            t->deleted || (changes && !untrusted.count(t->id) &&
+                           !(all_parents && (t->wire.replies > 0 || t->wire.retweets > 0)));
         if (trusted) put_tweet(t);
     }
     // Ids that do not exist (cannot happen for listed ids, but never loop on them).
@@ -135,13 +94,13 @@ asio::awaitable<bool> home_timeline_impl::fill_tweets(
             auto t = std::make_shared<tweet_rec>();
             t->id = id;
             t->deleted = true;
-            t->id_text = std::to_string(id);
+            t->wire.id = id;
             got[id] = t;
         }
     std::unordered_map<long long, std::uint8_t> flags;
-    for (const auto& x : j["flagged"]) flags[x.get<long long>()] = 0;
-    for (const auto& x : j["liked"]) flags[x.get<long long>()] |= liked_bit;
-    for (const auto& x : j["retweeted"]) flags[x.get<long long>()] |= retweeted_bit;
+    for (auto x : r->flagged) flags[x] = 0;
+    for (auto x : r->liked) flags[x] |= liked_bit;
+    for (auto x : r->retweeted) flags[x] |= retweeted_bit;
     for (auto id : missing_flags) flags.emplace(id, 0);
     const bool cache_flags = changes && !flags_changed;
     user_rec* u = cache_flags ? &touch_user(user) : nullptr;

@@ -3,12 +3,13 @@
 //  - users:  home list = the newest list_max ids of tweets by (followees + self) that were
 //            live when fetched, kept current in place as tweets are created, plus the set of
 //            authors it covers; and the user's own "liked / retweeted by me" flags per tweet.
-//  - tweets: one record per tweet id: the immutable parts of its JSON, pre-rendered by
-//            PostgreSQL as jsonb text fragments, plus the mutable counts and `deleted`.
-// A page = walk the list, skip deleted tweets (and retweets of deleted ones), splice the
-// fragments, counts and flags: byte for byte the text of the `timeline` query (jsonb key
-// order, ", " and ": " separators). Misses of a page go to PostgreSQL in ONE query (reader
-// thread), a cold list in one more. Past the end of a full list the caller asks PostgreSQL.
+//  - tweets: one record per tweet id: the typed tweet (domain::tweet, counts kept current)
+//            and `deleted`.
+// A page = walk the list, skip deleted tweets (and retweets of deleted ones), render each
+// with the viewer's flags and its original through domain::render, the one tweet renderer:
+// byte for byte the page the store's home_timeline read renders. Misses of a page go to
+// PostgreSQL in ONE read (reader thread), a cold list in one more. Past the end of a full
+// list the caller asks PostgreSQL.
 //
 // Coherence. Every process, after each commit and before the answer leaves (on_committed),
 // sends ONE Lua call to Redis: INCR chirp:tweets:ver, PUBLISH chirp:tweets "<epoch> <ver>
@@ -253,21 +254,16 @@ asio::awaitable<std::optional<std::string>> home_timeline_impl::try_page(long lo
     };
     std::string out;
     out.reserve(64 + items.size() * 700);
-    out += "{\"items\": [";
+    domain::open_page(out);
     for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i != 0) out += ", ";
+        if (i != 0) out += ',';
         render(out, *items[i], flags_of(items[i]->id), originals[i],
                originals[i] ? flags_of(originals[i]->id) : 0);
     }
-    out += "], \"nextCursor\": ";
-    if (!items.empty() && items.size() == static_cast<std::size_t>(limit)) {
-        out += '"';
-        out += items.back()->id_text;
-        out += '"';
-    } else {
-        out += "null";
-    }
-    out += '}';
+    domain::page_meta meta;
+    if (!items.empty() && items.size() == static_cast<std::size_t>(limit))
+        meta.next_cursor = std::to_string(items.back()->id);
+    domain::close_page(out, meta);
     co_return out;
 }
 

@@ -1,6 +1,6 @@
 // The home-timeline cache's implementation class, shared by its files (private to timeline/):
 //   home_timeline.cpp  the write side (one broadcast per commit) and the read side (pages)
-//   fill.cpp           PostgreSQL fills and the tweet text (render_flat)
+//   fill.cpp           PostgreSQL fills and the tweet text (render)
 //   cache.cpp          the bounded data structure (LRU records, lists, flags)
 //   coherence.cpp      the versioned broadcast: baseline, apply, catch-up before a read
 // See home_timeline.cpp for the design and the coherence argument.
@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chirp/domain/wire.hpp"
 #include "chirp/redis/redis.hpp"
 #include "chirp/store/store.hpp"
 #include "chirp/timeline/broadcast.hpp"
@@ -48,11 +49,7 @@ inline const std::string channel(broadcast_channel);
 struct tweet_rec {
     long long id = 0, author = 0, reply_to = 0, retweet_of = 0;
     bool deleted = false;
-    long long likes = 0, retweets = 0, replies = 0;
-    std::string id_text;
-    std::string frag1;  // , "author": A, "content": C, "replies":
-    std::string frag2;  // , "replyTo": R, "hashtags": H, "mentions": M, "retweets":
-    std::string frag3;  // , "createdAt": T, "likedByMe":
+    domain::tweet wire;  // what the page shows (counts kept current; no flags, no original)
     clock::time_point fetched{};
 };
 using tweet_ptr = std::shared_ptr<tweet_rec>;
@@ -126,9 +123,8 @@ private:
     asio::awaitable<std::optional<std::string>> try_page(long long user, long long before,
                                                          int limit);
 
-    static void render_flat(std::string& out, const tweet_rec& t, std::uint8_t flags,
-                            const tweet_rec* original, std::uint8_t original_flags);
-
+    // The text of a tweet in a page: domain::render, the one tweet renderer, with the viewer's
+    // flags and the original of a retweet.
     static void render(std::string& out, const tweet_rec& t, std::uint8_t flags,
                        const tweet_rec* original, std::uint8_t original_flags);
 

@@ -85,30 +85,23 @@ private:
 
     static asio::awaitable<void> run(std::shared_ptr<batcher> self, stream st,
                                      std::vector<request> batch) {
-        const char* name = st == stream::timeline        ? "replay_timeline_batch"
-                           : st == stream::notifications ? "replay_notifications_batch"
-                                                         : "replay_messages_batch";
-        std::string users = "{", sinces = "{";
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (i > 0) {
-                users += ',';
-                sinces += ',';
-            }
-            users += std::to_string(batch[i].user);
-            sinces += std::to_string(batch[i].since);
-        }
-        users += '}';
-        sinces += '}';
-        std::vector<std::string> params;
-        params.push_back(std::move(users));
-        params.push_back(std::move(sinces));
-        params.push_back(std::to_string(self->limit_));
-        auto r = co_await self->store_.query(name, std::move(params));
+        const auto ch = st == stream::timeline        ? domain::channel::timeline
+                        : st == stream::notifications ? domain::channel::notifications
+                                                      : domain::channel::messages;
+        std::vector<store::replay_request> requests;
+        requests.reserve(batch.size());
+        for (const auto& b : batch) requests.push_back({b.user, b.since});
+        auto r =
+            co_await self->store_.replay(ch, std::move(requests), static_cast<int>(self->limit_));
         std::vector<replay_frames> results(batch.size());
-        if (r.code != errc::ok) {
-            for (auto& x : results) x.code = r.code;
-        } else if (r.json) {
-            parse_replay(*r.json, results);
+        if (!r) {
+            for (auto& x : results) x.code = r.error();
+        } else {
+            for (std::size_t i = 0; i < results.size() && i < r->size(); ++i) {
+                auto& events = results[i].events;
+                events.reserve((*r)[i].size());
+                for (auto& f : (*r)[i]) events.push_back(event_from_frame(std::move(f)));
+            }
         }
         auto& l = self->lanes_[static_cast<std::size_t>(st)];
         --l.in_flight;

@@ -1,5 +1,5 @@
-// Replays of many sessions in one query per stream (chirp_replay_*_batch, migration 006), and
-// the parser of that query's answer.
+// Replays of many sessions in one read per stream (event_store::replay, store/typed_reads.cpp):
+// frames rendered once by the store and shared between the sessions that replay them.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -23,12 +23,6 @@ struct replay_frames {
     errc code = errc::ok;
     std::vector<live_event> events;
 };
-
-// Parses the answer of a chirp_replay_*_batch query (see migration 006): frame lines, and
-// "#<i> <seq> <seq>..." lines that give request i (1-based) its frames by seq. A frame line
-// after a "#" line belongs to that request directly. Malformed lines are skipped; `out` holds
-// one entry per request of the batch.
-void parse_replay(const std::string& body, std::vector<replay_frames>& out);
 
 class replay_batcher {
 public:

@@ -10,8 +10,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "chirp/fanout/frame.hpp"
 #include "chirp/config/config.hpp"
+#include "chirp/fanout/frame.hpp"
 #include "chirp/metrics/metrics.hpp"
 
 namespace {
@@ -522,22 +522,6 @@ TEST(FrameEnvelope, FindsSeqAndEventInEitherKeyOrder) {
     auto none = event_from_frame(std::make_shared<const std::string>(R"({"type":"pong"})"));
     EXPECT_EQ(none.seq, 0);
     EXPECT_EQ(none.event_text(), R"({"type":"pong"})");
-}
-
-TEST(ReplayParser, SharesFramesBetweenRequests) {
-    const std::string body = std::string(*frame_text(stream::timeline, 5)) + "\n" +
-                             *frame_text(stream::timeline, 6) + "\n#1 5 6\n#2 6 99\n#3\n" +
-                             *frame_text(stream::timeline, 8) + "\n#x 5\n#17 5\n";
-    std::vector<replay_frames> out(3);
-    parse_replay(body, out);
-    ASSERT_EQ(out[0].events.size(), 2u);
-    EXPECT_EQ(out[0].events[0].seq, 5);
-    EXPECT_EQ(out[0].events[1].seq, 6);
-    ASSERT_EQ(out[1].events.size(), 1u);                        // 99 is unknown
-    EXPECT_EQ(out[1].events[0].frame, out[0].events[1].frame);  // one string, shared
-    ASSERT_EQ(out[2].events.size(), 1u);  // a frame line after "#3" is request 3's
-    EXPECT_EQ(out[2].events[0].seq, 8);
-    EXPECT_EQ(out[2].events[0].event_text(), R"({"id":"8","p":""})");
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ namespace chirp {
 struct config;
 namespace metrics {
 struct registry;
-}
+struct db_counts;
+}  // namespace metrics
 namespace redis {
 class client;
 }
@@ -51,9 +52,9 @@ public:
     virtual void stop() = 0;
 };
 
-// The body of the `stats` push: counts_json is the stats_counts query result (nullopt when
-// PostgreSQL is down). Set by the app, which composes /api/stats.
-using stats_renderer = std::function<std::string(const std::optional<std::string>& counts_json)>;
+// The body of the `stats` push: counts is what the store counted (nullptr when PostgreSQL is
+// down).
+using stats_renderer = std::function<std::string(const metrics::db_counts* counts)>;
 
 std::unique_ptr<service> create_fanout(boost::asio::io_context& ioc, const config& cfg,
                                        metrics::registry& metrics, store::event_store& store,

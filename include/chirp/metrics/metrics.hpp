@@ -74,10 +74,14 @@ struct registry {
     void connection_closed() noexcept;
 };
 
-// The body of /api/stats (also pushed on the WebSocket `stats` channel). counts_json: the
-// stats_counts query result, nullopt when PostgreSQL is down; module_fields: the
-// `,"key":value` fields of the modules the app wired (fan-out, timeline cache), appended last.
-std::string stats_json(const registry& m, const std::optional<std::string>& counts_json,
-                       std::string_view module_fields);
+// What the database holds, for /api/stats (the store reads it: store::stats_counts).
+struct db_counts {
+    long long events = 0, users = 0, tweets = 0;
+};
+
+// The body of /api/stats (also pushed on the WebSocket `stats` channel). counts: nullptr when
+// PostgreSQL is down; module_fields: the `,"key":value` fields of the modules the app wired
+// (fan-out, timeline cache), appended last.
+std::string stats_json(const registry& m, const db_counts* counts, std::string_view module_fields);
 
 }  // namespace chirp::metrics

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "chirp/domain/errc.hpp"
+#include "chirp/domain/wire.hpp"
+#include "chirp/store/reads.hpp"
 
 namespace chirp {
 struct config;
@@ -25,9 +27,10 @@ struct registry;
 
 namespace chirp::store {
 
-enum class channel_kind { timeline, notifications, messages };
+using channel_kind = domain::channel;
 
-// One event to deliver live after its commit: a frame serialized once and shared.
+// One event to deliver live after its commit: the typed event and its frame, rendered once
+// (domain::render_frame) and shared.
 struct delivery {
     channel_kind channel = channel_kind::timeline;
     long long seq = 0;
@@ -37,22 +40,18 @@ struct delivery {
     long long conversation = 0;    // MessageSent
     bool follow_change = false;    // UserFollowed / UserUnfollowed (no frame)
     std::vector<long long> users;  // notifications / messages: the recipients
-    std::shared_ptr<const std::string> frame;  // {"type":"event","channel",...}
+    std::shared_ptr<const std::string> frame;    // {"type":"event","channel",...}
+    std::shared_ptr<const domain::event> event;  // what `frame` renders; null: follow
 };
 
 struct write_result {
     unsigned status = 503;
-    std::string body;       // JSON text
+    std::string body;       // JSON text, rendered by domain/wire (the answer's bytes)
     long long seq = 0;      // of the (last) appended event; 0 when nothing was appended
     bool replayed = false;  // answered from an Idempotency-Key record
     std::vector<delivery> deliveries;
     std::chrono::steady_clock::time_point committed_at{};
     std::int64_t committed_unix_us = 0;  // system clock, comparable across processes
-};
-
-struct read_result {
-    errc code = errc::ok;             // ok, unavailable
-    std::optional<std::string> json;  // first column of the first row; nullopt for SQL NULL
 };
 
 class event_store {
@@ -63,9 +62,44 @@ public:
     // the commit (or with 503 when PostgreSQL is unavailable or the queue is full).
     virtual boost::asio::awaitable<write_result> submit(nlohmann::json command) = 0;
 
-    // Runs a named read (see queries.cpp) with text parameters ("" is NULL).
-    virtual boost::asio::awaitable<read_result> query(std::string_view name,
-                                                      std::vector<std::string> params) = 0;
+    // --- typed reads (reader threads; see typed_reads.cpp). A viewer or cursor of 0 is none.
+    template <class T>
+    using read = boost::asio::awaitable<result<T>>;
+
+    // Login: not_found for an unknown handle.
+    virtual read<user_credentials> credentials(std::string handle) = 0;
+    virtual read<domain::user> user_by_id(long long id) = 0;
+    virtual read<domain::user> user_by_handle(std::string handle, long long viewer) = 0;
+    virtual read<std::vector<domain::user>> search_users(std::string prefix, int limit,
+                                                         long long viewer) = 0;
+    // The followers (or followees) of a user, newest follow first; not_found: no such user.
+    virtual read<page<domain::user>> follow_page(bool followers, std::string handle,
+                                                 long long before, int limit, long long viewer) = 0;
+    virtual read<page<domain::tweet>> user_tweets(std::string handle, long long before, int limit,
+                                                  long long viewer) = 0;
+    virtual read<domain::tweet> tweet(long long id, long long viewer) = 0;
+    virtual read<page<domain::tweet>> replies(long long id, long long before, int limit,
+                                              long long viewer) = 0;
+    virtual read<page<domain::tweet>> home_timeline(long long user, long long before,
+                                                    int limit) = 0;
+    virtual read<notifications_page> notifications(long long user, long long before, int limit) = 0;
+    virtual read<page<domain::audit_event>> events(long long user, long long after, int limit) = 0;
+    virtual read<std::vector<domain::conversation>> conversations(long long user) = 0;
+    // not_found: no such conversation; forbidden: the user is not a participant.
+    virtual read<page<domain::message>> messages(long long conversation, long long user,
+                                                 long long before, int limit) = 0;
+    virtual read<std::vector<long long>> conversation_members(long long conversation) = 0;
+    virtual read<std::vector<long long>> celebrity_followees(long long user,
+                                                             long long threshold) = 0;
+    virtual read<follower_ids> followers_of(long long author) = 0;
+    virtual read<stats_counts> counts() = 0;
+    // The home-timeline cache's fills.
+    virtual read<home_list> home_ids(long long user, int max) = 0;
+    virtual read<home_fill> home_records(std::vector<long long> ids, long long viewer,
+                                         std::vector<long long> flag_ids) = 0;
+    // Replays of many sessions of one stream at once: frames rendered with the live renderer.
+    virtual read<replay_answer> replay(domain::channel stream, std::vector<replay_request> requests,
+                                       int limit) = 0;
 
     // Called on the loop for every committed write that has deliveries, before its writer
     // gets the answer: the hook calls `resume` to let the answer go, at once or once the
@@ -86,8 +120,5 @@ std::unique_ptr<event_store> create_event_store(boost::asio::io_context& ioc, co
 
 // Blocking maintenance used by `chirpd rebuild-projections`: returns events replayed.
 long long rebuild_projections(const std::string& database_url);
-
-// Parses the chirp_exec result of one command into a write_result (frames included).
-write_result parse_write_result(const nlohmann::json& r);
 
 }  // namespace chirp::store
