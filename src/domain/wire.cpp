@@ -184,8 +184,11 @@ void render(std::string& out, const user& u) {
     out += '}';
 }
 
-void render(std::string& out, const tweet& t, viewer_flags me, const tweet* original,
-            viewer_flags original_me) {
+// The pieces of the one tweet renderer, in key order: head, then the original (or null),
+// then lists, then counts and flags (tail).
+namespace {
+
+void append_tweet_head(std::string& out, const tweet& t) {
     out += R"({"id":)";
     append_id(out, t.id);
     out += R"(,"author":)";
@@ -200,14 +203,16 @@ void render(std::string& out, const tweet& t, viewer_flags me, const tweet* orig
     else
         out += "null";
     out += R"(,"retweetOf":)";
-    if (original != nullptr)
-        render(out, *original, original_me, nullptr, {});
-    else
-        out += "null";
+}
+
+void append_tweet_lists(std::string& out, const tweet& t) {
     out += R"(,"mentions":)";
     append_strings(out, t.mentions);
     out += R"(,"hashtags":)";
     append_strings(out, t.hashtags);
+}
+
+void append_tweet_tail(std::string& out, const tweet& t, viewer_flags me) {
     out += R"(,"likes":)";
     append_int(out, t.likes);
     out += R"(,"retweets":)";
@@ -219,6 +224,39 @@ void render(std::string& out, const tweet& t, viewer_flags me, const tweet* orig
     out += R"(,"retweetedByMe":)";
     append_bool(out, me.retweeted);
     out += '}';
+}
+
+}  // namespace
+
+void render(std::string& out, const tweet& t, viewer_flags me, const tweet* original,
+            viewer_flags original_me) {
+    append_tweet_head(out, t);
+    if (original != nullptr)
+        render(out, *original, original_me, nullptr, {});
+    else
+        out += "null";
+    append_tweet_lists(out, t);
+    append_tweet_tail(out, t, me);
+}
+
+tweet_text render_text(const tweet& t) {
+    tweet_text x;
+    append_tweet_head(x.head, t);
+    append_tweet_lists(x.lists, t);
+    return x;
+}
+
+void render(std::string& out, const tweet& t, const tweet_text& text, viewer_flags me,
+            const tweet* original, const tweet_text* original_text, viewer_flags original_me) {
+    out += text.head;
+    if (original != nullptr && original_text != nullptr)
+        render(out, *original, *original_text, original_me, nullptr, nullptr, {});
+    else if (original != nullptr)
+        render(out, *original, original_me, nullptr, {});
+    else
+        out += "null";
+    out += text.lists;
+    append_tweet_tail(out, t, me);
 }
 
 void render(std::string& out, const tweet& t) {

@@ -18,8 +18,9 @@ void home_timeline_impl::render(std::string& out, const tweet_rec& t, std::uint8
     auto to_flags = [](std::uint8_t f) {
         return domain::viewer_flags{(f & liked_bit) != 0, (f & retweeted_bit) != 0};
     };
-    domain::render(out, t.wire, to_flags(flags), original != nullptr ? &original->wire : nullptr,
-                   to_flags(original_flags));
+    domain::render(out, t.wire, t.text, to_flags(flags),
+                   original != nullptr ? &original->wire : nullptr,
+                   original != nullptr ? &original->text : nullptr, to_flags(original_flags));
 }
 
 asio::awaitable<bool> home_timeline_impl::fill_list(long long user, long long v0,
@@ -80,6 +81,7 @@ asio::awaitable<bool> home_timeline_impl::fill_tweets(
         t->reply_to = rec.tweet.reply_to.value_or(0);
         t->retweet_of = rec.retweet_of_id;
         t->wire = std::move(rec.tweet);
+        if (!t->deleted) t->text = domain::render_text(t->wire);
         t->fetched = now;
         got[t->id] = t;
         // Cache it unless a change it may predate arrived meanwhile (deletions are final).

@@ -3,11 +3,13 @@
 //  - users:  home list = the newest list_max ids of tweets by (followees + self) that were
 //            live when fetched, kept current in place as tweets are created, plus the set of
 //            authors it covers; and the user's own "liked / retweeted by me" flags per tweet.
-//  - tweets: one record per tweet id: the typed tweet (domain::tweet, counts kept current)
-//            and `deleted`.
+//  - tweets: one record per tweet id: the typed tweet (domain::tweet, counts kept current),
+//            its viewer-independent text (domain::render_text, rendered once at fill: all but
+//            counts and flags) and `deleted`.
 // A page = walk the list, skip deleted tweets (and retweets of deleted ones), render each
-// with the viewer's flags and its original through domain::render, the one tweet renderer:
-// byte for byte the page the store's home_timeline read renders. Misses of a page go to
+// with the viewer's flags and its original through domain::render from the cached texts (the
+// one tweet renderer's pieces; counts and flags appended per request): byte for byte the page
+// the store's home_timeline read renders. Misses of a page go to
 // PostgreSQL in ONE read (reader thread), a cold list in one more. Past the end of a full
 // list the caller asks PostgreSQL.
 //

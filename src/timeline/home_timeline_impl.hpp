@@ -49,7 +49,8 @@ inline const std::string channel(broadcast_channel);
 struct tweet_rec {
     long long id = 0, author = 0, reply_to = 0, retweet_of = 0;
     bool deleted = false;
-    domain::tweet wire;  // what the page shows (counts kept current; no flags, no original)
+    domain::tweet wire;       // what the page shows (counts kept current; no flags, no original)
+    domain::tweet_text text;  // domain::render_text(wire), rendered once when filled
     clock::time_point fetched{};
 };
 using tweet_ptr = std::shared_ptr<tweet_rec>;

@@ -120,6 +120,42 @@ TEST(Wire, ReplyAndRetweetEmbedTheOriginal) {
     EXPECT_EQ(k["retweetOf"]["retweetedByMe"], false);
 }
 
+TEST(Wire, PreRenderedTextGivesTheSameBytes) {
+    auto original = plain_tweet();
+    original->content = "quote \"me\"\n\x01 caf\xc3\xa9";
+    original->mentions = {"bob", "Carol"};
+    original->hashtags = {};
+    d::tweet rt;
+    rt.id = 43;
+    rt.author = {8, "bob", "Bob\\"};
+    rt.created_at = ts + 1000;
+    rt.reply_to = 41;
+    rt.likes = 12345;
+    const auto text = d::render_text(rt), original_text = d::render_text(*original);
+    for (const bool liked : {false, true}) {
+        for (const bool retweeted : {false, true}) {
+            const d::viewer_flags me{liked, retweeted}, om{retweeted, liked};
+            std::string a, b;
+            d::render(a, rt, me, original.get(), om);
+            d::render(b, rt, text, me, original.get(), &original_text, om);
+            EXPECT_EQ(a, b);
+            a.clear();
+            b.clear();
+            d::render(a, *original, me, nullptr, om);
+            d::render(b, *original, original_text, me, nullptr, nullptr, om);
+            EXPECT_EQ(a, b);
+        }
+    }
+    // Counts are not in the text: changed counts render without a new text.
+    original->likes = 99;
+    original->replies = 0;
+    std::string a, b;
+    d::render(a, *original, {}, nullptr, {});
+    d::render(b, *original, original_text, {}, nullptr, nullptr, {});
+    EXPECT_EQ(a, b);
+    EXPECT_NE(b.find(R"("likes":99,"retweets":1,"replies":0,)"), std::string::npos);
+}
+
 TEST(Wire, Notification) {
     auto n = std::make_shared<d::notification>();
     n->seq = 1001;

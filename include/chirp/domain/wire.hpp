@@ -164,6 +164,21 @@ void render(std::string& out, const tweet& t, viewer_flags me, const tweet* orig
             viewer_flags original_me);
 // A tweet with its own flags and original.
 void render(std::string& out, const tweet& t);
+
+// A tweet's viewer-independent text, rendered once by the pieces of the tweet renderer above
+// (the timeline cache keeps one per record, so a page appends bytes instead of escaping and
+// formatting every tweet again): head = `{"id":..,"author":..,"content":..,"createdAt":..,
+// "replyTo":..,"retweetOf":`, lists = `,"mentions":[..],"hashtags":[..]`. Counts and flags
+// are not in it: they change and are appended per rendering.
+struct tweet_text {
+    std::string head;
+    std::string lists;
+};
+tweet_text render_text(const tweet& t);
+// The same bytes as render(out, t, me, original, original_me), from texts rendered by
+// render_text(t) and render_text(*original) (original_text is used when original is given).
+void render(std::string& out, const tweet& t, const tweet_text& text, viewer_flags me,
+            const tweet* original, const tweet_text* original_text, viewer_flags original_me);
 void render(std::string& out, const notification& n);
 void render(std::string& out, const message& m);
 void render(std::string& out, const conversation& c);
