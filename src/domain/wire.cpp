@@ -344,11 +344,15 @@ void render(std::string& out, const audit_event& e) {
 
 namespace {
 
+// `object`, when not empty, is the payload's object already rendered (tweet, notification).
 struct payload_renderer {
     std::string& out;
+    std::string_view object;
     void operator()(const tweet_created& p) const {
         out += R"({"tweet":)";
-        if (p.tweet)
+        if (!object.empty())
+            out += object;
+        else if (p.tweet)
             render(out, *p.tweet);
         else
             out += "null";
@@ -372,7 +376,9 @@ struct payload_renderer {
     }
     void operator()(const notification_added& p) const {
         out += R"({"notification":)";
-        if (p.notification)
+        if (!object.empty())
+            out += object;
+        else if (p.notification)
             render(out, *p.notification);
         else
             out += "null";
@@ -393,9 +399,8 @@ struct payload_renderer {
     }
 };
 
-}  // namespace
-
-void render(std::string& out, const event& e) {
+// An event; `object` as in payload_renderer.
+void render_event(std::string& out, const event& e, std::string_view object) {
     out += R"({"id":)";
     append_json_string(out, e.id);
     out += R"(,"type":)";
@@ -407,8 +412,14 @@ void render(std::string& out, const event& e) {
     out += R"(,"version":)";
     append_int(out, e.version);
     out += R"(,"payload":)";
-    std::visit(payload_renderer{out}, e.payload);
+    std::visit(payload_renderer{out, object}, e.payload);
     out += '}';
+}
+
+}  // namespace
+
+void render(std::string& out, const event& e) {
+    render_event(out, e, {});
 }
 
 namespace {
@@ -432,7 +443,14 @@ void render_frame(std::string& out, channel c, long long seq, std::string_view e
 
 void render_frame(std::string& out, channel c, long long seq, const event& e) {
     open_frame(out, c, seq);
-    render(out, e);
+    render_event(out, e, {});
+    out += '}';
+}
+
+void render_frame(std::string& out, channel c, long long seq, const event& e,
+                  std::string_view payload_object) {
+    open_frame(out, c, seq);
+    render_event(out, e, payload_object);
     out += '}';
 }
 

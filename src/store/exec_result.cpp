@@ -85,7 +85,8 @@ write_result from_plain_tweet(const pqxx::row& row) {
     domain::render(wr.body, *t);
     domain::event ev{row[c_eid].c_str(),      "TweetCreated", t->author.id, t->created_at, 1,
                      domain::tweet_created{t}};
-    auto del = make_delivery(channel_kind::timeline, wr.seq, std::move(ev));
+    // The answer is the frame's tweet: its bytes pasted, not rendered again.
+    auto del = make_delivery(channel_kind::timeline, wr.seq, std::move(ev), wr.body);
     del.author = t->author.id;
     del.actor = t->author.id;
     del.tweet_id = t->id;
@@ -93,19 +94,35 @@ write_result from_plain_tweet(const pqxx::row& row) {
     return wr;
 }
 
-// A copy of the tweet of a liked tweet's record (jsonb text). A run holds one record per tweet,
-// repeated for each of its likes: each distinct record is parsed once (per thread, bounded).
-std::shared_ptr<domain::tweet> tweet_of_record(const pqxx::field& f) {
-    thread_local std::unordered_map<std::string, std::shared_ptr<const domain::tweet>> memo;
-    std::string text(f.c_str(), f.size());
+// Heterogeneous lookup: a record's text is looked up without copying it.
+struct text_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
+
+// The tweet of a liked tweet's record (jsonb text) with `likes` (the count after the run): a
+// run holds one record per tweet, repeated for each of its likes, so each distinct record is
+// parsed once and copied once per count (per thread, bounded). Shared and never changed.
+std::shared_ptr<const domain::tweet> tweet_of_record(const pqxx::field& f, long long likes) {
+    thread_local std::unordered_map<std::string, std::shared_ptr<const domain::tweet>, text_hash,
+                                    std::equal_to<>>
+        memo;
+    const std::string_view text(f.c_str(), f.size());
     auto it = memo.find(text);
     if (it == memo.end()) {
         if (memo.size() >= 1024) memo.clear();
         auto t = decode_tweet(json::parse(text));
         if (!t) throw std::runtime_error("a like without its tweet's record");
-        it = memo.emplace(std::move(text), std::move(t)).first;
+        it = memo.emplace(std::string(text), std::move(t)).first;
     }
-    return std::make_shared<domain::tweet>(*it->second);
+    if (it->second->likes != likes) {
+        auto t = std::make_shared<domain::tweet>(*it->second);
+        t->likes = likes;
+        it->second = std::move(t);
+    }
+    return it->second;
 }
 
 // A like from chirp_decide_likes' columns: the answer (the tweet as the liker sees it), and
@@ -114,12 +131,13 @@ std::shared_ptr<domain::tweet> tweet_of_record(const pqxx::field& f) {
 // the counts after the run; o_flag: retweetedByMe. o_seq is NULL when nothing was appended.
 write_result from_like(const pqxx::row& row) {
     const long long likes = row[c_likes].as<long long>();
-    auto liked = tweet_of_record(row[c_base]);
-    liked->likes = likes;
-    liked->me = {true, row[c_flag].as<bool>()};
+    const auto liked = tweet_of_record(row[c_base], likes);
     write_result wr;
     wr.status = 200;
-    domain::render(wr.body, *liked);
+    // The tweet as the liker sees it: likedByMe, retweetedByMe from o_flag.
+    const domain::tweet* original = liked->retweet_of.get();
+    domain::render(wr.body, *liked, {true, row[c_flag].as<bool>()}, original,
+                   original != nullptr ? original->me : domain::viewer_flags{});
     if (row[c_seq].is_null()) return wr;  // already liked: nothing appended
 
     wr.seq = row[c_seq].as<long long>();
@@ -136,13 +154,11 @@ write_result from_like(const pqxx::row& row) {
     wr.deliveries.push_back(std::move(counts));
     if (author == actor) return wr;  // no notification for your own like
 
-    auto for_author = tweet_of_record(row[c_for_author]);
-    for_author->likes = likes;
     auto n = std::make_shared<domain::notification>();
     n->seq = wr.seq;
     n->type = "like";
     n->actor = {actor, row[c_handle].c_str(), row[c_name].c_str()};
-    n->tweet = std::move(for_author);
+    n->tweet = tweet_of_record(row[c_for_author], likes);
     n->created_at = ts;
     auto note = make_delivery(channel_kind::notifications, wr.seq,
                               {eid, "Notification", actor, ts, 1, domain::notification_added{n}});

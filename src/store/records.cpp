@@ -192,17 +192,22 @@ std::string render_body(const json& body) {
 }  // namespace
 
 // A delivery with its typed event and its frame, rendered once.
-delivery make_delivery(channel_kind ch, long long seq, domain::event ev) {
+delivery make_delivery(channel_kind ch, long long seq, domain::event ev,
+                       std::string_view payload_object) {
     delivery d;
     d.channel = ch;
     d.seq = seq;
     auto e = std::make_shared<const domain::event>(std::move(ev));
     std::string frame;
-    frame.reserve(512);
-    domain::render_frame(frame, ch, seq, *e);
+    frame.reserve(256 + payload_object.size());
+    domain::render_frame(frame, ch, seq, *e, payload_object);
     d.frame = std::make_shared<const std::string>(std::move(frame));
     d.event = std::move(e);
     return d;
+}
+
+delivery make_delivery(channel_kind ch, long long seq, domain::event ev) {
+    return make_delivery(ch, seq, std::move(ev), {});
 }
 
 write_result write_result_from_record(const json& r) {

@@ -220,6 +220,11 @@ TEST(Wire, LiveEventsAndTheirFrame) {
     e.payload = d::tweet_created{t};
     EXPECT_NE(d::to_json(e).find(R"("payload":{"tweet":)" + d::to_json(*t) + "}}"),
               std::string::npos);
+    // A write pastes its answer (the tweet's bytes) into the frame: the same bytes.
+    std::string rendered, pasted;
+    d::render_frame(rendered, d::channel::timeline, 1202, e);
+    d::render_frame(pasted, d::channel::timeline, 1202, e, d::to_json(*t));
+    EXPECT_EQ(pasted, rendered);
 
     auto n = std::make_shared<d::notification>();
     n->seq = 9;
@@ -229,6 +234,11 @@ TEST(Wire, LiveEventsAndTheirFrame) {
     e.payload = d::notification_added{n};
     EXPECT_NE(d::to_json(e).find(R"("payload":{"notification":)" + d::to_json(*n) + "}}"),
               std::string::npos);
+    rendered.clear();
+    pasted.clear();
+    d::render_frame(rendered, d::channel::notifications, 9, e);
+    d::render_frame(pasted, d::channel::notifications, 9, e, d::to_json(*n));
+    EXPECT_EQ(pasted, rendered);
 
     auto m = std::make_shared<d::message>(d::message{77, 5, alice(), "hi", ts, 9});
     auto c = std::make_shared<d::conversation>(d::conversation{5, {alice()}, ts, *m});

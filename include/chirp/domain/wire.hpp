@@ -190,6 +190,11 @@ void render(std::string& out, const event& e);
 void render_frame(std::string& out, channel c, long long seq, const event& e);
 // The envelope around an event already rendered (compact JSON text).
 void render_frame(std::string& out, channel c, long long seq, std::string_view event_json);
+// render_frame(out, c, seq, e) with the object of e's payload (the Tweet of TweetCreated, the
+// Notification of Notification) already rendered by its renderer: the same bytes, the object
+// pasted instead of rendered a second time (a write's answer is that object).
+void render_frame(std::string& out, channel c, long long seq, const event& e,
+                  std::string_view payload_object);
 
 // Page wrappers. {"items":[...]} | {"items":[...],"nextCursor":"C"|null}
 // | {"items":[...],"nextCursor":..,"unread":N}

@@ -21,6 +21,10 @@ domain::event decode_event(const nlohmann::json& j);                // chirp_rec
 
 // A delivery of `ev` on `ch` with its frame rendered once (domain::render_frame).
 delivery make_delivery(channel_kind ch, long long seq, domain::event ev);
+// The same with the object of ev's payload already rendered (domain::render_frame): a write
+// pastes its answer's bytes into its frame instead of rendering the object twice.
+delivery make_delivery(channel_kind ch, long long seq, domain::event ev,
+                       std::string_view payload_object);
 
 // A general-path answer of chirp_exec_rows (o_json: {status, body: {<shape>: record}, seq,
 // replayed?, deliveries}) with its body and live frames rendered. Throws on a malformed record.
