@@ -31,14 +31,11 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <nlohmann/json.hpp>
 #include <unordered_set>
 
 #include "chirp/config/config.hpp"
 #include "chirp/util/strings.hpp"
 #include "home_timeline_impl.hpp"
-
-using json = nlohmann::json;
 
 namespace chirp::timeline::detail {
 
@@ -106,67 +103,29 @@ asio::awaitable<std::optional<std::string>> home_timeline_impl::page(long long u
     co_return out;
 }
 
-// Appends the change items of one timeline delivery (the frame is the wire event).
-// A number or a quoted id after `key` in a frame (the writer's compact JSON), else -1.
-long long home_timeline_impl::scan(std::string_view frame, std::string_view key) {
-    const auto at = frame.find(key);
-    if (at == std::string_view::npos) return -1;
-    std::size_t i = at + key.size();
-    if (i < frame.size() && frame[i] == '"') ++i;
-    long long v = 0;
-    bool any = false;
-    for (; i < frame.size() && frame[i] >= '0' && frame[i] <= '9'; ++i, any = true)
-        v = v * 10 + (frame[i] - '0');
-    return any ? v : -1;
-}
-
+// Appends the change items of one timeline delivery, read from its typed event (the writer's
+// domain::event, the value its frame renders): nothing is scanned or parsed back.
 void home_timeline_impl::describe(const store::delivery& d, std::vector<change>& out) {
-    // Likes, the commonest write: scanned, not parsed. Their payload is
-    // {"likes":N,"replies":N,"retweets":N,"tweetId":"N"} (see chirp_wire_timeline).
-    const std::string_view fr = *d.frame;
-    const bool liked = fr.find(R"("type":"TweetLiked")") != std::string_view::npos;
-    if (liked || fr.find(R"("type":"TweetUnliked")") != std::string_view::npos) {
-        const long long id = scan(fr, R"("tweetId":)"), likes = scan(fr, R"("likes":)"),
-                        retweets = scan(fr, R"("retweets":)"), replies = scan(fr, R"("replies":)");
-        if (id > 0 && likes >= 0 && retweets >= 0 && replies >= 0) {
-            out.emplace_back(like_changed{id, d.actor, liked, likes, retweets, replies});
-            return;
-        }
-    }
-    auto f = json::parse(*d.frame, nullptr, false);
-    if (!f.is_object()) return;
-    const auto ev = f.find("event");
-    if (ev == f.end() || !ev->is_object()) return;
-    const auto type = ev->value("type", std::string());
-    const auto p = ev->find("payload");
-    if (p == ev->end() || !p->is_object()) return;
-    auto id_of = [](const json& j) -> long long {
-        if (j.is_string()) return std::atoll(j.get_ref<const std::string&>().c_str());
-        return 0;
-    };
-    if (type == "TweetCreated") {
-        const auto t = p->find("tweet");
-        if (t == p->end() || !t->is_object()) return;
-        const long long id = id_of(t->value("id", json()));
-        const long long reply_to = id_of(t->value("replyTo", json()));
-        long long retweet_of = 0;
-        if (auto o = t->find("retweetOf"); o != t->end() && o->is_object())
-            retweet_of = id_of(o->value("id", json()));
-        out.emplace_back(tweet_created{id, d.actor, reply_to, retweet_of});
-    } else if (type == "TweetDeleted") {
-        const long long id = id_of(p->value("tweetId", json()));
+    if (!d.event) return;
+    const auto& type = d.event->type;
+    const auto& payload = d.event->payload;
+    if (const auto* c = std::get_if<domain::tweet_counts>(&payload)) {
+        out.emplace_back(like_changed{c->tweet_id, d.actor, type == "TweetLiked", c->likes,
+                                      c->retweets, c->replies});
+    } else if (const auto* t = std::get_if<domain::tweet_created>(&payload)) {
+        if (!t->tweet) return;
+        const long long retweet_of = t->tweet->retweet_of ? t->tweet->retweet_of->id : 0;
+        out.emplace_back(
+            tweet_created{t->tweet->id, d.actor, t->tweet->reply_to.value_or(0), retweet_of});
+    } else if (const auto* x = std::get_if<domain::tweet_deleted>(&payload)) {
         // Parents from this process's record when it has one; -1: receivers must assume
         // any tweet with replies or retweets may have changed.
         long long reply_to = -1, retweet_of = -1;
-        if (auto it = tweets_.find(id); it != tweets_.end() && !it->second.rec->deleted) {
+        if (auto it = tweets_.find(x->tweet_id); it != tweets_.end() && !it->second.rec->deleted) {
             reply_to = it->second.rec->reply_to;
             retweet_of = it->second.rec->retweet_of;
         }
-        out.emplace_back(tweet_deleted{id, d.actor, reply_to, retweet_of});
-    } else if (type == "TweetLiked" || type == "TweetUnliked") {
-        out.emplace_back(like_changed{id_of(p->value("tweetId", json())), d.actor,
-                                      type == "TweetLiked", p->value("likes", 0LL),
-                                      p->value("retweets", 0LL), p->value("replies", 0LL)});
+        out.emplace_back(tweet_deleted{x->tweet_id, d.actor, reply_to, retweet_of});
     }
 }
 

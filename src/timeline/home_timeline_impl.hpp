@@ -99,10 +99,7 @@ public:
                                                      int limit) override;
 
 private:
-    // Appends the change items of one timeline delivery (the frame is the wire event).
-    // A number or a quoted id after `key` in a frame (the writer's compact JSON), else -1.
-    static long long scan(std::string_view frame, std::string_view key);
-
+    // Appends the change items of one timeline delivery, from its typed event.
     void describe(const store::delivery& d, std::vector<change>& out);
 
     // A version we must reach before answering: every write answered before this request.
