@@ -154,17 +154,22 @@ http_response http_client::request(std::string_view method, std::string_view tar
         http_response out;
         bool keep = false;
         bool got = false;
-        if (!ec) {
+        // A write cut short because the server answered early and closed (413 for a body over
+        // the limit) still leaves its answer to read.
+        const bool early_answer =
+            ec == asio::error::broken_pipe || ec == asio::error::connection_reset;
+        if (!ec || early_answer) {
             got =
                 read_response(impl_->ioc, *impl_->stream, impl_->buffer, head, timeout_, out, keep);
         }
-        if ((ec || !got) && reused && attempt == 0) {
+        if (!got && reused && attempt == 0) {
             // The server closed an idle keep-alive connection: reconnect once.
             impl_->stream.reset();
             continue;
         }
-        if (ec) throw std::runtime_error("HTTP client: write: " + ec.message());
+        if (!got && ec) throw std::runtime_error("HTTP client: write: " + ec.message());
         if (!got) throw std::runtime_error("HTTP client: the server closed without answering");
+        if (ec) keep = false;
         if (!keep_alive_ || !keep) impl_->stream.reset();
         return out;
     }
