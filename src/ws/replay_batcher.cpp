@@ -1,4 +1,4 @@
-// Replays of many sessions in one query per stream (chirp_replay_*_batch, migration 006):
+// Replays of many sessions in one read per stream (event_store::replay, store/typed_reads.cpp):
 // after a reconnect storm thousands of sessions replay within a second, and one query each
 // queued them behind each other on the reader threads (and built every missed event's JSON
 // once per follower). Requests wait up to 2 ms for company, or until one of the (at most

@@ -463,9 +463,9 @@ TEST_F(RealtimeTest, ReplayWithNothingMissedAndOfEachStream) {
     (void)t;
 }
 
-// The fast paths' live frames (rendered by the event writer from raw columns, migration 004)
-// equal the replayed ones (rendered by the SQL wire functions): a plain tweet, a like's counts
-// on the timeline and its notification to the author.
+// The set-wise paths' live frames (rendered by the event writer from typed columns,
+// store/exec_result.cpp) equal the replayed ones (rendered from typed reads by the same
+// domain/wire renderers): a plain tweet, a like's counts on the timeline and its notification.
 TEST_F(RealtimeTest, LiveFramesOfTheFastPathsEqualTheReplayedOnes) {
     auto alice = register_user(api(), "fa", "Alice \"Fast\" \\ Path");
     auto bob = register_user(api(), "fb");
@@ -512,8 +512,8 @@ TEST_F(RealtimeTest, LiveFramesOfTheFastPathsEqualTheReplayedOnes) {
     EXPECT_EQ(plain, 1);
 }
 
-// Sessions that replay at the same moment are answered by one query (the replay batcher,
-// migration 006), the missed events' frames shared between them: each must still get exactly
+// Sessions that replay at the same moment are answered by one read per stream (the replay
+// batcher, store::replay), the missed events' frames shared between them: each must still get exactly
 // its own missed events, from its own since, in order, once.
 TEST_F(RealtimeTest, SessionsReplayingAtOnceGetExactlyTheirOwnEvents) {
     auto alice = register_user(api(), "ma");
