@@ -513,8 +513,8 @@ TEST_F(RealtimeTest, LiveFramesOfTheFastPathsEqualTheReplayedOnes) {
 }
 
 // Sessions that replay at the same moment are answered by one read per stream (the replay
-// batcher, store::replay), the missed events' frames shared between them: each must still get exactly
-// its own missed events, from its own since, in order, once.
+// batcher, store::replay), the missed events' frames shared between them: each must still get
+// exactly its own missed events, from its own since, in order, once.
 TEST_F(RealtimeTest, SessionsReplayingAtOnceGetExactlyTheirOwnEvents) {
     auto alice = register_user(api(), "ma");
     auto carol = register_user(api(), "mc");
