@@ -282,8 +282,8 @@ TEST_F(Rebuild, WritesAfterARebuildContinueTheSameState) {
 
 // Many writers at once: the event writer batches their commands, so runs of plain tweets and
 // of likes take the set-wise decides (sql/functions/decide.sql), whose answers the writer
-// renders from typed columns. The answers equal the read views, the counts and notifications add up, and
-// the rebuild equals the live state.
+// renders from typed columns. The answers equal the read views, the counts and notifications add
+// up, and the rebuild equals the live state.
 TEST_F(Rebuild, ConcurrentTweetsAndLikesAnswerLikeTheViewsAndRebuildEqual) {
     constexpr int writers = 8;
     std::vector<test_user> users;
