@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <unordered_map>
 
 #include "chirp/store/store.hpp"
 
@@ -97,10 +98,17 @@ private:
         if (!r) {
             for (auto& x : results) x.code = r.error();
         } else {
+            // A frame is shared by every request that replays its event: read its envelope
+            // once per batch, not once per session.
+            std::unordered_map<const std::string*, live_event> located;
             for (std::size_t i = 0; i < results.size() && i < r->size(); ++i) {
                 auto& events = results[i].events;
                 events.reserve((*r)[i].size());
-                for (auto& f : (*r)[i]) events.push_back(event_from_frame(std::move(f)));
+                for (auto& f : (*r)[i]) {
+                    auto [it, fresh] = located.try_emplace(f.get());
+                    if (fresh) it->second = event_from_frame(std::move(f));
+                    events.push_back(it->second);
+                }
             }
         }
         auto& l = self->lanes_[static_cast<std::size_t>(st)];
