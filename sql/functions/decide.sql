@@ -246,13 +246,11 @@ BEGIN
             IF one.o_json IS NULL THEN
                 SELECT * INTO one_event FROM events WHERE seq = one.o_seq;
                 SELECT * INTO one_tweet FROM tweets WHERE id = one.o_tid;
-                one := ROW(chirp_ok(201, jsonb_build_object('tweet', chirp_rec_tweet(one_tweet, one.o_actor)),
-                                    one_event)::json,
-                           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                           NULL, NULL, NULL, NULL, NULL);
+                one := chirp_answer_row(
+                    chirp_ok(201, jsonb_build_object('tweet', chirp_rec_tweet(one_tweet, one.o_actor)),
+                             one_event)::json);
             ELSE
-                one := ROW(one.o_json, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                           NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+                one := chirp_answer_row(one.o_json);
             END IF;
         END IF;
         RETURN NEXT one;
@@ -379,13 +377,11 @@ BEGIN
                     SELECT * INTO one_event FROM events WHERE seq = one.o_seq;
                 END IF;
                 SELECT * INTO one_tweet FROM tweets WHERE id = one.o_tid;
-                one := ROW(chirp_ok(200, jsonb_build_object('tweet', chirp_rec_tweet(one_tweet, one.o_actor)),
-                                    one_event)::json,
-                           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                           NULL, NULL, NULL, NULL, NULL);
+                one := chirp_answer_row(
+                    chirp_ok(200, jsonb_build_object('tweet', chirp_rec_tweet(one_tweet, one.o_actor)),
+                             one_event)::json);
             ELSE
-                one := ROW(one.o_json, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                           NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+                one := chirp_answer_row(one.o_json);
             END IF;
         ELSE
             SELECT s.likes, s.retweets, s.replies INTO one.o_likes, one.o_retweets, one.o_replies

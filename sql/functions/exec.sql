@@ -41,6 +41,16 @@ LANGUAGE sql IMMUTABLE AS $$
                                   jsonb_build_object('code', code, 'message', message)))
 $$;
 
+-- A result row that answers with JSON only (o_json); every raw column NULL.
+CREATE OR REPLACE FUNCTION chirp_answer_row(answer json) RETURNS chirp_exec_row
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    r chirp_exec_row;
+BEGIN
+    r.o_json := answer;
+    RETURN r;
+END $$;
+
 CREATE OR REPLACE FUNCTION chirp_ok(status int, body jsonb, e events) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
