@@ -138,6 +138,7 @@ private:
     asio::awaitable<void> load_celebrities(long long user);
 
     void drop_celebrities(long long user);
+    void release_celebrity(long long author, long long user);
 
     asio::awaitable<std::vector<long long>> conversation_members(long long conv);
 
@@ -181,6 +182,8 @@ private:
     std::unordered_map<long long, std::vector<long long>> user_celebs_;
     std::unordered_map<long long, celeb_entry> celeb_cache_;
     std::uint64_t follow_gen_ = 0;
+    std::unordered_map<long long, std::uint64_t> celeb_loads_;  // the latest load, by user
+    std::uint64_t celeb_load_seq_ = 0;
     std::unordered_map<long long, std::unordered_set<long long>> celeb_local_;
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> typing_last_;
     std::unordered_map<long long,

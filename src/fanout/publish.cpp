@@ -179,13 +179,15 @@ void hub_impl::follow_changed(long long followee, long long follower, bool local
     if (local_commit) {
         publish(follows_channel, encode_follow_message({followee, follower}));
     }
-    if (local_.count(follower) != 0) {
-        drop_celebrities(follower);
+    // Reloaded in place: the user's author:A subscriptions stay while the list is fetched, so
+    // a celebrity's tweet committed meanwhile is still delivered (dropping them first lost it).
+    if (local_.count(follower) != 0)
         asio::co_spawn(ioc_, load_celebrities(follower), asio::detached);
-    }
 }
 
 asio::awaitable<void> hub_impl::load_celebrities(long long user) {
+    const auto load = ++celeb_load_seq_;
+    celeb_loads_[user] = load;
     std::vector<long long> ids;
     const auto now = std::chrono::steady_clock::now();
     if (auto c = celeb_cache_.find(user);
@@ -199,28 +201,48 @@ asio::awaitable<void> hub_impl::load_celebrities(long long user) {
             if (celeb_cache_.size() >= 100000) celeb_cache_.clear();
             celeb_cache_[user] = celeb_entry{now, ids};
         }
+        if (!r && user_celebs_.count(user) != 0) ids = user_celebs_[user];  // keep what we have
     }
+    // Each load registers itself: a load that finds another's id (or none: a later load began
+    // and finished) is stale, the later one applies the newer list.
+    if (auto latest = celeb_loads_.find(user);
+        latest == celeb_loads_.end() || latest->second != load)
+        co_return;
+    else
+        celeb_loads_.erase(latest);
     if (local_.count(user) == 0) co_return;  // left meanwhile
     auto& mine = user_celebs_[user];
+    // Subscribe to the added authors before dropping the removed ones.
     for (auto a : ids) {
         if (std::find(mine.begin(), mine.end(), a) != mine.end()) continue;
         mine.push_back(a);
         if (celeb_local_[a].insert(user).second && celeb_local_[a].size() == 1)
             redis_->subscribe(encode_channel({channel_kind::author, a}));
     }
+    for (auto it = mine.begin(); it != mine.end();) {
+        if (std::find(ids.begin(), ids.end(), *it) != ids.end()) {
+            ++it;
+            continue;
+        }
+        release_celebrity(*it, user);
+        it = mine.erase(it);
+    }
+}
+
+void hub_impl::release_celebrity(long long author, long long user) {
+    auto set = celeb_local_.find(author);
+    if (set == celeb_local_.end()) return;
+    set->second.erase(user);
+    if (set->second.empty()) {
+        celeb_local_.erase(set);
+        redis_->unsubscribe(encode_channel({channel_kind::author, author}));
+    }
 }
 
 void hub_impl::drop_celebrities(long long user) {
     auto it = user_celebs_.find(user);
     if (it == user_celebs_.end()) return;
-    for (auto a : it->second) {
-        auto& set = celeb_local_[a];
-        set.erase(user);
-        if (set.empty()) {
-            celeb_local_.erase(a);
-            redis_->unsubscribe(encode_channel({channel_kind::author, a}));
-        }
-    }
+    for (auto a : it->second) release_celebrity(a, user);
     user_celebs_.erase(it);
 }
 
