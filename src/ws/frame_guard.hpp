@@ -37,6 +37,11 @@ public:
     // Held bytes that may go on now, and taking them (up to max) into out.
     std::size_t ready() const { return ready_; }
     std::size_t take(char* out, std::size_t max);
+    // The server sent its close: the client's answer goes to Beast as it is (Beast then
+    // waits for a close frame only; a malformed one ends the connection at once).
+    void stop() {
+        if (!holding_) passthrough_ = true;
+    }
 
 private:
     void check_held();
@@ -66,6 +71,8 @@ public:
     const socket_type& next_layer() const noexcept { return sock_; }
     // What ws_session uses of the socket.
     socket_type::native_handle_type native_handle() { return sock_.native_handle(); }
+    // Before the server starts the closing handshake (close_frame_guard::stop).
+    void server_closing() { guard_.stop(); }
     bool is_open() const { return sock_.is_open(); }
     void shutdown(socket_type::shutdown_type what, boost::system::error_code& ec) {
         sock_.shutdown(what, ec);

@@ -162,6 +162,7 @@ private:
         if (corked && s->ws_.next_layer().is_open()) s->cork(false);
         if (m.closing() && s->close_code_ != 0 && !s->close_sent_ && s->ws_.is_open()) {
             s->close_sent_ = true;
+            s->ws_.next_layer().server_closing();
             websocket::close_reason cr(static_cast<std::uint16_t>(s->close_code_));
             cr.reason = s->close_reason_.substr(0, 120);
             co_await s->ws_.async_close(cr, tuple_awaitable);

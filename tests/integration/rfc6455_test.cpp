@@ -219,6 +219,21 @@ TEST_F(Rfc6455, ValidCloseCodesAreEchoed) {
     EXPECT_TRUE(r->close_frame) << r->describe();
 }
 
+TEST_F(Rfc6455, TheAnswerToTheServersCloseEndsTheConnectionEvenWhenMalformed) {
+    for (const std::string reason : {"", "\xFF"}) {
+        raw_ws c(server().port());
+        c.open();
+        c.send_frame(opcode::binary, "x");  // the server closes with 1003
+        const auto r = c.wait_close(5s);
+        ASSERT_TRUE(r) << "no close after a binary frame";
+        expect_code(*r, 1003, "binary frame");
+        c.send_frame(opcode::close, close_payload(1003, reason));
+        const auto end = c.wait_close(5s);
+        ASSERT_TRUE(end) << "connection still open 5 s after the client's close";
+        EXPECT_FALSE(end->close_frame) << end->describe();
+    }
+}
+
 TEST_F(Rfc6455, HandshakeVersionOtherThan13Is426) {
     for (const std::string v : {"8", "12", "14", "abc"}) {
         auto req = raw_ws::upgrade_request(server().port());
