@@ -14,6 +14,7 @@
 #include "relay.hpp"
 #include "scan.hpp"
 #include "scenarios.hpp"
+#include "soak.hpp"
 
 namespace chirp::bench {
 namespace {
@@ -34,6 +35,10 @@ commands
              --rates 1000,5000 --duration 20 --authors 10 --tweets-per-author 10
   storm      N followers cut at once reconnect with jitter and `since`
              --clients 10000 --rate 5 --before 3 --after 5 --jitter 2 --timeout 60
+  soak       churn: followers leave and resume with `since` while authors tweet; reports
+             chirpd RSS/descriptors, Redis subscriptions, missed/duplicated (scripts/soak.sh)
+             --clients 1000 --rate 5 --seconds 300 --authors 4 --stay-min 2 --stay-max 20
+             --away-max 3 --settle 20 --redis-port P
   relay      minimal one-thread WebSocket fan-out server (the machine's ceiling)
              --port 8090 --frame-bytes 1400 --duration 0
   summary    one table from the JSON files in a results directory: --dir DIR
@@ -320,6 +325,8 @@ int run(int argc, char** argv) {
         scenario = scenario_storm;
     else if (cmd == "smoke")
         scenario = scenario_smoke;
+    else if (cmd == "soak")
+        scenario = scenario_soak;
     else
         throw std::invalid_argument("unknown command: " + cmd);
 

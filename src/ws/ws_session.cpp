@@ -17,6 +17,7 @@
 #include "chirp/config/config.hpp"
 #include "chirp/domain/errc.hpp"
 #include "chirp/metrics/metrics.hpp"
+#include "frame_guard.hpp"
 #include "origin.hpp"
 #include "session_host.hpp"
 
@@ -81,15 +82,15 @@ private:
         const auto origin = std::string(req[beast::http::field::origin]);
         if (!origin_allowed(d.cfg, origin, req[beast::http::field::host])) {
             spdlog::info("websocket from {} refused: origin {}", ip, origin);
-            beast::http::response<beast::http::string_body> res{beast::http::status::forbidden,
-                                                                req.version()};
-            res.set(beast::http::field::content_type, "application/json");
-            res.body() = error_body(errc::forbidden, "origin not allowed");
-            res.keep_alive(false);
-            res.prepare_payload();
-            co_await beast::http::async_write(s->ws_.next_layer(), res, tuple_awaitable);
-            beast::error_code ignored;
-            s->ws_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+            co_await refuse(s, beast::http::status::forbidden, errc::forbidden,
+                            "origin not allowed");
+            co_return false;
+        }
+        // Beast refuses a missing key but not a malformed one (RFC 6455 4.2.1: 16 bytes).
+        const auto key = req.find(beast::http::field::sec_websocket_key);
+        if (key != req.end() && !valid_websocket_key(key->value())) {
+            co_await refuse(s, beast::http::status::bad_request, errc::bad_request,
+                            "Sec-WebSocket-Key is not the base64 of 16 bytes");
             co_return false;
         }
         // Non-browser clients may authenticate on the upgrade request.
@@ -123,6 +124,19 @@ private:
         co_return true;
     }
 
+    // An answer instead of the upgrade; the connection ends after it.
+    static asio::awaitable<void> refuse(const std::shared_ptr<ws_session>& s,
+                                        beast::http::status status, errc code, const char* why) {
+        beast::http::response<beast::http::string_body> res{status, s->req_->version()};
+        res.set(beast::http::field::content_type, "application/json");
+        res.body() = error_body(code, why);
+        res.keep_alive(false);
+        res.prepare_payload();
+        co_await beast::http::async_write(s->ws_.next_layer(), res, tuple_awaitable);
+        beast::error_code ignored;
+        s->ws_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    }
+
     // A burst (a replay, or frames that queued up behind a slow write) is corked: the frames
     // leave in full TCP segments when the queue is drained, instead of one segment (and one
     // wake-up of the receiver) each.
@@ -148,6 +162,7 @@ private:
         if (corked && s->ws_.next_layer().is_open()) s->cork(false);
         if (m.closing() && s->close_code_ != 0 && !s->close_sent_ && s->ws_.is_open()) {
             s->close_sent_ = true;
+            s->ws_.next_layer().server_closing();
             websocket::close_reason cr(static_cast<std::uint16_t>(s->close_code_));
             cr.reason = s->close_reason_.substr(0, 120);
             co_await s->ws_.async_close(cr, tuple_awaitable);
@@ -220,7 +235,7 @@ private:
         s->wake_writer();
     }
 
-    websocket::stream<asio::ip::tcp::socket> ws_;
+    websocket::stream<guarded_socket> ws_;      // frame_guard.hpp: close-frame checks
     std::unique_ptr<http::beast_request> req_;  // until the handshake is done
     bool open_ = false;                         // handshake done: the writer may run
     bool writing_ = false;
