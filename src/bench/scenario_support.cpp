@@ -59,6 +59,21 @@ std::string_view channel_of(std::string_view frame) {
     return end == std::string_view::npos ? std::string_view{} : frame.substr(pos, end - pos);
 }
 
+std::uint8_t answer_tally::record(unsigned status, time_point sent, time_point now) {
+    if (status >= 200 && status < 300) {
+        http.record(micros_between(sent, now));
+        return 1;
+    }
+    ++statuses[status];
+    return 2;
+}
+
+json answer_tally::statuses_json() const {
+    json j = json::object();
+    for (const auto& [s, c] : statuses) j[s ? std::to_string(s) : "transport"] = c;
+    return j;
+}
+
 common::common(const options& opts) {
     t = parse_url(opts.str("url", "http://127.0.0.1:8000"));
     so = setup_options::from(opts);
@@ -125,14 +140,7 @@ std::uint64_t delivery_book::add(time_point sent, std::uint32_t expected) {
 }
 
 void delivery_book::on_response(std::uint64_t n, unsigned status, time_point now) {
-    auto& g = *groups_[group_of_[n]];
-    if (status >= 200 && status < 300) {
-        status_[n] = 1;
-        g.http.record(micros_between(sent_at_[n], now));
-    } else {
-        status_[n] = 2;
-        ++g.statuses[status];
-    }
+    status_[n] = groups_[group_of_[n]]->answers.record(status, sent_at_[n], now);
 }
 
 bool delivery_book::on_frame(ws_conn& c, std::string_view frame, time_point now) {
@@ -177,8 +185,6 @@ json delivery_book::summary(std::size_t gi, std::vector<std::string>& failures,
             unexpected += received_[n];
         }
     }
-    json statuses = json::object();
-    for (const auto& [s, c] : g.statuses) statuses[s ? std::to_string(s) : "transport"] = c;
     if (failed) failures.push_back(label + ": " + std::to_string(failed) + " requests failed");
     if (lost) failures.push_back(label + ": " + std::to_string(lost) + " deliveries lost");
     if (g.duplicates)
@@ -187,7 +193,7 @@ json delivery_book::summary(std::size_t gi, std::vector<std::string>& failures,
     return {{"requests", sent},
             {"ok", ok},
             {"httpErrors", failed},
-            {"httpStatuses", statuses},
+            {"httpStatuses", g.answers.statuses_json()},
             {"expected", expected},
             {"received", received_ok},
             {"lost", lost},
@@ -195,7 +201,7 @@ json delivery_book::summary(std::size_t gi, std::vector<std::string>& failures,
             {"unexpected", unexpected},
             {"deliverySpanSeconds", span},
             {"latencyMs", latency_json(g.latency)},
-            {"httpLatencyMs", latency_json(g.http)}};
+            {"httpLatencyMs", latency_json(g.answers.http)}};
 }
 
 asio::awaitable<void> drain(std::function<std::uint64_t()> received,

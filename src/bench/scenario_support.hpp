@@ -33,6 +33,18 @@ milliseconds seconds_opt(const options& opts, const std::string& key, double def
 // The "channel" of a frame, or empty.
 std::string_view channel_of(std::string_view frame);
 
+// The answers to a group of requests: the latency of the 2xx ones, a count per other status
+// (0: a transport error).
+struct answer_tally {
+    latency_histogram http;
+    std::map<unsigned, std::uint64_t> statuses;
+
+    // Records one answer; returns the request's state: 1 answered 2xx, 2 failed.
+    std::uint8_t record(unsigned status, time_point sent, time_point now);
+    // {"<status>" or "transport": count} of the failed ones.
+    json statuses_json() const;
+};
+
 // Everything a scenario shares: where the server is, how to set up, who to sample.
 struct common {
     target t;
@@ -101,9 +113,9 @@ public:
 
 private:
     struct group {
-        latency_histogram latency, http;
+        latency_histogram latency;
+        answer_tally answers;
         std::uint64_t received = 0, duplicates = 0;
-        std::map<unsigned, std::uint64_t> statuses;
         time_point first{}, last{};
     };
     std::string needle_;

@@ -73,9 +73,9 @@ asio::awaitable<json> scenario_notify(const options& opts) {
     std::vector<std::uint16_t> group_of;
     std::vector<std::uint64_t> seen;
     struct group {
-        latency_histogram latency, http;
+        latency_histogram latency;
+        answer_tally answers;
         std::uint64_t received = 0, duplicates = 0;
-        std::map<unsigned, std::uint64_t> statuses;
     };
     std::vector<std::unique_ptr<group>> groups;
     std::uint64_t foreign = 0;
@@ -121,14 +121,7 @@ asio::awaitable<json> scenario_notify(const options& opts) {
     connect_failures(creport, c.failures, "connect");
 
     open_loop_poster poster(ex, c.t, http_conns, [&](std::uint64_t m, unsigned st, time_point now) {
-        auto& g = *groups[group_of[m]];
-        if (st >= 200 && st < 300) {
-            status[m] = 1;
-            g.http.record(micros_between(sent_at[m], now));
-        } else {
-            status[m] = 2;
-            ++g.statuses[st];
-        }
+        status[m] = groups[group_of[m]]->answers.record(st, sent_at[m], now);
     });
     if (auto ec = co_await poster.connect(); ec)
         throw std::runtime_error("cannot open HTTP connections: " + ec.message());
@@ -175,13 +168,11 @@ asio::awaitable<json> scenario_notify(const options& opts) {
             step_failures.push_back(label + ": " + std::to_string(lost) + " notifications lost");
         if (g.duplicates)
             step_failures.push_back(label + ": " + std::to_string(g.duplicates) + " duplicates");
-        json statuses = json::object();
-        for (const auto& [s, n] : g.statuses) statuses[s ? std::to_string(s) : "transport"] = n;
         json step = {{"rate", rate},
                      {"requests", count},
                      {"ok", ok},
                      {"httpErrors", failed},
-                     {"httpStatuses", statuses},
+                     {"httpStatuses", g.answers.statuses_json()},
                      {"expected", ok},
                      {"received", g.received},
                      {"lost", lost},
@@ -190,7 +181,7 @@ asio::awaitable<json> scenario_notify(const options& opts) {
                      {"maxSendLagMs", std::round(max_lag * 10) / 10},
                      {"deliveriesPerSecond", std::round(g.received / send_seconds)},
                      {"latencyMs", latency_json(g.latency)},
-                     {"httpLatencyMs", latency_json(g.http)},
+                     {"httpLatencyMs", latency_json(g.answers.http)},
                      {"server", probe.end()},
                      {"client", self.end()},
                      {"failures", step_failures}};
