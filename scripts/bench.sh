@@ -10,9 +10,13 @@
 # stops by itself; every server is stopped on the way out.
 #
 # Usage: scripts/bench.sh [--quick] [--only "idle fanout celebrity notify storm wrk append smoke"]
-#                         [--no-build] [--keep] [--no-relay] [--rt]
+#                         [--no-build] [--keep] [--no-relay] [--rt] [--ladder LIST] [--duration S]
 #   --quick     short run (5 s steps, smaller N): a few minutes instead of ~20
 #   --only      run these scenarios only (default: all but smoke)
+#   --ladder    the fan-out ladder: comma-separated tweets/s, ascending, for chirpd and the relay
+#               alike (e.g. 40,50,60,70,80,90,100,110,120 to resolve capacity to 10 tweets/s;
+#               default 10,25,50,75,100,150,200,300,500, quick 10,50,100,200)
+#   --duration  seconds per step of the fanout, celebrity and notify ladders (default 20, quick 5)
 #   --no-build  use the binaries already in build-bench/
 #   --keep      keep the temp dir with the server logs
 #   --no-relay  skip the relay (ceiling) runs
@@ -20,13 +24,16 @@
 #               other work on the machine (compilers) can then no longer delay the measured
 #               processes; the kernel still keeps 5 % of each second for everything else
 # Environment: CHIRP_BENCH_BUILD (build-bench), CHIRP_BENCH_JOBS (2), CHIRP_BENCH_OUT
-#              (bench-results), CHIRP_BENCH_CPU_SERVER (0), CHIRP_BENCH_CPU_CLIENT (1).
+#              (bench-results), CHIRP_BENCH_CPU_SERVER (0), CHIRP_BENCH_CPU_CLIENT (1),
+#              CHIRP_BENCH_CHIRPD_ARGS (extra arguments appended to `chirpd serve`'s command
+#              line, split on white space, e.g. "--log-level info"; recorded in machine.txt).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+# The comment block at the top of this file, up to its first line of code.
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
 QUICK=
 ONLY="idle fanout celebrity notify storm wrk append"
@@ -34,6 +41,8 @@ BUILD_IT=1
 KEEP=
 RELAY=1
 RT=
+LADDER_ARG=
+DURATION_ARG=
 ARGS=("$@")
 while (($#)); do
     case $1 in
@@ -43,13 +52,21 @@ while (($#)); do
         --keep) KEEP=1 ;;
         --no-relay) RELAY= ;;
         --rt) RT=1 ;;
+        --ladder) LADDER_ARG=${2-}; shift ;;
+        --duration) DURATION_ARG=${2-}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; chirp_die 2 "unknown argument: $1" ;;
     esac
     shift
 done
 want() { [[ " $ONLY " == *" $1 "* ]]; }
-
+NUM='[0-9]+([.][0-9]+)?'
+[[ -z $LADDER_ARG || $LADDER_ARG =~ ^$NUM(,$NUM)*$ ]] ||
+    chirp_die 2 "--ladder takes comma-separated tweets/s, e.g. 40,50,60 (got '$LADDER_ARG')"
+[[ -z $DURATION_ARG || ($DURATION_ARG =~ ^$NUM$ && ! $DURATION_ARG =~ ^0+([.]0+)?$) ]] ||
+    chirp_die 2 "--duration takes a positive number of seconds (got '$DURATION_ARG')"
+# Extra arguments for `chirpd serve` (e.g. a later --workers N), split on white space.
+read -r -a CHIRPD_EXTRA <<<"${CHIRP_BENCH_CHIRPD_ARGS:-}"
 
 BUILD=${CHIRP_BENCH_BUILD:-$CHIRP_ROOT/build-bench}
 JOBS=${CHIRP_BENCH_JOBS:-2}
@@ -123,10 +140,10 @@ REDIS_STARTED=1
 chirp_redis_start "$TMP/redis" "$REDIS_PORT"
 
 start_chirpd() {
-    chirp_log "starting chirpd on 127.0.0.1:$PORT (CPU $CPU_SERVER)"
+    chirp_log "starting chirpd on 127.0.0.1:$PORT (CPU $CPU_SERVER)${CHIRPD_EXTRA[*]:+ with ${CHIRPD_EXTRA[*]}}"
     taskset -c "$CPU_SERVER" "$CHIRPD" serve --port "$PORT" --bind 127.0.0.1 \
         --database-url "$DB_URL" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
-        --jwt-secret "$SECRET" --fast-password-hash --log-level warn \
+        --jwt-secret "$SECRET" --fast-password-hash --log-level warn "${CHIRPD_EXTRA[@]}" \
         </dev/null >>"$TMP/chirpd.log" 2>&1 &
     CHIRPD_PID=$!
     chirp_wait_http "http://127.0.0.1:$PORT/healthz" 120 "$CHIRPD_PID" ||
@@ -201,6 +218,8 @@ else
     STORM_N=10000
     WRK_SECONDS=15
 fi
+[[ -n $LADDER_ARG ]] && LADDER=$LADDER_ARG
+[[ -n $DURATION_ARG ]] && DURATION=$DURATION_ARG
 # Each process can hold at most FD_LIMIT descriptors: chirpd needs a few dozen besides its
 # sockets, so the largest idle step is clamped to fit (reported in BENCHMARKS.md).
 IDLE_N=$(awk -v list="$IDLE_N" -v lim="$FD_LIMIT" 'BEGIN { n = split(list, a, ","); s = "";
@@ -211,6 +230,8 @@ IDLE_N=$(awk -v list="$IDLE_N" -v lim="$FD_LIMIT" 'BEGIN { n = split(list, a, ",
     echo "date: $(date -u +%FT%TZ)"
     echo "mode: $([[ -n $QUICK ]] && echo quick || echo full)"
     echo "fd limit: $FD_LIMIT"
+    echo "fan-out ladder: $LADDER tweets/s, $DURATION s per step"
+    echo "chirpd serve extra arguments: ${CHIRPD_EXTRA[*]:-none}"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "scheduling: $(if [[ -n ${CHIRP_BENCH_RT_ACTIVE:-} ]]; then echo 'SCHED_FIFO 5 (--rt)'; else echo normal; fi)"
     lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L2|L3)' || true
@@ -315,7 +336,12 @@ stop_chirpd
 # --- summary and charts
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 "$BENCH" summary --dir "$OUT" | tee "$OUT/summary.txt"
-echo "(L: deliveries lost, D: duplicates; chirpd/relay: capacity as a percentage of the relay's)" | tee -a "$OUT/summary.txt"
+{
+    echo "(L: deliveries lost, D: duplicates. Capacity: the highest ladder rate with p99 <= the limit"
+    echo " and nothing lost, duplicated or refused; % of relay: chirpd's capacity as a percentage of"
+    echo " the relay's in this run. +: passed the top rate run, so capacity is at least that and the"
+    echo " percentage a bound (>=, <=; n/a when both passed it): extend the ladder with --ladder.)"
+} | tee -a "$OUT/summary.txt"
 if command -v gnuplot >/dev/null 2>&1; then
     for name in fanout celebrity; do
         [[ -s $OUT/$name.dat || -s $OUT/$name-relay.dat ]] || continue
