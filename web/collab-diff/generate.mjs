@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 const SEED = 0x11c0de;
 const CASES = 2500;
+const LONG_CASES = 250; // longer documents, more edits per change set
 const REBASE_CASES = 600;
 
 // mulberry32
@@ -61,16 +62,16 @@ function toDoc(s) {
   return Text.of(s.split('\n'));
 }
 
-// A random change set for text s, built as an editor would (ChangeSet.of with 0..3 possibly
-// overlapping, unsorted specs), sometimes rewritten into an equivalent but non-normalized JSON
+// A random change set for text s, built as an editor would (ChangeSet.of with 0..maxSpecs
+// possibly overlapping, unsorted specs), sometimes rewritten into an equivalent but non-normalized JSON
 // form (split kept ranges, [len, ""] deletions) that CodeMirror's fromJSON keeps as given.
-function randomChanges(s) {
+function randomChanges(s, maxSpecs = 3) {
   const bounds = boundaries(s);
   // A few favoured positions make edits at the same place frequent.
   const hot = [pick(bounds), pick(bounds)];
   const pos = () => (rand() < 0.5 ? pick(hot) : pick(bounds));
   const specs = [];
-  for (let n = int(4); n > 0; n--) {
+  for (let n = int(maxSpecs + 1); n > 0; n--) {
     let from = pos();
     let to = rand() < 0.5 ? from : pos();
     if (to < from) [from, to] = [to, from];
@@ -102,12 +103,12 @@ function denormalize(json, s) {
   return out;
 }
 
-function mapCase() {
-  const doc = randomString(rand() < 0.1 ? 0 : 24);
-  const a = randomChanges(doc);
-  const b = randomChanges(doc);
+function mapCase(maxDoc = 24, maxSpecs = 3) {
+  const doc = randomString(rand() < 0.1 ? 0 : maxDoc);
+  const a = randomChanges(doc, maxSpecs);
+  const b = randomChanges(doc, maxSpecs);
   const afterA = a.apply(toDoc(doc)).toString();
-  const c = randomChanges(afterA);
+  const c = randomChanges(afterA, maxSpecs);
   const bMapped = b.map(a);
   return {
     doc,
@@ -183,6 +184,7 @@ const version = (name) =>
 
 const cases = [];
 for (let i = 0; i < CASES; i++) cases.push(mapCase());
+for (let i = 0; i < LONG_CASES; i++) cases.push(mapCase(80, 8));
 const rebase = [];
 for (let i = 0; i < REBASE_CASES; i++) rebase.push(rebaseCase());
 
