@@ -83,10 +83,15 @@ result<push_result> authority::push(std::uint64_t base_version, std::string_view
     std::vector<update> pushed;
     pushed.reserve(changes.size());
     for (auto& c : changes) pushed.push_back(update{std::string(client_id), std::move(c)});
+    // Rebased over the accepted updates one at a time, exactly as a client applying them with
+    // one receiveUpdates call each moves its unconfirmed updates (docs/collab.md: CodeMirror's
+    // map is not compositional, so rebasing over their composition could diverge).
     const auto first = static_cast<std::size_t>(base_version - window_start_);
-    auto rebased =
-        rebase_updates(std::move(pushed), std::span<const update>(updates_).subspan(first));
-    if (!rebased) return rebased.error();
+    result<std::vector<update>> rebased = std::move(pushed);
+    for (const auto& accepted : std::span<const update>(updates_).subspan(first)) {
+        rebased = rebase_updates(std::move(*rebased), std::span<const update>(&accepted, 1));
+        if (!rebased) return rebased.error();
+    }
 
     // Every resulting version must fit the limit; nothing is appended unless all do.
     std::vector<std::u16string> texts;

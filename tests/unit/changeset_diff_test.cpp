@@ -112,14 +112,24 @@ TEST(ChangesetDiff, RebaseUpdatesMatchesCodeMirror) {
         std::vector<update> accepted;
         auto doc = utf16(c.at("doc"));
         for (const auto& p : c.at("pushes")) {
+            const auto id = p.at("clientID").get<std::string>();
             std::vector<update> pushed;
-            for (const auto& ch : p.at("changes"))
-                pushed.push_back({p.at("clientID").get<std::string>(), parse(ch)});
-            const auto base = p.at("base").get<std::size_t>();
-            auto rebased = chirp::collab::rebase_updates(
-                std::move(pushed), std::span<const update>(accepted).subspan(base));
-            ASSERT_TRUE(rebased) << rebased.error().message << "\n  case " << c.dump();
+            for (const auto& ch : p.at("changes")) pushed.push_back({id, parse(ch)});
+            const auto over =
+                std::span<const update>(accepted).subspan(p.at("base").get<std::size_t>());
+            // Over all the accepted updates at once.
+            auto batched = chirp::collab::rebase_updates(pushed, over);
+            ASSERT_TRUE(batched) << batched.error().message << "\n  case " << c.dump();
             json got = json::array();
+            for (const auto& u : *batched) got.push_back(u.changes.to_json());
+            check(got, p.at("batched"), "rebaseUpdates(updates, over)", c);
+            // One accepted update at a time: what the authority appends.
+            auto rebased = chirp::collab::result<std::vector<update>>(std::move(pushed));
+            for (const auto& w : over) {
+                rebased = chirp::collab::rebase_updates(std::move(*rebased), std::span(&w, 1));
+                ASSERT_TRUE(rebased) << rebased.error().message << "\n  case " << c.dump();
+            }
+            got = json::array();
             for (auto& u : *rebased) {
                 got.push_back(u.changes.to_json());
                 auto next = u.changes.apply(doc);
@@ -127,7 +137,7 @@ TEST(ChangesetDiff, RebaseUpdatesMatchesCodeMirror) {
                 doc = std::move(*next);
                 accepted.push_back(std::move(u));
             }
-            check(got, p.at("accepted"), "rebaseUpdates", c);
+            check(got, p.at("accepted"), "rebaseUpdates over each accepted update", c);
         }
         check(*chirp::collab::utf16_to_utf8(doc), c.at("text"), "text after the pushes", c);
     }

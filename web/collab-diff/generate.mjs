@@ -128,7 +128,7 @@ function mapCase(maxDoc = 24, maxSpecs = 3) {
 }
 
 // A server authority as @codemirror/collab's docs describe it: it keeps every accepted update
-// and rebases a push against an older version over the updates accepted since.
+// and rebases a push against an older version over the updates accepted since (one at a time).
 function rebaseCase() {
   const start = randomString(rand() < 0.1 ? 0 : 16);
   const docs = [start]; // text at each version
@@ -138,7 +138,12 @@ function rebaseCase() {
   const push = (base, clientID, changes) => {
     const over = accepted.slice(base);
     const updates = changes.map((c) => ({ changes: c, clientID }));
-    const rebased = rebaseUpdates(updates, over);
+    // What rebaseUpdates computes over all the updates accepted since, at once ...
+    const batched = rebaseUpdates(updates, over);
+    // ... and over one accepted update at a time, which is what the authority appends (its
+    // clients apply received updates one receiveUpdates call at a time; see docs/collab.md).
+    let rebased = updates;
+    for (const u of over) rebased = rebaseUpdates(rebased, [u]);
     for (const u of rebased) {
       docs.push(u.changes.apply(toDoc(docs[docs.length - 1])).toString());
       accepted.push({ changes: u.changes, clientID: u.clientID });
@@ -147,6 +152,7 @@ function rebaseCase() {
       base,
       clientID,
       changes: changes.map((c) => c.toJSON()),
+      batched: batched.map((u) => u.changes.toJSON()),
       accepted: rebased.map((u) => u.changes.toJSON()),
     });
     return rebased.length;

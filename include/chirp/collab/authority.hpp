@@ -44,9 +44,11 @@ public:
                                        authority_options options = {});
 
     // A client's unconfirmed updates, made against base_version (each starting where the
-    // previous one ends). Those already accepted since base_version (same client id, in order,
-    // as @codemirror/collab's rebaseUpdates matches them) are dropped; the others are rebased
-    // over the updates accepted since and appended, all or nothing. Refused (nothing changes):
+    // previous one ends). They are rebased over the updates accepted since, one accepted update
+    // at a time (@codemirror/collab's rebaseUpdates with one update each: what a client computes
+    // when it applies the updates with one receiveUpdates call each), which also drops those
+    // already accepted from this client (same client id, in order); the rest are appended, all
+    // or nothing. Refused (nothing changes):
     // base_ahead, base_too_old, too_many_updates, malformed/length_mismatch/splits_surrogate
     // (the changes do not fit the text at base_version), too_long (a resulting version would
     // exceed max_code_points).

@@ -53,6 +53,7 @@ public:
     const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
+    T&& operator*() && { return std::get<0>(std::move(v_)); }
     const collab_error& error() const { return std::get<1>(v_); }
 
 private:
