@@ -254,6 +254,24 @@ stage_ctest() {
 stage_web_unit() {
     chirp_web_deps
     (cd web && timeout 900 npm test)
+    check_collab_fixture
+}
+
+# The fixture of the C++ differential test of collab/changeset must be what the pinned
+# @codemirror/state and @codemirror/collab compute: regenerated here, it must not differ.
+check_collab_fixture() {
+    local fixture=$CHIRP_ROOT/tests/unit/data/changeset_diff.json out rc=0
+    [[ -f web/collab-diff/generate.mjs ]] || return 0
+    out=$(mktemp)
+    (cd web && timeout 300 node collab-diff/generate.mjs "$out") || rc=$?
+    if ((rc == 0)) && ! cmp -s "$out" "$fixture"; then
+        chirp_warn "tests/unit/data/changeset_diff.json differs from what web/collab-diff/generate.mjs" \
+            "computes now (regenerate: cd web && npm run collab-fixture, then run the unit tests)"
+        diff "$fixture" "$out" | head -n 6 | cut -c1-300 >&2 || true
+        rc=1
+    fi
+    rm -f "$out"
+    return "$rc"
 }
 
 # show_chirpd_log NAME — the end of a stage's chirpd log, after a failure.
