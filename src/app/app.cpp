@@ -29,6 +29,7 @@
 #include "chirp/store/seed.hpp"
 #include "chirp/store/store.hpp"
 #include "chirp/timeline/home_timeline.hpp"
+#include "chirp/util/log_escape.hpp"
 #include "chirp/ws/sessions.hpp"
 
 namespace asio = boost::asio;
@@ -65,6 +66,19 @@ public:
     }
     std::unique_ptr<custom_flag_formatter> clone() const override {
         return std::make_unique<json_message_flag>();
+    }
+};
+
+// The text format's message: control characters escaped (util/log_escape.hpp), so that no
+// client-controlled text can break a line or forge one.
+class text_message_flag final : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg& msg, const std::tm&,
+                spdlog::memory_buf_t& dest) override {
+        util::append_log_escaped(dest, std::string_view(msg.payload.data(), msg.payload.size()));
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override {
+        return std::make_unique<text_message_flag>();
     }
 };
 
@@ -168,7 +182,9 @@ void setup_logging(const config& cfg) {
             R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%*})");
         logger->set_formatter(std::move(f));
     } else {
-        logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+        auto f = std::make_unique<spdlog::pattern_formatter>();
+        f->add_flag<text_message_flag>('*').set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %*");
+        logger->set_formatter(std::move(f));
     }
     spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::from_str(cfg.log_level));

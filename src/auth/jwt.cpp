@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -29,6 +30,19 @@ std::string mac(std::string_view secret, std::string_view data) {
 
 }  // namespace
 
+std::optional<std::int64_t> canonical_id(std::string_view s) noexcept {
+    // 1 to 19 digits, no leading zero, no sign, no spaces, within int64.
+    if (s.empty() || s.size() > 19 || s[0] == '0') return std::nullopt;
+    std::int64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        const int d = c - '0';
+        if (v > (INT64_MAX - d) / 10) return std::nullopt;
+        v = v * 10 + d;
+    }
+    return v;
+}
+
 const char* to_string(jwt_error e) noexcept {
     switch (e) {
         case jwt_error::malformed:
@@ -41,6 +55,8 @@ const char* to_string(jwt_error e) noexcept {
             return "token expired";
         case jwt_error::bad_claims:
             return "bad token claims";
+        case jwt_error::not_yet_valid:
+            return "token not yet valid";
     }
     return "bad token";
 }
@@ -137,19 +153,33 @@ std::optional<jwt_error> jwt_codec::verify(std::string_view token, std::int64_t 
     if (sub == p.end() || !sub->is_string() || exp == p.end() || !exp->is_number_integer() ||
         handle == p.end() || !handle->is_string())
         return jwt_error::bad_claims;
-    try {
-        out.user_id = std::stoll(sub->get<std::string>());
-    } catch (...) {
-        return jwt_error::bad_claims;
-    }
-    if (out.user_id <= 0) return jwt_error::bad_claims;
+    const auto id = canonical_id(sub->get_ref<const std::string&>());
+    if (!id) return jwt_error::bad_claims;
+    out.user_id = *id;
     out.handle = handle->get<std::string>();
     if (auto name = p.find("name"); name != p.end() && name->is_string())
         out.display_name = name->get<std::string>();
     out.expires_at = exp->get<std::int64_t>();
-    out.issued_at = p.value("iat", std::int64_t{0});
+    // iat (always issued) and nbf (optional) must be integers and not in the future.
+    const auto iat = p.find("iat");
+    if (iat == p.end() || !iat->is_number_integer()) return jwt_error::bad_claims;
+    out.issued_at = iat->get<std::int64_t>();
+    if (out.issued_at > now_seconds + clock_leeway_seconds) return jwt_error::not_yet_valid;
+    if (auto nbf = p.find("nbf"); nbf != p.end()) {
+        if (!nbf->is_number_integer()) return jwt_error::bad_claims;
+        if (nbf->get<std::int64_t>() > now_seconds + clock_leeway_seconds)
+            return jwt_error::not_yet_valid;
+    }
     if (out.expires_at <= now_seconds) return jwt_error::expired;
     return std::nullopt;
+}
+
+std::string jwt_codec::keyed_digest(std::string_view purpose, std::string_view data) const {
+    const auto key = mac(secret_, std::string("chirp key: ") + std::string(purpose));
+    const auto d = mac(key, data);
+    char hex[crypto_auth_hmacsha256_BYTES * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, reinterpret_cast<const unsigned char*>(d.data()), d.size());
+    return hex;
 }
 
 std::optional<jwt_error> jwt_codec::verify(std::string_view token, claims& out) const {

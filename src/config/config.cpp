@@ -161,6 +161,18 @@ const std::vector<option>& options() {
              c.bench_type = v;
              return true;
          }},
+        {"write-rate-limit", "CHIRP_WRITE_RATE_LIMIT",
+         "REST writes per second per user, burst twice that, before 429; 0: off (default 100)",
+         false, INT_OPT(write_rate_limit, 0, 1000000)},
+        {"register-rate-limit", "CHIRP_REGISTER_RATE_LIMIT",
+         "registrations per minute per client address before 429; 0: off (default 20)", false,
+         INT_OPT(register_rate_limit, 0, 1000000)},
+        {"password-queue", "CHIRP_PASSWORD_QUEUE",
+         "password hashes queued or running before 503 (default 32)", false,
+         INT_OPT(password_queue, 4, 100000)},
+        {"idempotency-purge-seconds", "CHIRP_IDEMPOTENCY_PURGE_SECONDS",
+         "how often Idempotency-Key records older than 24 h are deleted (default 600)", false,
+         INT_OPT(idempotency_purge_seconds, 1, 86400)},
         {"seed", "CHIRP_SEED", "for `chirpd seed`: users=N,prefix=P,password=PW[,follow=A:F]",
          false,
          [](config& c, const std::string& v, std::string&) { return c.seed_spec = v, true; }},
@@ -258,6 +270,15 @@ parse_result parse_config(int argc, const char* const* argv, const env_lookup& g
         r.cfg.jwt_secret = "chirp-dev-secret-not-for-production";
     } else if (r.cfg.jwt_secret.size() < 16 && !r.cfg.dev) {
         r.message = "CHIRP_JWT_SECRET must be at least 16 bytes";
+        return r;
+    } else if (!r.cfg.dev && r.cfg.command == "serve" &&
+               (r.cfg.jwt_secret == compose_dev_secret ||
+                r.cfg.jwt_secret == "chirp-dev-secret-not-for-production")) {
+        // Anyone can sign tokens with a secret published in the repository.
+        r.message =
+            "CHIRP_JWT_SECRET is the public development secret of docker-compose.yml: set "
+            "your own (e.g. CHIRP_JWT_SECRET=$(head -c 32 /dev/urandom | base64)) or pass --dev "
+            "(CHIRP_DEV=1) for a local try-out";
         return r;
     }
     r.ok = true;

@@ -131,7 +131,8 @@ void hub_impl::drain_timeline(long long loaded) {
 }
 
 asio::awaitable<void> hub_impl::load_followers(long long author) {
-    auto r = co_await store_.followers_of(author);
+    // A celebrity's list is never loaded: its tweets fan out on read.
+    auto r = co_await store_.followers_of(author, static_cast<long long>(cfg_.celebrity_threshold));
     auto& e = followers_[author];
     e.loading = false;
     if (e.invalidated) {

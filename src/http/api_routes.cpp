@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <boost/asio/thread_pool.hpp>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "chirp/auth/password.hpp"
@@ -39,6 +42,62 @@ using awaitable_response = asio::awaitable<response>;
 
 // --- accounts -------------------------------------------------------------------------------
 
+// argon2 work is bounded: at most cfg.password_queue jobs queued or running, of which
+// registrations may take three quarters, so logins always find room. Held while the job runs.
+class password_slot {
+public:
+    password_slot(services& svc, bool registration) : svc_(svc) {
+        const int cap = svc.cfg.password_queue;
+        const int limit = registration ? cap - cap / 4 : cap;
+        if (svc.password_jobs < limit) {
+            ++svc.password_jobs;
+            held_ = true;
+        }
+    }
+    ~password_slot() {
+        if (held_) --svc_.password_jobs;
+    }
+    password_slot(const password_slot&) = delete;
+    password_slot& operator=(const password_slot&) = delete;
+    bool held() const noexcept { return held_; }
+
+private:
+    services& svc_;
+    bool held_ = false;
+};
+
+response too_busy() {
+    auto resp = error_response(errc::unavailable, "too many password checks queued; retry soon");
+    resp.headers.emplace_back("Retry-After", "1");
+    return resp;
+}
+
+response too_many(const char* message, int wait) {
+    auto resp = error_response(errc::rate_limited, message);
+    resp.headers.emplace_back("Retry-After", std::to_string(wait));
+    return resp;
+}
+
+auth::hash_cost hash_cost(const services& svc) {
+    return svc.cfg.fast_password_hash ? auth::hash_cost::minimal : auth::hash_cost::interactive;
+}
+
+double steady_seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// "2026-12-02T02:13:06.123Z" -> seconds since the epoch (0 when unreadable).
+std::int64_t iso_seconds(const std::string& iso) {
+    std::tm tm{};
+    if (std::sscanf(iso.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return static_cast<std::int64_t>(timegm(&tm));
+}
+
 awaitable_response register_user(services& svc, request& req) {
     json body;
     if (auto e = parse_body(req, body)) co_return *e;
@@ -55,16 +114,25 @@ awaitable_response register_user(services& svc, request& req) {
     std::string name(domain::trim(display.empty() ? handle : display));
     if (auto m = domain::check_display_name(name))
         co_return error_response(errc::validation_failed, *m);
+    if (const int wait = svc.registrations.take(req.remote_ip, steady_seconds()); wait > 0)
+        co_return too_many("too many registrations from this address; try again later", wait);
+    password_slot slot(svc, true);
+    if (!slot.held()) co_return too_busy();
 
-    const auto cost =
-        svc.cfg.fast_password_hash ? auth::hash_cost::minimal : auth::hash_cost::interactive;
-    auto hash_job = [password, cost] { return auth::hash_password(password, cost); };
+    auto hash_job = [password, cost = hash_cost(svc)] {
+        return auth::hash_password(password, cost);
+    };
     auto hash = co_await util::offload(svc.cpu, std::move(hash_job));
     json args = {{"handle", handle}, {"displayName", name}, {"passwordHash", hash}};
     auto r = co_await submit(svc, req, "register", std::move(args));
     if (r.status != 201) co_return from_write(std::move(r));
-    auto resp = with_token(svc, 201, r.body);
-    if (r.replayed) resp.headers.emplace_back("Idempotent-Replayed", "true");
+    if (!r.replayed) co_return with_token(svc, 201, r.body);
+    // A replay hands back the original answer's token (same claims, issued when the account
+    // was created, so it expires when that one did), never a fresh one.
+    const auto user = json::parse(r.body, nullptr, false);
+    const auto created = user.is_object() ? iso_seconds(user.value("createdAt", std::string())) : 0;
+    auto resp = with_token(svc, 201, r.body, created);
+    resp.headers.emplace_back("Idempotent-Replayed", "true");
     co_return resp;
 }
 
@@ -74,35 +142,33 @@ awaitable_response login(services& svc, request& req) {
     std::string handle, password;
     if (auto e = get_string(body, "handle", handle)) co_return *e;
     if (auto e = get_string(body, "password", password)) co_return *e;
-    if (const int wait = svc.logins.retry_after(handle, req.remote_ip); wait > 0) {
-        auto resp = error_response(errc::rate_limited, "too many failed logins; try again later");
-        resp.headers.emplace_back("Retry-After", std::to_string(wait));
-        co_return resp;
-    }
-    if (!domain::valid_handle(handle) || password.size() > 128) {
-        svc.logins.failed(handle, req.remote_ip);
+    // No account has an invalid handle: answered before the limiter keeps any state for it.
+    if (!domain::valid_handle(handle) || password.size() > 128)
         co_return error_response(errc::unauthorized, "invalid handle or password");
+    if (const int wait = svc.logins.retry_after(handle, req.remote_ip, auth::unix_now()); wait > 0)
+        co_return too_many("too many failed logins; try again later", wait);
+    password_slot slot(svc, false);
+    if (!slot.held()) co_return too_busy();
+    if (svc.dummy_hash.empty()) {
+        auto dummy_job = [cost = hash_cost(svc)] {
+            return auth::hash_password("chirp-no-such-account", cost);
+        };
+        auto dummy = co_await util::offload(svc.cpu, std::move(dummy_job));
+        if (svc.dummy_hash.empty()) svc.dummy_hash = std::move(dummy);
     }
     auto r = co_await svc.store.credentials(handle);
     if (!r && r.error() != errc::not_found) co_return read_error(r.error(), "user");
-    bool ok = false;
-    if (r) {
-        auto hash = r->password_hash;
-        auto verify_job = [hash, password] { return auth::verify_password(hash, password); };
-        ok = co_await util::offload(svc.cpu, std::move(verify_job));
-    } else {
-        // Spend comparable time for unknown handles so that timing does not reveal them.
-        auto dummy_job = [] {
-            auth::hash_password("not-a-real-password", auth::hash_cost::minimal);
-            return true;
-        };
-        (void)co_await util::offload(svc.cpu, std::move(dummy_job));
-    }
+    // An unknown handle costs the same argon2 verification as a wrong password (against a
+    // hash of the same cost), so the answer's timing does not tell whether the handle exists.
+    auto verify_job = [hash = r ? r->password_hash : svc.dummy_hash, password] {
+        return auth::verify_password(hash, password);
+    };
+    const bool ok = co_await util::offload(svc.cpu, std::move(verify_job)) && r.has_value();
     if (!ok) {
-        svc.logins.failed(handle, req.remote_ip);
+        svc.logins.failed(handle, req.remote_ip, auth::unix_now());
         co_return error_response(errc::unauthorized, "invalid handle or password");
     }
-    svc.logins.succeeded(handle);
+    svc.logins.succeeded(handle, req.remote_ip);
     co_return with_token(svc, 200, domain::to_json(r->user));
 }
 
@@ -315,7 +381,12 @@ awaitable_response create_conversation(services& svc, request& req) {
 
 awaitable_response conversations(services& svc, request& req) {
     if (auto e = require_user(req)) co_return *e;
-    co_return from_list(co_await svc.store.conversations(req.user->user_id), "conversation");
+    int limit = 0;
+    std::string before;
+    if (auto e = get_limit(req, limit)) co_return *e;
+    if (auto e = get_cursor(req, "before", before)) co_return *e;
+    co_return from_page(co_await svc.store.conversations(req.user->user_id, as_id(before), limit),
+                        "conversation");
 }
 
 awaitable_response messages(services& svc, request& req) {

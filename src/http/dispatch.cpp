@@ -1,7 +1,8 @@
-// Routing, authentication of requests, error mapping and the failed-login throttle.
+// Routing, authentication of requests, error mapping and the per-user write rate limit.
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 
 #include "chirp/http/api.hpp"
 
@@ -140,54 +141,23 @@ boost::asio::awaitable<response> dispatch(services& svc, request& req) {
             req.auth_error = "Authorization must be a Bearer token";
         }
     }
+    // Writes of a signed-in user take a token from the user's bucket (429 when empty).
+    if (req.user && (req.verb == method::post || req.verb == method::del) && svc.writes.enabled()) {
+        const double now =
+            std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+                .count();
+        if (const int wait = svc.writes.take(std::to_string(req.user->user_id), now); wait > 0) {
+            auto resp = error_response(errc::rate_limited, "too many writes; slow down");
+            resp.headers.emplace_back("Retry-After", std::to_string(wait));
+            co_return resp;
+        }
+    }
     try {
         co_return co_await r->fn(svc, req);
     } catch (const std::exception& e) {
         spdlog::error("handler for {} failed: {}", req.path, e.what());
         co_return error_response(errc::internal, "internal error");
     }
-}
-
-namespace {
-constexpr int max_per_handle = 5;
-constexpr int max_per_ip = 20;
-constexpr std::int64_t window_seconds = 60;
-}  // namespace
-
-int login_limiter::retry_after(const std::string& handle, const std::string& ip) {
-    const auto now = auth::unix_now();
-    int wait = 0;
-    auto check = [&](auto& m, const std::string& key, int limit) {
-        auto it = m.find(key);
-        if (it == m.end()) return;
-        if (now - it->second.start >= window_seconds) {
-            m.erase(it);
-            return;
-        }
-        if (it->second.failures >= limit)
-            wait = std::max(wait, static_cast<int>(it->second.start + window_seconds - now));
-    };
-    check(by_handle_, handle, max_per_handle);
-    check(by_ip_, ip, max_per_ip);
-    // Keep the maps small: drop stale windows now and then.
-    if (by_handle_.size() > 100000)
-        std::erase_if(by_handle_,
-                      [&](auto& kv) { return now - kv.second.start >= window_seconds; });
-    if (by_ip_.size() > 100000)
-        std::erase_if(by_ip_, [&](auto& kv) { return now - kv.second.start >= window_seconds; });
-    return wait;
-}
-
-void login_limiter::failed(const std::string& handle, const std::string& ip) {
-    const auto now = auth::unix_now();
-    for (auto* entry : {&by_handle_[handle], &by_ip_[ip]}) {
-        if (now - entry->start >= window_seconds) *entry = {now, 0};
-        ++entry->failures;
-    }
-}
-
-void login_limiter::succeeded(const std::string& handle) {
-    by_handle_.erase(handle);
 }
 
 }  // namespace chirp::http

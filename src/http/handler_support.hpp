@@ -3,8 +3,6 @@
 // a bad input or a store error the same way). Included by api_routes.cpp only.
 #pragma once
 
-#include <sodium.h>
-
 #include <boost/asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -130,19 +128,13 @@ inline long long as_id(const std::string& s) {
     return s.empty() ? 0 : *domain::parse_id(s);
 }
 
-inline std::string request_hash(const request& req) {
-    unsigned char out[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    const std::string head = std::to_string(static_cast<int>(req.verb)) + " " + req.path + "\n";
-    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(head.data()),
-                              head.size());
-    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(req.body.data()),
-                              req.body.size());
-    crypto_hash_sha256_final(&st, out);
-    char hex[sizeof out * 2 + 1];
-    sodium_bin2hex(hex, sizeof hex, out, sizeof out);
-    return hex;
+// The idempotency record's request hash: a keyed HMAC (key derived from the server secret) of
+// the method, path and body. The body of a registration holds the plaintext password; an
+// unkeyed hash of it, stored in the database, could be checked against a dictionary.
+inline std::string request_hash(const services& svc, const request& req) {
+    std::string data = std::to_string(static_cast<int>(req.verb)) + " " + req.path + "\n";
+    data += req.body;
+    return svc.jwt.keyed_digest("idempotency request", data);
 }
 
 // Submits a command for the writer: {"type", "actor", "args", "idem"?}.
@@ -151,7 +143,7 @@ asio::awaitable<store::write_result> submit(services& svc, const request& req, s
     json cmd = {{"type", std::move(type)}, {"args", std::move(args)}};
     cmd["actor"] = req.user ? json(std::to_string(req.user->user_id)) : json(nullptr);
     if (!req.idempotency_key.empty())
-        cmd["idem"] = {{"key", req.idempotency_key}, {"hash", request_hash(req)}};
+        cmd["idem"] = {{"key", req.idempotency_key}, {"hash", request_hash(svc, req)}};
     co_return co_await svc.store.submit(std::move(cmd));
 }
 
@@ -215,13 +207,16 @@ inline response from_list(const store::result<std::vector<T>>& r, std::string_vi
 }
 
 // Wraps {"user":U,"token":T} around a user object, keeping the user's bytes as rendered.
-inline response with_token(services& svc, unsigned status, const std::string& user_json) {
+// issued_at: the token's iat (now for a new answer; a replay passes the original's).
+inline response with_token(services& svc, unsigned status, const std::string& user_json,
+                           std::int64_t issued_at = 0) {
     auto user = json::parse(user_json, nullptr, false);
     if (!user.is_object() || !user.contains("id"))
         return error_response(errc::internal, "unexpected user record");
     const auto id = std::stoll(user["id"].get<std::string>());
     const auto token = svc.jwt.sign(id, user["handle"].get<std::string>(),
-                                    user.value("displayName", std::string()), auth::unix_now());
+                                    user.value("displayName", std::string()),
+                                    issued_at > 0 ? issued_at : auth::unix_now());
     std::string out = R"({"user":)";
     out += user_json;
     out += R"(,"token":)";

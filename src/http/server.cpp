@@ -18,6 +18,7 @@
 
 #include "chirp/config/config.hpp"
 #include "chirp/metrics/metrics.hpp"
+#include "chirp/store/store.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -74,6 +75,7 @@ public:
         : svc_(svc),
           hooks_(std::move(hooks)),
           acceptor_(svc.ioc),
+          purge_timer_(svc.ioc),
           files_(svc.cfg.web_root),
           json_logs_(svc.cfg.log_format == "json") {}
 
@@ -94,10 +96,12 @@ public:
         if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) fail("listen");
         port_ = acceptor_.local_endpoint().port();
         asio::co_spawn(svc_.ioc, accept_loop(), asio::detached);
+        asio::co_spawn(svc_.ioc, purge_loop(), asio::detached);
     }
 
     void stop() override {
         stopping_ = true;
+        purge_timer_.cancel();
         beast::error_code ec;
         acceptor_.close(ec);
         for (auto* s : open_) s->socket().shutdown(tcp::socket::shutdown_receive, ec);
@@ -121,6 +125,23 @@ private:
             }
             sock.set_option(tcp::no_delay(true), ec);
             asio::co_spawn(svc_.ioc, session(std::move(sock)), asio::detached);
+        }
+    }
+
+    // Idempotency records are kept 24 h (docs/api.md): every --idempotency-purge-seconds (and
+    // soon after the start) the expired ones are deleted, 1,000 a statement and at most 20,000
+    // a round, so a backlog never holds a reader for long.
+    asio::awaitable<void> purge_loop() {
+        const auto every = std::chrono::seconds(svc_.cfg.idempotency_purge_seconds);
+        auto wait = std::min<std::chrono::seconds>(every, std::chrono::seconds(30));
+        while (!stopping_) {
+            purge_timer_.expires_after(wait);
+            co_await purge_timer_.async_wait(as_tuple);
+            wait = every;
+            for (int round = 0; round < 20 && !stopping_; ++round) {
+                auto r = co_await svc_.store.purge_idempotency(24 * 3600, 1000);
+                if (!r || *r < 1000) break;
+            }
         }
     }
 
@@ -285,6 +306,7 @@ private:
     services& svc_;
     server_hooks hooks_;
     tcp::acceptor acceptor_;
+    asio::steady_timer purge_timer_;
     static_files files_;
     bool json_logs_;
     bool stopping_ = false;

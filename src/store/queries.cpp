@@ -132,11 +132,19 @@ const std::vector<named_query>& named_queries() {
             FROM events e WHERE e.seq = ANY ($1::bigint[]))sql"},
 
         // --- conversations and messages ------------------------------------------------------
-        // $1 user: the user's conversations, latest activity first
+        // $1 user, $2 before (a last_seq), $3 limit: the user's conversations, latest activity
+        // first, with the cursor column
         {"conversation_ids", R"sql(
-            SELECT c.id FROM conversations c
+            SELECT c.id, c.last_seq FROM conversations c
             JOIN conversation_members m ON m.conversation_id = c.id AND m.user_id = $1::bigint
-            ORDER BY c.last_seq DESC)sql"},
+            WHERE ($2::bigint = 0 OR c.last_seq < $2::bigint)
+            ORDER BY c.last_seq DESC LIMIT $3::int)sql"},
+        // $1 max age in seconds, $2 limit: idempotency records past their 24 h (oldest first)
+        {"purge_idempotency", R"sql(
+            DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+                SELECT ctid FROM idempotency_keys
+                WHERE created_at < now() - make_interval(secs => $1::bigint)
+                ORDER BY created_at LIMIT $2::int)))sql"},
         // $1 ids: participants (ascending, space-separated) and the last message's id
         {"conversation_rows", R"sql(
             SELECT c.id, )sql" CHIRP_US("c.created_at") R"sql(,

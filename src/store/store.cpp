@@ -107,9 +107,11 @@ public:
         return run_read<page<domain::audit_event>>(
             "events", [=](conn_t& c) { return reads::events(c, user, after, limit); });
     }
-    read<std::vector<domain::conversation>> conversations(long long user) override {
-        return run_read<std::vector<domain::conversation>>(
-            "conversations", [=](conn_t& c) { return reads::conversations(c, user); });
+    read<page<domain::conversation>> conversations(long long user, long long before,
+                                                   int limit) override {
+        return run_read<page<domain::conversation>>("conversations", [=](conn_t& c) {
+            return reads::conversations(c, user, before, limit);
+        });
     }
     read<page<domain::message>> messages(long long conversation, long long user, long long before,
                                          int limit) override {
@@ -127,9 +129,14 @@ public:
             return reads::celebrity_followees(c, user, threshold);
         });
     }
-    read<follower_ids> followers_of(long long author) override {
-        return run_read<follower_ids>("followers_of",
-                                      [=](conn_t& c) { return reads::followers_of(c, author); });
+    read<follower_ids> followers_of(long long author, long long max_ids) override {
+        return run_read<follower_ids>(
+            "followers_of", [=](conn_t& c) { return reads::followers_of(c, author, max_ids); });
+    }
+    read<long long> purge_idempotency(long long max_age_seconds, int limit) override {
+        return run_read<long long>("purge_idempotency", [=](conn_t& c) {
+            return reads::purge_idempotency(c, max_age_seconds, limit);
+        });
     }
     read<stats_counts> counts() override {
         return run_read<stats_counts>("counts", [](conn_t& c) { return reads::counts(c); });

@@ -363,14 +363,19 @@ result<page<domain::audit_event>> events(conn& c, long long user, long long afte
     return p;
 }
 
-result<std::vector<domain::conversation>> conversations(conn& c, long long user) {
+result<page<domain::conversation>> conversations(conn& c, long long user, long long before,
+                                                 int limit) {
     tx_t tx(c);
-    const auto ids = first_column_ids(tx.exec_prepared("conversation_ids", user));
+    const auto r = tx.exec_prepared("conversation_ids", user, before, limit);
+    const auto ids = first_column_ids(r);
     const auto convs = load_conversations(tx, ids);
-    std::vector<domain::conversation> out;
+    page<domain::conversation> p;
     for (auto id : ids)
-        if (auto it = convs.find(id); it != convs.end()) out.push_back(*it->second);
-    return out;
+        if (auto it = convs.find(id); it != convs.end()) p.items.push_back(*it->second);
+    // The cursor is the last row's last-activity seq (unique: one conversation per event).
+    if (!r.empty() && r.size() == static_cast<std::size_t>(limit))
+        p.next_cursor = r[r.size() - 1][1].as<long long>();
+    return p;
 }
 
 result<page<domain::message>> messages(conn& c, long long conversation, long long user,
@@ -399,12 +404,18 @@ result<std::vector<long long>> celebrity_followees(conn& c, long long user, long
     return first_column_ids(tx.exec_prepared("celebrity_followees", user, threshold));
 }
 
-result<follower_ids> followers_of(conn& c, long long author) {
+result<follower_ids> followers_of(conn& c, long long author, long long max_ids) {
     tx_t tx(c);
     follower_ids out;
     out.count = tx.exec_prepared("follower_count", author)[0][0].as<long long>();
-    out.ids = first_column_ids(tx.exec_prepared("follower_ids", author));
+    if (out.count <= max_ids) out.ids = first_column_ids(tx.exec_prepared("follower_ids", author));
     return out;
+}
+
+result<long long> purge_idempotency(conn& c, long long max_age_seconds, int limit) {
+    tx_t tx(c);
+    return static_cast<long long>(
+        tx.exec_prepared("purge_idempotency", max_age_seconds, limit).affected_rows());
 }
 
 result<stats_counts> counts(conn& c) {

@@ -27,12 +27,14 @@ result<page<domain::tweet>> replies(conn& c, long long id, long long before, int
 result<page<domain::tweet>> home_timeline(conn& c, long long user, long long before, int limit);
 result<notifications_page> notifications(conn& c, long long user, long long before, int limit);
 result<page<domain::audit_event>> events(conn& c, long long user, long long after, int limit);
-result<std::vector<domain::conversation>> conversations(conn& c, long long user);
+result<page<domain::conversation>> conversations(conn& c, long long user, long long before,
+                                                 int limit);
 result<page<domain::message>> messages(conn& c, long long conversation, long long user,
                                        long long before, int limit);
 result<std::vector<long long>> conversation_members(conn& c, long long conversation);
 result<std::vector<long long>> celebrity_followees(conn& c, long long user, long long threshold);
-result<follower_ids> followers_of(conn& c, long long author);
+result<follower_ids> followers_of(conn& c, long long author, long long max_ids);
+result<long long> purge_idempotency(conn& c, long long max_age_seconds, int limit);
 result<stats_counts> counts(conn& c);
 result<home_list> home_ids(conn& c, long long user, int max);
 result<home_fill> home_records(conn& c, const std::vector<long long>& ids, long long viewer,

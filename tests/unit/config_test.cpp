@@ -231,3 +231,41 @@ TEST(Config, LastFlagWins) {
 }
 
 }  // namespace
+
+namespace {
+
+// Issue 10: the secret published in docker-compose.yml (and the built-in dev secret) sign
+// tokens anyone can forge: refused unless --dev, with a message saying what to do.
+TEST(Config, PublicDevelopmentSecretsAreRefusedOutsideDevMode) {
+    for (const std::string& secret : {std::string(chirp::compose_dev_secret),
+                                      std::string("chirp-dev-secret-not-for-production")}) {
+        const auto r = parse({"--jwt-secret", secret});
+        expect_error(r, "public development secret");
+        EXPECT_NE(r.message.find("--dev"), std::string::npos) << r.message;
+        expect_error(parse({}, {{"CHIRP_JWT_SECRET", secret}}), "docker-compose.yml");
+        EXPECT_TRUE(parse({"--jwt-secret", secret, "--dev"}).ok);
+        EXPECT_TRUE(parse({}, {{"CHIRP_JWT_SECRET", secret}, {"CHIRP_DEV", "1"}}).ok);
+        // Maintenance commands sign nothing.
+        EXPECT_TRUE(parse({"migrate", "--jwt-secret", secret}).ok);
+    }
+}
+
+TEST(Config, AbuseLimitDefaultsAndFlags) {
+    auto r = parse({"--dev"});
+    ASSERT_TRUE(r.ok) << r.message;
+    EXPECT_EQ(r.cfg.write_rate_limit, 100);
+    EXPECT_EQ(r.cfg.register_rate_limit, 20);
+    EXPECT_EQ(r.cfg.password_queue, 32);
+    EXPECT_EQ(r.cfg.idempotency_purge_seconds, 600);
+    r = parse({"--dev", "--write-rate-limit", "0", "--register-rate-limit", "5", "--password-queue",
+               "8", "--idempotency-purge-seconds", "1"});
+    ASSERT_TRUE(r.ok) << r.message;
+    EXPECT_EQ(r.cfg.write_rate_limit, 0);
+    EXPECT_EQ(r.cfg.register_rate_limit, 5);
+    EXPECT_EQ(r.cfg.password_queue, 8);
+    EXPECT_EQ(r.cfg.idempotency_purge_seconds, 1);
+    expect_error(parse({"--dev", "--password-queue", "2"}), "--password-queue");
+    expect_error(parse({"--dev", "--write-rate-limit", "-1"}), "--write-rate-limit");
+}
+
+}  // namespace

@@ -256,4 +256,57 @@ TEST(Base64Url, RejectsOtherAlphabetsAndGarbage) {
     EXPECT_EQ(base64url_decode(""), std::string());
 }
 
+// Issue 10: sub is a canonical decimal id; iat and nbf are integers not in the future beyond
+// the leeway (forged tokens signed with the right secret).
+TEST(Jwt, SubMustBeACanonicalDecimalId) {
+    jwt_codec codec(secret);
+    const auto header = b64(json{{"alg", "HS256"}, {"typ", "JWT"}});
+    auto with_sub = [&](const std::string& sub) {
+        claims c;
+        return codec.verify(
+            forge(header,
+                  b64(json{{"sub", sub}, {"handle", "eve"}, {"iat", now}, {"exp", now + 60}})),
+            now, c);
+    };
+    EXPECT_EQ(with_sub("5"), std::nullopt);
+    EXPECT_EQ(with_sub("9223372036854775807"), std::nullopt);
+    for (const char* bad : {"1abc", " 1", "1 ", "+1", "-1", "01", "0", "", "1.0", "1e3", "0x10",
+                            "9223372036854775808", "１"})
+        EXPECT_EQ(with_sub(bad), jwt_error::bad_claims) << bad;
+    EXPECT_EQ(chirp::auth::canonical_id("42"), 42);
+    EXPECT_EQ(chirp::auth::canonical_id("042"), std::nullopt);
+}
+
+TEST(Jwt, IatAndNbfInTheFutureAreRejected) {
+    jwt_codec codec(secret);
+    const auto header = b64(json{{"alg", "HS256"}, {"typ", "JWT"}});
+    auto check = [&](json payload) {
+        payload["sub"] = "5";
+        payload["handle"] = "eve";
+        payload["exp"] = now + 7200;
+        claims c;
+        return codec.verify(forge(header, b64(payload)), now, c);
+    };
+    EXPECT_EQ(check({{"iat", now}}), std::nullopt);
+    EXPECT_EQ(check({{"iat", now + 30}}), std::nullopt);  // within the leeway
+    EXPECT_EQ(check({{"iat", now + 3600}}), jwt_error::not_yet_valid);
+    EXPECT_EQ(check({{"iat", now}, {"nbf", now - 10}}), std::nullopt);
+    EXPECT_EQ(check({{"iat", now}, {"nbf", now + 30}}), std::nullopt);
+    EXPECT_EQ(check({{"iat", now}, {"nbf", now + 3600}}), jwt_error::not_yet_valid);
+    EXPECT_EQ(check({{"iat", now}, {"nbf", "soon"}}), jwt_error::bad_claims);
+    EXPECT_EQ(check({{"iat", 1.5}}), jwt_error::bad_claims);
+    EXPECT_EQ(check(json::object()), jwt_error::bad_claims);  // no iat
+    EXPECT_STREQ(chirp::auth::to_string(jwt_error::not_yet_valid), "token not yet valid");
+}
+
+TEST(Jwt, KeyedDigestDependsOnSecretAndPurpose) {
+    jwt_codec a(secret), b("another-secret-0123456789abcdef");
+    const auto d = a.keyed_digest("idempotency", "body");
+    EXPECT_EQ(d.size(), 64u);
+    EXPECT_EQ(d, a.keyed_digest("idempotency", "body"));
+    EXPECT_NE(d, b.keyed_digest("idempotency", "body"));
+    EXPECT_NE(d, a.keyed_digest("other", "body"));
+    EXPECT_NE(d, a.keyed_digest("idempotency", "body2"));
+}
+
 }  // namespace

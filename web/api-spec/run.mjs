@@ -353,6 +353,8 @@ async function scenario() {
     await call('GET', `/api/conversations/${conv.id}/messages`, { expect: 401, what: 'no token' });
     await call('GET', '/api/conversations', { token: A.token, expect: 200 });
     await call('GET', '/api/conversations', { token: C.token, expect: 200, what: 'none' });
+    await call('GET', '/api/conversations?limit=1', { token: A.token, expect: 200, what: 'a page of one' });
+    await call('GET', '/api/conversations?limit=101', { token: A.token, expect: 400, what: 'limit over 100' });
     await call('GET', '/api/conversations', { expect: 401, what: 'no token' });
 
     const notes = await call('GET', '/api/notifications', { token: A.token, expect: 200 });

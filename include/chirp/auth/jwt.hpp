@@ -18,8 +18,22 @@ struct claims {
     std::int64_t expires_at = 0;  // seconds since the epoch
 };
 
-enum class jwt_error { malformed, bad_algorithm, bad_signature, expired, bad_claims };
+enum class jwt_error {
+    malformed,
+    bad_algorithm,
+    bad_signature,
+    expired,
+    bad_claims,
+    not_yet_valid
+};
 const char* to_string(jwt_error e) noexcept;
+
+// Clock skew tolerated for iat and nbf in the future (seconds).
+inline constexpr std::int64_t clock_leeway_seconds = 60;
+
+// A user id as the "sub" claim carries it: canonical decimal (1 to 19 digits, no leading zero,
+// sign, space or trailing character), within int64; else nullopt.
+std::optional<std::int64_t> canonical_id(std::string_view s) noexcept;
 
 class jwt_codec {
 public:
@@ -32,12 +46,18 @@ public:
     std::string sign(std::int64_t user_id, std::string_view handle, std::string_view display_name,
                      std::int64_t now_seconds) const;
 
-    // Verifies signature, algorithm and expiry; fills out on success.
+    // Verifies signature, algorithm, claims (sub canonical, iat and nbf not in the future
+    // beyond the leeway) and expiry; fills out on success.
     std::optional<jwt_error> verify(std::string_view token, std::int64_t now_seconds,
                                     claims& out) const;
     std::optional<jwt_error> verify(std::string_view token, claims& out) const;
 
     std::chrono::seconds ttl() const noexcept { return ttl_; }
+
+    // HMAC-SHA256 (hex) of data under a key derived from the secret and a purpose label, so
+    // that a digest stored elsewhere (idempotency records) reveals nothing without the secret
+    // and can never be mistaken for a token signature.
+    std::string keyed_digest(std::string_view purpose, std::string_view data) const;
 
 private:
     std::string secret_;

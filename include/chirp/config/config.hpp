@@ -40,7 +40,16 @@ struct config {
     int bench_rate = 1000;             // chirpd bench-append: events/s in the fixed-rate phase
     int bench_seconds = 10;            // chirpd bench-append: length of the fixed-rate phase
     std::string bench_type = "tweet";  // chirpd bench-append: tweet or like
+    // Abuse limits of the REST API (docs/api.md "Limits"); 0 switches a rate limit off.
+    int write_rate_limit = 100;    // writes per second per user (burst 2x) before 429
+    int register_rate_limit = 20;  // registrations per minute per client address before 429
+    int password_queue = 32;       // argon2 jobs queued or running before 503 (1/4 kept for logins)
+    int idempotency_purge_seconds = 600;  // how often records past their 24 h are deleted
 };
+
+// The public development secret of docker-compose.yml: refused unless --dev.
+inline constexpr const char* compose_dev_secret =
+    "chirp-compose-dev-secret-change-me-0123456789abcdef";
 
 // Parses argv and the environment. On error returns a one-line message. --help yields
 // the help text with help=true.

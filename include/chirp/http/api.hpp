@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "chirp/auth/jwt.hpp"
+#include "chirp/config/config.hpp"
 #include "chirp/domain/errc.hpp"
+#include "chirp/http/limits.hpp"
 
 namespace chirp {
 struct config;
@@ -61,22 +63,6 @@ struct response {
 response json_response(unsigned status, std::string body);
 response error_response(errc code, std::string_view message);
 
-// Failed-login throttle: per handle and per address, within a one-minute window.
-class login_limiter {
-public:
-    // Seconds to wait when over the limit, else 0.
-    int retry_after(const std::string& handle, const std::string& ip);
-    void failed(const std::string& handle, const std::string& ip);
-    void succeeded(const std::string& handle);
-
-private:
-    struct window {
-        std::int64_t start = 0;
-        int failures = 0;
-    };
-    std::unordered_map<std::string, window> by_handle_, by_ip_;
-};
-
 // Verified tokens (exact bytes) and their claims, per server (so per secret): the signature of
 // the same bytes under the same secret verifies again, so a hit skips base64, JSON and HMAC;
 // the caller still checks the expiry on every request. Bounded; the loop's only (no lock).
@@ -109,6 +95,12 @@ struct services {
     std::function<void(std::string& out)> stats_fields;  // the modules' part of /api/stats
     login_limiter logins;
     verified_tokens tokens;
+    // Abuse limits (limits.hpp, docs/api.md "Limits"), configured from cfg.
+    token_buckets registrations{cfg.register_rate_limit / 60.0,
+                                static_cast<double>(cfg.register_rate_limit)};
+    token_buckets writes{static_cast<double>(cfg.write_rate_limit), 2.0 * cfg.write_rate_limit};
+    int password_jobs = 0;   // argon2 hashes and verifications queued or running
+    std::string dummy_hash;  // verified for unknown handles (same cost as a real one)
 };
 
 using handler = std::function<boost::asio::awaitable<response>(services&, request&)>;

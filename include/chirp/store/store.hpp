@@ -84,14 +84,20 @@ public:
                                                     int limit) = 0;
     virtual read<notifications_page> notifications(long long user, long long before, int limit) = 0;
     virtual read<page<domain::audit_event>> events(long long user, long long after, int limit) = 0;
-    virtual read<std::vector<domain::conversation>> conversations(long long user) = 0;
+    // The user's conversations, latest activity first; the cursor is a last-activity seq.
+    virtual read<page<domain::conversation>> conversations(long long user, long long before,
+                                                           int limit) = 0;
     // not_found: no such conversation; forbidden: the user is not a participant.
     virtual read<page<domain::message>> messages(long long conversation, long long user,
                                                  long long before, int limit) = 0;
     virtual read<std::vector<long long>> conversation_members(long long conversation) = 0;
     virtual read<std::vector<long long>> celebrity_followees(long long user,
                                                              long long threshold) = 0;
-    virtual read<follower_ids> followers_of(long long author) = 0;
+    // The follower count, and the ids only when there are at most max_ids of them (a
+    // celebrity's list, fanned out on read, is never loaded).
+    virtual read<follower_ids> followers_of(long long author, long long max_ids) = 0;
+    // Deletes at most `limit` idempotency records older than max_age_seconds; returns how many.
+    virtual read<long long> purge_idempotency(long long max_age_seconds, int limit) = 0;
     virtual read<stats_counts> counts() = 0;
     // The home-timeline cache's fills.
     virtual read<home_list> home_ids(long long user, int max) = 0;

@@ -263,19 +263,14 @@ void chirpd_process::start() {
     std::string last_error;
     for (int attempt = 0; attempt < 3; ++attempt) {
         port_ = free_port();
-        std::vector<std::string> argv = {env().chirpd,
-                                         "--dev",
-                                         "--bind",
-                                         "127.0.0.1",
-                                         "--port",
-                                         std::to_string(port_),
-                                         "--database-url",
-                                         opts_.database_url,
-                                         "--redis-url",
-                                         opts_.redis_url,
-                                         "--fast-password-hash",
-                                         "--log-level",
-                                         "warn"};
+        std::vector<std::string> argv = {env().chirpd, "--dev", "--bind", "127.0.0.1", "--port",
+                                         std::to_string(port_), "--database-url",
+                                         opts_.database_url, "--redis-url", opts_.redis_url,
+                                         "--fast-password-hash", "--log-level", "warn",
+                                         // The abuse limits are off for test servers (they
+                                         // register and write from one address and user at
+                                         // full speed); limits_test.cpp switches them on.
+                                         "--write-rate-limit", "0", "--register-rate-limit", "0"};
         argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
         const auto log_start = log_size();
         pid_ = spawn(argv, log_path_, opts_.extra_env);
