@@ -40,6 +40,12 @@ struct config {
     int bench_rate = 1000;             // chirpd bench-append: events/s in the fixed-rate phase
     int bench_seconds = 10;            // chirpd bench-append: length of the fixed-rate phase
     std::string bench_type = "tweet";  // chirpd bench-append: tweet or like
+    // PostgreSQL deadlines (store/guard.hpp): libpq connect_timeout (seconds, libpq's minimum
+    // is 2), the server-side statement_timeout (the client gives up 500 ms later), and the
+    // longest wait of a read or write for a pool connection; beyond each: 503.
+    int db_connect_timeout_s = 2;
+    std::chrono::milliseconds db_statement_timeout{3000};
+    std::chrono::milliseconds db_queue_timeout{1000};
 };
 
 // Parses argv and the environment. On error returns a one-line message. --help yields
