@@ -128,7 +128,11 @@ TEST(FrozenPostgres, AnswersInBoundedTimeAndSigtermExits) {
     EXPECT_TRUE(is_error(read.r, 503, "unavailable")) << read.r.describe();
     EXPECT_LE(read.seconds, 5.0);
     EXPECT_EQ(write.r.status, 503u) << write.r.describe();
-    const auto code = write.r.json().at("error").at("code").get<std::string>();
+    std::string code = "none";
+    try {
+        code = write.r.json().at("error").at("code").get<std::string>();
+    } catch (const std::exception&) {
+    }
     EXPECT_TRUE(code == "unavailable" || code == "outcome_unknown") << write.r.describe();
     EXPECT_LE(write.seconds, 5.0);
     EXPECT_EQ(exit_code, 0) << chirpd->log();
