@@ -78,7 +78,10 @@ int bench_append(const config& cfg, long events, int rate, int seconds) {
     store::apply_migrations(cfg.database_url);
     asio::io_context ioc(1);
     metrics::registry metrics;
-    auto st = store::create_event_store(ioc, cfg, metrics);
+    // The saturation phase queues every command at once: no 503 for waiting in the queue.
+    config bench_cfg = cfg;
+    bench_cfg.db_queue_timeout = std::chrono::minutes(10);
+    auto st = store::create_event_store(ioc, bench_cfg, metrics);
     json out;
     asio::co_spawn(
         ioc,

@@ -176,6 +176,15 @@ const std::vector<option>& options() {
         {"seed", "CHIRP_SEED", "for `chirpd seed`: users=N,prefix=P,password=PW[,follow=A:F]",
          false,
          [](config& c, const std::string& v, std::string&) { return c.seed_spec = v, true; }},
+        {"db-connect-timeout-s", "CHIRP_DB_CONNECT_TIMEOUT_S",
+         "PostgreSQL connect timeout in seconds (default 2)", false,
+         INT_OPT(db_connect_timeout_s, 2, 600)},
+        {"db-statement-timeout-ms", "CHIRP_DB_STATEMENT_TIMEOUT_MS",
+         "PostgreSQL statement_timeout; the client gives up 500 ms later (default 3000)", false,
+         MS_OPT(db_statement_timeout, 100, 600000)},
+        {"db-queue-timeout-ms", "CHIRP_DB_QUEUE_TIMEOUT_MS",
+         "longest wait of a read or write for a PostgreSQL connection, then 503 (default 1000)",
+         false, MS_OPT(db_queue_timeout, 10, 600000)},
     };
     return opts;
 }

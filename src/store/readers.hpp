@@ -13,12 +13,18 @@
 #include <vector>
 
 #include "completion.hpp"
+#include "guard.hpp"
 
 namespace chirp::store {
 
+class db_monitor;
+
 class reader_pool {
 public:
-    reader_pool(std::string database_url, int threads, std::size_t max_queue);
+    // Every call runs under the limits' deadline (guard.hpp); a failed connection is reported
+    // to the monitor (readiness).
+    reader_pool(const pg_limits& limits, watchdog& wd, db_monitor& monitor, int threads,
+                std::size_t max_queue);
     ~reader_pool();
     reader_pool(const reader_pool&) = delete;
     reader_pool& operator=(const reader_pool&) = delete;
@@ -28,18 +34,24 @@ public:
     struct pending {
         const char* name = "";
         std::function<void(pqxx::connection*, errc)> run;
+        steady::time_point queued{};
     };
 
     // False when the queue is full or the pool stops.
     bool enqueue(pending& job);
 
-    // Runs what is queued and joins the threads.
+    // Answers 503 to the reads that waited longer than the queue timeout (the watchdog's tick).
+    void sweep(steady::time_point now);
+
+    // Runs what is queued (until the watchdog's stop deadline) and joins the threads.
     void stop();
 
 private:
     void reader_loop();
 
-    std::string url_;
+    const pg_limits& limits_;
+    watchdog& wd_;
+    db_monitor& monitor_;
     std::size_t max_queue_;
     std::mutex mu_;
     std::condition_variable cv_;

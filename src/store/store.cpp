@@ -13,6 +13,8 @@
 #include <pqxx/pqxx>
 
 #include "chirp/config/config.hpp"
+#include "guard.hpp"
+#include "monitor.hpp"
 #include "readers.hpp"
 #include "typed_reads.hpp"
 #include "writer.hpp"
@@ -25,8 +27,15 @@ namespace {
 class pg_event_store final : public event_store {
 public:
     pg_event_store(const config& cfg, metrics::registry& m)
-        : writer_(cfg.database_url, cfg.writer_max_batch, cfg.writer_max_queue, m),
-          readers_(cfg.database_url, cfg.db_threads, cfg.writer_max_queue) {}
+        : limits_(limits_of(cfg)),
+          monitor_(limits_, watchdog_),
+          writer_(limits_, watchdog_, monitor_, cfg.writer_max_batch, cfg.writer_max_queue, m),
+          readers_(limits_, watchdog_, monitor_, cfg.db_threads, cfg.writer_max_queue) {
+        watchdog_.add_sweep([this](steady::time_point now) {
+            writer_.sweep(now);
+            readers_.sweep(now);
+        });
+    }
 
     ~pg_event_store() override { stop(); }
 
@@ -138,8 +147,10 @@ public:
             return reads::purge_idempotency(c, max_age_seconds, limit);
         });
     }
+    // The monitor's counts (monitor.hpp): never a query per request, never in the queue.
     read<stats_counts> counts() override {
-        return run_read<stats_counts>("counts", [](conn_t& c) { return reads::counts(c); });
+        auto c = monitor_.counts();
+        co_return c ? result<stats_counts>(*c) : result<stats_counts>(errc::unavailable);
     }
     read<home_list> home_ids(long long user, int max) override {
         return run_read<home_list>("home_ids",
@@ -162,18 +173,16 @@ public:
 
     void on_committed(commit_hook fn) override { committed_hook_ = std::move(fn); }
 
-    asio::awaitable<bool> ping() override {
-        auto r = co_await run_read<bool>("ping", [](conn_t& c) {
-            pqxx::nontransaction tx(c);
-            tx.exec_prepared("ping");
-            return result<bool>(true);
-        });
-        co_return r.has_value();
-    }
+    // The monitor's last ping (500 ms apart, 1 s deadline), not a query behind user reads.
+    asio::awaitable<bool> ping() override { co_return monitor_.up(); }
 
+    // At most ~1.5 s more with PostgreSQL frozen: every deadline is cut to the grace period.
     void stop() override {
+        watchdog_.begin_stop(std::chrono::milliseconds(1500));
+        monitor_.stop();
         writer_.stop();
         readers_.stop();
+        watchdog_.stop();
     }
 
 private:
@@ -198,6 +207,9 @@ private:
     }
 
     commit_hook committed_hook_;
+    pg_limits limits_;
+    watchdog watchdog_;
+    db_monitor monitor_;
     event_writer writer_;
     reader_pool readers_;
 };

@@ -17,6 +17,7 @@
 
 #include "chirp/metrics/metrics.hpp"
 #include "exec_result.hpp"
+#include "monitor.hpp"
 
 namespace chirp::store {
 namespace {
@@ -34,11 +35,32 @@ write_result answer_of(const pqxx::row& row) {
     }
 }
 
+// A batch whose connection was lost after it was sent: it may or may not be committed.
+// 503 with its own code (not a chirp::errc: only the writer gives it; docs/api.md).
+write_result in_doubt() {
+    write_result r;
+    r.status = 503;
+    r.body = nlohmann::json{{"error",
+                             {{"code", "outcome_unknown"},
+                              {"message",
+                               "the database connection was lost while the write was being "
+                               "committed: it may or may not be stored (retry with the same "
+                               "Idempotency-Key)"}}}}
+                 .dump();
+    return r;
+}
+
+write_result not_stored() {
+    return failed_write(errc::unavailable, "the database is unavailable");
+}
+
 }  // namespace
 
-event_writer::event_writer(std::string database_url, std::size_t max_batch, std::size_t max_queue,
-                           metrics::registry& metrics)
-    : url_(std::move(database_url)),
+event_writer::event_writer(const pg_limits& limits, watchdog& wd, db_monitor& monitor,
+                           std::size_t max_batch, std::size_t max_queue, metrics::registry& metrics)
+    : limits_(limits),
+      wd_(wd),
+      monitor_(monitor),
       max_batch_(max_batch),
       max_queue_(max_queue),
       metrics_(metrics) {
@@ -58,6 +80,19 @@ bool event_writer::enqueue(std::string command, std::optional<idem_ref> idem,
         {std::move(command), std::move(idem), std::move(done), std::chrono::steady_clock::now()});
     write_cv_.notify_one();
     return true;
+}
+
+void event_writer::sweep(steady::time_point now) {
+    std::vector<pending> late;
+    {
+        std::lock_guard lk(write_mu_);
+        while (!write_queue_.empty() && now - write_queue_.front().submitted >= limits_.queue) {
+            late.push_back(std::move(write_queue_.front()));
+            write_queue_.pop_front();
+        }
+    }
+    if (!late.empty()) spdlog::warn("{} writes waited too long for the database: 503", late.size());
+    for (auto& w : late) w.done(not_stored());
 }
 
 void event_writer::stop() {
@@ -92,49 +127,79 @@ void event_writer::writer_loop() {
                 write_queue_.pop_front();
             }
         }
+        if (wd_.past_stop()) {  // shutting down and out of time: never sent, not stored
+            for (auto& w : batch) w.done(not_stored());
+            continue;
+        }
+        const auto deadline = std::chrono::steady_clock::now() + limits_.call;
+        bool sent = false;
         try {
-            if (!conn || !conn->is_open()) {
-                conn.reset();
-                conn = std::make_unique<pqxx::connection>(url_);
+            if (conn && idle_connection_dead(*conn)) conn.reset();
+            if (!conn) {
+                conn = open_connection(limits_, wd_, deadline, false);
                 backoff = std::chrono::milliseconds(50);
             }
-            run_batch(*conn, batch);
-        } catch (const pqxx::sql_error& e) {
-            // The database answered but rejected the batch (a bug or an input the checks
-            // missed). Isolate it: each command alone, so one bad command fails only itself.
-            spdlog::error("event writer: batch of {} failed ({}); retrying one by one",
-                          batch.size(), e.what());
-            run_one_by_one(*conn, batch);
-        } catch (const std::exception& e) {
-            // Nothing of this batch was acknowledged. A broken connection in COMMIT is
-            // "in doubt": answer 503 so the client retries with its Idempotency-Key.
+            auto guard = wd_.arm(conn->sock(), deadline);
+            run_batch(*conn, batch, sent);
+        } catch (const pqxx::in_doubt_error& e) {
+            // The connection was lost during COMMIT.
             spdlog::error("event writer: {}", e.what());
-            conn.reset();
-            for (auto& w : batch)
-                w.done(failed_write(errc::unavailable, "the database is unavailable"));
-            std::this_thread::sleep_for(backoff);
-            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+            fail_batch(conn, batch, true);
+        } catch (const pqxx::sql_error& e) {
+            if (e.sqlstate() == "57014" || !conn || !conn->is_open() ||
+                idle_connection_dead(*conn)) {
+                // statement_timeout: the server rolled it back; or the connection is gone.
+                spdlog::error("event writer: {}", e.what());
+                fail_batch(conn, batch, sent && e.sqlstate() != "57014");
+            } else {
+                // The database answered but rejected the batch (a bug or an input the checks
+                // missed). Isolate it: each command alone, so one bad command fails only itself.
+                spdlog::error("event writer: batch of {} failed ({}); retrying one by one",
+                              batch.size(), e.what());
+                run_one_by_one(*conn, batch);
+            }
+        } catch (const std::exception& e) {
+            // Not sent (no connection): certainly not stored. Sent and the connection lost
+            // (or the watchdog cut off a frozen server): in doubt, the client learns so and
+            // retries with its Idempotency-Key.
+            spdlog::error("event writer: {}", e.what());
+            fail_batch(conn, batch, sent);
         }
+        if (conn) continue;  // back off only after a lost connection
+        std::unique_lock lk(write_mu_);
+        write_cv_.wait_for(lk, backoff, [&] { return stopping_; });
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
+}
+
+void event_writer::fail_batch(std::unique_ptr<pqxx::connection>& conn, std::vector<pending>& batch,
+                              bool in_doubt_outcome) {
+    conn.reset();
+    monitor_.report_failure();
+    for (auto& w : batch) w.done(in_doubt_outcome ? in_doubt() : not_stored());
 }
 
 void event_writer::run_one_by_one(pqxx::connection& conn, std::vector<pending>& batch) {
     for (auto& w : batch) {
         std::vector<pending> one;
         one.push_back(std::move(w));
+        bool sent = false;
         try {
-            run_batch(conn, one);
+            run_batch(conn, one, sent);
+        } catch (const pqxx::in_doubt_error& e) {
+            spdlog::error("event writer: {}", e.what());
+            one[0].done(in_doubt());
         } catch (const pqxx::sql_error& e) {
             spdlog::error("event writer: command rejected: {}", e.what());
             one[0].done(failed_write(errc::internal, "the command could not be stored"));
         } catch (const std::exception& e) {
             spdlog::error("event writer: {}", e.what());
-            one[0].done(failed_write(errc::unavailable, "the database is unavailable"));
+            one[0].done(sent ? in_doubt() : not_stored());
         }
     }
 }
 
-void event_writer::run_batch(pqxx::connection& conn, std::vector<pending>& batch) {
+void event_writer::run_batch(pqxx::connection& conn, std::vector<pending>& batch, bool& sent) {
     std::string cmds;
     std::size_t total = 2;
     for (const auto& w : batch) total += w.command.size() + 1;
@@ -154,6 +219,7 @@ void event_writer::run_batch(pqxx::connection& conn, std::vector<pending>& batch
         // which follows the commit, so nothing is answered before it is durable; the advisory
         // lock chirp_exec_rows takes is held until that commit.
         pqxx::nontransaction tx(conn);
+        sent = true;  // its own transaction: it may commit from here on
         rows = tx.exec_params(std::string(exec_rows_sql), cmds);
     } else {
         // Idempotency-Key records keep the bytes of their answers (a retry gets exactly them):
@@ -178,6 +244,7 @@ void event_writer::run_batch(pqxx::connection& conn, std::vector<pending>& batch
                 "FROM jsonb_array_elements($1::jsonb) x "
                 "WHERE k.user_id = (x->>'u')::bigint AND k.key = x->>'k' AND k.answer IS NULL",
                 keep.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        sent = true;  // a lost connection before COMMIT rolls it back; during it, in doubt
         tx.commit();
     }
     const auto committed = std::chrono::steady_clock::now();

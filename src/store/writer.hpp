@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <pqxx/connection>
@@ -17,13 +18,18 @@
 #include <vector>
 
 #include "completion.hpp"
+#include "guard.hpp"
 
 namespace chirp::store {
 
+class db_monitor;
+
 class event_writer {
 public:
-    event_writer(std::string database_url, std::size_t max_batch, std::size_t max_queue,
-                 metrics::registry& metrics);
+    // Every batch runs under the limits' deadline (guard.hpp); a failed connection is reported
+    // to the monitor (readiness).
+    event_writer(const pg_limits& limits, watchdog& wd, db_monitor& monitor, std::size_t max_batch,
+                 std::size_t max_queue, metrics::registry& metrics);
     ~event_writer();
     event_writer(const event_writer&) = delete;
     event_writer& operator=(const event_writer&) = delete;
@@ -37,7 +43,12 @@ public:
     // Queues a command (JSON text); false when the queue is full or the writer stops.
     bool enqueue(std::string command, std::optional<idem_ref> idem, completion<write_result>& done);
 
-    // Writes what is queued, answers it, and joins both threads.
+    // Answers 503 to the writes that waited longer than the queue timeout (never sent, so
+    // certainly not stored): the watchdog's tick.
+    void sweep(steady::time_point now);
+
+    // Writes what is queued (until the watchdog's stop deadline), answers it, and joins both
+    // threads.
     void stop();
 
     struct pending {
@@ -57,12 +68,19 @@ public:
 
 private:
     void writer_loop();
-    void run_batch(pqxx::connection& conn, std::vector<pending>& batch);
+    // `sent` turns true once a statement that may commit has been sent: from then on a lost
+    // connection leaves the outcome unknown.
+    void run_batch(pqxx::connection& conn, std::vector<pending>& batch, bool& sent);
     void run_one_by_one(pqxx::connection& conn, std::vector<pending>& batch);
+    // Drops the connection and answers the batch: 503 outcome_unknown or unavailable.
+    void fail_batch(std::unique_ptr<pqxx::connection>& conn, std::vector<pending>& batch,
+                    bool in_doubt_outcome);
     void completer_loop();
     void complete(committed_batch& b);
 
-    std::string url_;
+    const pg_limits& limits_;
+    watchdog& wd_;
+    db_monitor& monitor_;
     std::size_t max_batch_;
     std::size_t max_queue_;
     metrics::registry& metrics_;

@@ -45,6 +45,12 @@ struct config {
     int register_rate_limit = 20;  // registrations per minute per client address before 429
     int password_queue = 32;       // argon2 jobs queued or running before 503 (1/4 kept for logins)
     int idempotency_purge_seconds = 600;  // how often records past their 24 h are deleted
+    // PostgreSQL deadlines (store/guard.hpp): libpq connect_timeout (seconds, libpq's minimum
+    // is 2), the server-side statement_timeout (the client gives up 500 ms later), and the
+    // longest wait of a read or write for a pool connection; beyond each: 503.
+    int db_connect_timeout_s = 2;
+    std::chrono::milliseconds db_statement_timeout{3000};
+    std::chrono::milliseconds db_queue_timeout{1000};
 };
 
 // The public development secret of docker-compose.yml: refused unless --dev.
