@@ -2,17 +2,19 @@
 -- implementation, used by every writer and by chirp_rebuild() (rebuild.sql), so a rebuild
 -- equals the live state:
 --
---   chirp_apply_tweet_rows(columns)       TweetCreated, a run of them set-wise
+--   chirp_apply_tweets_created(events[])  TweetCreated, a run of them set-wise
 --   chirp_apply_like_rows(columns)        TweetLiked, a run of them set-wise
---   chirp_apply_tweets_created(events[])  the first, for events (their payloads as columns)
---   chirp_apply_tweets_liked(events[])    the second, for events
---   chirp_apply(event)                    any event; the two above for a run of one
+--   chirp_apply_tweets_liked(events[])    the same for events (their payloads as columns)
+--   chirp_apply(event)                    any event; the set-wise ones for a run of one
 --
--- The set-wise decides (decide.sql) append a run of tweets or likes and pass the columns they
--- have just appended to the run's apply (no events[] built, no payload read back);
--- chirp_append (exec.sql) calls chirp_apply for every other event; the rebuild walks the log
--- in runs and passes events. A run applied set-wise must leave the same rows as its events applied one by
--- one in seq order (rebuild_test compares a rebuild with the live projections).
+-- The set-wise decides (decide.sql) append a run of tweets or likes and call the run's apply
+-- once: chirp_decide_tweets with the events it appended, chirp_decide_likes with the columns
+-- it appended (user, tweet, time, seq: no events[] built, no payload read back). chirp_append
+-- (exec.sql) calls chirp_apply for every other event; the rebuild walks the log in runs and
+-- passes events. A run applied set-wise must leave the same rows as its events applied one by
+-- one in seq order (rebuild_test compares a rebuild with the live projections). (Tweets as
+-- typed columns measured no faster than events[] here: array_agg per column and passing nine
+-- arrays cost what reading the payloads saved.)
 --
 -- Re-applied at every start (src/store/migrations.cpp): edit here, in place.
 
@@ -34,32 +36,23 @@ END $$;
 -- the actor; one per recipient and event, in that order of precedence). Big tables are looked
 -- up by `= ANY (array)`: an index scan whatever the join method. Statements in this order: a
 -- reply to a tweet of the same run finds its parent.
---
--- The run as columns, one element per event (the payload's fields, typed): the live path
--- (chirp_decide_tweets) passes the columns it has just appended, the rebuild the events
--- through chirp_apply_tweets_created below, so both run this one body. Order-independent.
--- The row functions carry no SET clauses (each costs a settings save and restore per call):
--- their callers set jit and the plan cache mode.
-CREATE OR REPLACE FUNCTION chirp_apply_tweet_rows(
-    tids bigint[], user_ids bigint[], contents text[], reply_tos bigint[], retweet_ofs bigint[],
-    mentions jsonb[], hashtags jsonb[], created_ats timestamptz[], seqs bigint[])
-RETURNS void
-LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION chirp_apply_tweets_created(evs events[]) RETURNS void
+LANGUAGE plpgsql SET jit = off AS $$
 DECLARE
     more boolean;  -- a reply, a retweet or a mention in the run
 BEGIN
     WITH ev AS MATERIALIZED (
-        SELECT * FROM unnest(tids, user_ids, contents, reply_tos, retweet_ofs, mentions,
-                             hashtags, created_ats, seqs)
-                      AS e(tid, user_id, content, reply_to, retweet_of, mentions, hashtags,
-                           created_at, seq)),
+        SELECT (e.payload->>'tweetId')::bigint AS tid, e.user_id, e.payload->>'content' AS content,
+               (e.payload->>'replyTo')::bigint AS reply_to,
+               (e.payload->>'retweetOf')::bigint AS retweet_of,
+               COALESCE(e.payload->'mentions', '[]'::jsonb) AS mentions,
+               COALESCE(e.payload->'hashtags', '[]'::jsonb) AS hashtags, e.created_at, e.seq
+        FROM unnest(evs) e),
     tw AS (
         INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags,
                             created_at, seq)
-        SELECT ev.tid, ev.user_id, ev.content, ev.reply_to, ev.retweet_of,
-               COALESCE(ev.mentions, '[]'::jsonb),
-               ARRAY(SELECT jsonb_array_elements_text(COALESCE(ev.hashtags, '[]'::jsonb))),
-               ev.created_at, ev.seq
+        SELECT ev.tid, ev.user_id, ev.content, ev.reply_to, ev.retweet_of, ev.mentions,
+               ARRAY(SELECT jsonb_array_elements_text(ev.hashtags)), ev.created_at, ev.seq
         FROM ev),
     st AS (
         INSERT INTO tweet_stats (tweet_id) SELECT ev.tid FROM ev),
@@ -70,8 +63,7 @@ BEGIN
         FROM per_author c
         WHERE s.user_id = c.user_id
           AND s.user_id = ANY ((SELECT array_agg(c2.user_id) FROM per_author c2)::bigint[]))
-    SELECT bool_or(ev.reply_to IS NOT NULL OR ev.retweet_of IS NOT NULL
-                   OR COALESCE(ev.mentions, '[]'::jsonb) <> '[]'::jsonb)
+    SELECT bool_or(ev.reply_to IS NOT NULL OR ev.retweet_of IS NOT NULL OR ev.mentions <> '[]')
     INTO more
     FROM ev;
 
@@ -80,10 +72,12 @@ BEGIN
     END IF;
 
     WITH ev AS MATERIALIZED (
-        SELECT * FROM unnest(tids, user_ids, reply_tos, retweet_ofs, mentions, created_ats, seqs)
-                      AS e(tid, user_id, reply_to, retweet_of, mentions, created_at, seq)
-        WHERE e.reply_to IS NOT NULL OR e.retweet_of IS NOT NULL
-           OR jsonb_array_length(COALESCE(e.mentions, '[]'::jsonb)) > 0),
+        SELECT (e.payload->>'tweetId')::bigint AS tid, e.user_id, e.payload AS p, e.created_at,
+               e.seq, (e.payload->>'replyTo')::bigint AS reply_to,
+               (e.payload->>'retweetOf')::bigint AS retweet_of
+        FROM unnest(evs) e
+        WHERE e.payload->>'replyTo' IS NOT NULL OR e.payload->>'retweetOf' IS NOT NULL
+           OR jsonb_array_length(COALESCE(e.payload->'mentions', '[]'::jsonb)) > 0),
     parents AS MATERIALIZED (
         SELECT t.id, t.author_id FROM tweets t
         WHERE t.id = ANY ((SELECT array_agg(x) FROM (SELECT ev.reply_to FROM ev
@@ -110,7 +104,7 @@ BEGIN
         FROM ev JOIN parents o ON o.id = ev.retweet_of
         UNION ALL
         SELECT 3, (m->>'id')::bigint, ev.seq, 'mention', ev.user_id, ev.tid, ev.created_at
-        FROM ev CROSS JOIN jsonb_array_elements(COALESCE(ev.mentions, '[]'::jsonb)) m
+        FROM ev CROSS JOIN jsonb_array_elements(COALESCE(ev.p->'mentions', '[]'::jsonb)) m
         LEFT JOIN parents r ON r.id = ev.reply_to
         WHERE r.author_id IS NULL OR (m->>'id')::bigint <> r.author_id)
     INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id,
@@ -123,34 +117,12 @@ BEGIN
     ON CONFLICT DO NOTHING;
 END $$;
 
--- TweetCreated events (the rebuild, chirp_apply): their payloads as columns.
-CREATE OR REPLACE FUNCTION chirp_apply_tweets_created(evs events[]) RETURNS void
-LANGUAGE plpgsql SET jit = off AS $$
-DECLARE
-    tids bigint[];
-    user_ids bigint[];
-    contents text[];
-    reply_tos bigint[];
-    retweet_ofs bigint[];
-    mentions jsonb[];
-    hashtags jsonb[];
-    created_ats timestamptz[];
-    seqs bigint[];
-BEGIN
-    SELECT array_agg((e.payload->>'tweetId')::bigint), array_agg(e.user_id),
-           array_agg(e.payload->>'content'), array_agg((e.payload->>'replyTo')::bigint),
-           array_agg((e.payload->>'retweetOf')::bigint), array_agg(e.payload->'mentions'),
-           array_agg(e.payload->'hashtags'), array_agg(e.created_at), array_agg(e.seq)
-    INTO tids, user_ids, contents, reply_tos, retweet_ofs, mentions, hashtags, created_ats, seqs
-    FROM unnest(evs) e;
-    PERFORM chirp_apply_tweet_rows(tids, user_ids, contents, reply_tos, retweet_ofs, mentions,
-                                   hashtags, created_ats, seqs);
-END $$;
-
 -- TweetLiked, set-wise: a like is new unless the user already likes the tweet (or liked it
 -- earlier in the run); a new like counts and notifies the tweet's author (not the actor).
 -- The run as columns, one element per event: the live path (chirp_decide_likes) passes the
 -- likes it has just appended, the rebuild the events through chirp_apply_tweets_liked below.
+-- No SET clauses (each costs a settings save and restore per call): the callers set jit and
+-- the plan cache mode.
 CREATE OR REPLACE FUNCTION chirp_apply_like_rows(user_ids bigint[], tids bigint[],
                                                  created_ats timestamptz[], seqs bigint[])
 RETURNS void

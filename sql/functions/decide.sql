@@ -156,8 +156,7 @@ END $$;
 -- 'tweet', a run of commands cmds[first_ord..last_ord] set-wise: the actor must exist (401), a
 -- reply's parent too (404); mentions are resolved to the users that exist. Ids, seqs, event ids
 -- and times are drawn in command order. One statement decides and appends the run, one applies
--- it (chirp_apply_tweet_rows, with the columns just appended: no events[] built, no payload
--- read back), then the answers: raw columns for a plain tweet (no reply,
+-- it (chirp_apply_tweets_created), then the answers: raw columns for a plain tweet (no reply,
 -- no mention, no Idempotency-Key: o_kind 'tweet'), otherwise a record (o_json) built after the apply.
 -- A parent is looked up before the run: a reply to a tweet of the same run (whose id the
 -- client cannot know before this batch commits) is a 404.
@@ -165,17 +164,9 @@ CREATE OR REPLACE FUNCTION chirp_decide_tweets(cmds jsonb, first_ord bigint, las
 RETURNS SETOF chirp_exec_row
 LANGUAGE plpgsql SET jit = off SET enable_nestloop = off AS $$
 DECLARE
+    evs events[];
     out chirp_exec_row[];
     any_rich boolean;
-    -- The appended events' columns, for chirp_apply_tweet_rows.
-    tids bigint[];
-    user_ids bigint[];
-    contents text[];
-    reply_tos bigint[];
-    mentions jsonb[];
-    hashtags jsonb[];
-    created_ats timestamptz[];
-    seqs bigint[];
     one chirp_exec_row;
     one_event events;
     one_tweet tweets;
@@ -226,8 +217,11 @@ BEGIN
                                   'mentions', n.mentions,
                                   'hashtags', COALESCE(n.a->'hashtags', '[]'::jsonb)),
                n.created_at
-        FROM numbered n WHERE n.err IS NULL ORDER BY n.seq)
-    SELECT array_agg(ROW(n.err::json, CASE WHEN n.rich THEN 'rich' ELSE 'tweet' END, n.seq,
+        FROM numbered n WHERE n.err IS NULL ORDER BY n.seq
+        RETURNING *)
+    SELECT (SELECT array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id, ev.payload, ev.created_at,
+                                 ev.version)::events) FROM ev),
+           array_agg(ROW(n.err::json, CASE WHEN n.rich THEN 'rich' ELSE 'tweet' END, n.seq,
                          n.tid, n.actor, n.eid,
                          CASE WHEN n.err IS NULL
                               THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
@@ -236,24 +230,12 @@ BEGIN
                          NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                          NULL, NULL, NULL, NULL, NULL, NULL, NULL)::chirp_exec_row
                      ORDER BY n.ord),
-           bool_or(n.rich),
-           array_agg(n.tid) FILTER (WHERE n.err IS NULL),
-           array_agg(n.actor) FILTER (WHERE n.err IS NULL),
-           array_agg(n.a->>'content') FILTER (WHERE n.err IS NULL),
-           array_agg((n.a->>'replyTo')::bigint) FILTER (WHERE n.err IS NULL),
-           array_agg(n.mentions) FILTER (WHERE n.err IS NULL),
-           array_agg(COALESCE(n.a->'hashtags', '[]'::jsonb)) FILTER (WHERE n.err IS NULL),
-           array_agg(n.created_at) FILTER (WHERE n.err IS NULL),
-           array_agg(n.seq) FILTER (WHERE n.err IS NULL)
-    INTO out, any_rich, tids, user_ids, contents, reply_tos, mentions, hashtags, created_ats,
-         seqs
+           bool_or(n.rich)
+    INTO evs, out, any_rich
     FROM numbered n;
 
-    IF tids IS NOT NULL THEN
-        -- What the events just appended hold, as columns (a tweet is never a retweet here).
-        PERFORM chirp_apply_tweet_rows(tids, user_ids, contents, reply_tos,
-                                       array_fill(NULL::bigint, ARRAY[cardinality(tids)]),
-                                       mentions, hashtags, created_ats, seqs);
+    IF evs IS NOT NULL THEN
+        PERFORM chirp_apply_tweets_created(evs);
     END IF;
 
     IF any_rich IS NOT TRUE THEN
