@@ -155,8 +155,8 @@ END $$;
 
 -- 'tweet', a run of commands cmds[first_ord..last_ord] set-wise: the actor must exist (401), a
 -- reply's parent too (404); mentions are resolved to the users that exist. Ids, seqs, event ids
--- and times are drawn in command order. One statement decides and appends the run, one applies
--- it (chirp_apply_tweets_created), then the answers: raw columns for a plain tweet (no reply,
+-- and times are drawn in command order. One statement decides, appends and applies the run
+-- (chirp_apply_tweets_created, called in it), then the answers: raw columns for a plain tweet (no reply,
 -- no mention, no Idempotency-Key: o_kind 'tweet'), otherwise a record (o_json) built after the apply.
 -- A parent is looked up before the run: a reply to a tweet of the same run (whose id the
 -- client cannot know before this batch commits) is a 404.
@@ -164,7 +164,6 @@ CREATE OR REPLACE FUNCTION chirp_decide_tweets(cmds jsonb, first_ord bigint, las
 RETURNS SETOF chirp_exec_row
 LANGUAGE plpgsql SET jit = off SET enable_nestloop = off AS $$
 DECLARE
-    evs events[];
     out chirp_exec_row[];
     any_rich boolean;
     one chirp_exec_row;
@@ -218,10 +217,14 @@ BEGIN
                                   'hashtags', COALESCE(n.a->'hashtags', '[]'::jsonb)),
                n.created_at
         FROM numbered n WHERE n.err IS NULL ORDER BY n.seq
-        RETURNING *)
-    SELECT (SELECT array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id, ev.payload, ev.created_at,
-                                 ev.version)::events) FROM ev),
-           array_agg(ROW(n.err::json, CASE WHEN n.rich THEN 'rich' ELSE 'tweet' END, n.seq,
+        RETURNING *),
+    -- The run's apply, in this statement (it reads none of the rows this statement writes).
+    applied AS MATERIALIZED (
+        SELECT chirp_apply_tweets_created(array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id,
+                                                        ev.payload, ev.created_at,
+                                                        ev.version)::events)) AS done
+        FROM ev)
+    SELECT array_agg(ROW(n.err::json, CASE WHEN n.rich THEN 'rich' ELSE 'tweet' END, n.seq,
                          n.tid, n.actor, n.eid,
                          CASE WHEN n.err IS NULL
                               THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
@@ -231,12 +234,8 @@ BEGIN
                          NULL, NULL, NULL, NULL, NULL, NULL, NULL)::chirp_exec_row
                      ORDER BY n.ord),
            bool_or(n.rich)
-    INTO evs, out, any_rich
-    FROM numbered n;
-
-    IF evs IS NOT NULL THEN
-        PERFORM chirp_apply_tweets_created(evs);
-    END IF;
+    INTO out, any_rich
+    FROM numbered n CROSS JOIN applied;
 
     IF any_rich IS NOT TRUE THEN
         RETURN QUERY SELECT * FROM unnest(out);
