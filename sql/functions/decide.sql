@@ -259,8 +259,8 @@ END $$;
 
 -- 'like', a run of commands cmds[first_ord..last_ord] set-wise: the actor (401) and the tweet,
 -- not deleted (404), must exist; a like is appended when the user does not like the tweet yet
--- and it is the first such like in the run. One statement decides and appends the run, one
--- applies it (chirp_apply_like_rows, with the columns just appended), then the answers with
+-- and it is the first such like in the run. One statement decides, appends and applies the run
+-- (chirp_apply_like_rows, called in it with the columns it appends), then the answers with
 -- the counts after the run: raw columns without Idempotency-Key (o_kind 'like'; o_seq NULL
 -- when nothing was appended), otherwise a record (o_json) built after the apply. The liked
 -- tweet comes as typed columns read before the apply (migrations/010_exec_row_liked.sql); the
@@ -274,11 +274,6 @@ DECLARE
     out chirp_exec_row[];
     any_rich boolean;
     tw_ids bigint[];
-    -- The appended events' columns, for chirp_apply_like_rows.
-    user_ids bigint[];
-    tids bigint[];
-    created_ats timestamptz[];
-    seqs bigint[];
     one chirp_exec_row;
     one_event events;
     one_tweet tweets;
@@ -353,7 +348,13 @@ BEGIN
                    chirp_rec_tweet((SELECT x FROM tweets x WHERE x.id = t.id), t.author_id)::text
                END AS for_author
         FROM known_tweets t JOIN authors a ON a.id = t.author_id
-        WHERE EXISTS (SELECT 1 FROM raw WHERE NOT raw.rich))
+        WHERE EXISTS (SELECT 1 FROM raw WHERE NOT raw.rich)),
+    -- The run's apply, in this statement, with the columns it appends (it reads none of the
+    -- rows this statement writes; tw was read before it).
+    applied AS MATERIALIZED (
+        SELECT chirp_apply_like_rows(array_agg(n.actor), array_agg(n.tweet_id),
+                                     array_agg(n.created_at), array_agg(n.seq)) AS done
+        FROM numbered n WHERE n.fresh)
     SELECT array_agg(ROW(
                CASE WHEN n.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json
                     WHEN n.tweet_id IS NULL THEN chirp_err(404, 'not_found', 'no such tweet')::json
@@ -367,17 +368,9 @@ BEGIN
                tw.base, tw.for_author, tw.handle, tw.display_name, tw.ts, tw.reply_to,
                tw.mentions, tw.liked, tw.retweeted)::chirp_exec_row ORDER BY n.ord),
            bool_or(n.rich),
-           array_agg(DISTINCT n.tweet_id) FILTER (WHERE n.tweet_id IS NOT NULL),
-           array_agg(n.actor) FILTER (WHERE n.fresh),
-           array_agg(n.tweet_id) FILTER (WHERE n.fresh),
-           array_agg(n.created_at) FILTER (WHERE n.fresh),
-           array_agg(n.seq) FILTER (WHERE n.fresh)
-    INTO out, any_rich, tw_ids, user_ids, tids, created_ats, seqs
-    FROM numbered n LEFT JOIN tw ON tw.id = n.tweet_id;
-
-    IF tids IS NOT NULL THEN
-        PERFORM chirp_apply_like_rows(user_ids, tids, created_ats, seqs);
-    END IF;
+           array_agg(DISTINCT n.tweet_id) FILTER (WHERE n.tweet_id IS NOT NULL)
+    INTO out, any_rich, tw_ids
+    FROM numbered n LEFT JOIN tw ON tw.id = n.tweet_id CROSS JOIN applied;
 
     IF any_rich IS NOT TRUE THEN
         -- The counts after the whole run.
