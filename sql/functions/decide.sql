@@ -8,7 +8,7 @@
 -- The dispatcher (chirp_exec_rows, exec.sql) sends runs of tweets and of likes without
 -- Idempotency-Key to the set-wise decides, and a command with one as a run of one. The
 -- set-wise decides answer a plain tweet (no reply, no mention) or a like without
--- Idempotency-Key with raw columns (see migrations/008_exec_row.sql), any other command with
+-- Idempotency-Key with raw columns (see migrations/008 and 010), any other command with
 -- o_json: {status, body, seq, deliveries}, as data: the body is {<shape>: record}
 -- (records.sql), the deliveries records too (chirp_deliveries). The event writer maps both into
 -- the domain structs and renders them (src/store/exec_result.cpp, records.cpp): no wire JSON
@@ -155,8 +155,8 @@ END $$;
 
 -- 'tweet', a run of commands cmds[first_ord..last_ord] set-wise: the actor must exist (401), a
 -- reply's parent too (404); mentions are resolved to the users that exist. Ids, seqs, event ids
--- and times are drawn in command order. One statement decides and appends the run, one applies
--- it (chirp_apply_tweets_created), then the answers: raw columns for a plain tweet (no reply,
+-- and times are drawn in command order. One statement decides, appends and applies the run
+-- (chirp_apply_tweets_created, called in it), then the answers: raw columns for a plain tweet (no reply,
 -- no mention, no Idempotency-Key: o_kind 'tweet'), otherwise a record (o_json) built after the apply.
 -- A parent is looked up before the run: a reply to a tweet of the same run (whose id the
 -- client cannot know before this batch commits) is a 404.
@@ -164,7 +164,6 @@ CREATE OR REPLACE FUNCTION chirp_decide_tweets(cmds jsonb, first_ord bigint, las
 RETURNS SETOF chirp_exec_row
 LANGUAGE plpgsql SET jit = off SET enable_nestloop = off AS $$
 DECLARE
-    evs events[];
     out chirp_exec_row[];
     any_rich boolean;
     one chirp_exec_row;
@@ -218,24 +217,25 @@ BEGIN
                                   'hashtags', COALESCE(n.a->'hashtags', '[]'::jsonb)),
                n.created_at
         FROM numbered n WHERE n.err IS NULL ORDER BY n.seq
-        RETURNING *)
-    SELECT (SELECT array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id, ev.payload, ev.created_at,
-                                 ev.version)::events) FROM ev),
-           array_agg(ROW(n.err::json, CASE WHEN n.rich THEN 'rich' ELSE 'tweet' END, n.seq,
+        RETURNING *),
+    -- The run's apply, in this statement (it reads none of the rows this statement writes).
+    applied AS MATERIALIZED (
+        SELECT chirp_apply_tweets_created(array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id,
+                                                        ev.payload, ev.created_at,
+                                                        ev.version)::events)) AS done
+        FROM ev)
+    SELECT array_agg(ROW(n.err::json, CASE WHEN n.rich THEN 'rich' ELSE 'tweet' END, n.seq,
                          n.tid, n.actor, n.eid,
                          CASE WHEN n.err IS NULL
                               THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
                          n.a->>'content', n.handle, n.display_name,
                          COALESCE(n.a->'hashtags', '[]'::jsonb)::text,
+                         NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                          NULL, NULL, NULL, NULL, NULL, NULL, NULL)::chirp_exec_row
                      ORDER BY n.ord),
            bool_or(n.rich)
-    INTO evs, out, any_rich
-    FROM numbered n;
-
-    IF evs IS NOT NULL THEN
-        PERFORM chirp_apply_tweets_created(evs);
-    END IF;
+    INTO out, any_rich
+    FROM numbered n CROSS JOIN applied;
 
     IF any_rich IS NOT TRUE THEN
         RETURN QUERY SELECT * FROM unnest(out);
@@ -259,23 +259,21 @@ END $$;
 
 -- 'like', a run of commands cmds[first_ord..last_ord] set-wise: the actor (401) and the tweet,
 -- not deleted (404), must exist; a like is appended when the user does not like the tweet yet
--- and it is the first such like in the run. One statement decides and appends the run, one
--- applies it (chirp_apply_tweets_liked), then the answers with the counts after the run: raw
--- columns without Idempotency-Key (o_kind 'like'; o_seq NULL when nothing was appended),
--- otherwise a record (o_json) built after the apply. Each liked tweet's record is built once
--- per run, before the apply; the writer fills in the likes and the liker's flags (o_base,
--- o_for_author: see migrations/008_exec_row.sql).
+-- and it is the first such like in the run. One statement decides, appends and applies the run
+-- (chirp_apply_like_rows, called in it with the columns it appends), then the answers with
+-- the counts after the run: raw columns without Idempotency-Key (o_kind 'like'; o_seq NULL
+-- when nothing was appended), otherwise a record (o_json) built after the apply. The liked
+-- tweet comes as typed columns read before the apply (migrations/010_exec_row_liked.sql); the
+-- writer fills in the likes and the liker's flags. A liked retweet, which carries its
+-- original, comes as records instead (o_base for nobody, o_for_author for its author).
 CREATE OR REPLACE FUNCTION chirp_decide_likes(cmds jsonb, first_ord bigint, last_ord bigint)
 RETURNS SETOF chirp_exec_row
 LANGUAGE plpgsql SET jit = off SET enable_nestloop = off
     SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-    evs events[];
     out chirp_exec_row[];
     any_rich boolean;
     tw_ids bigint[];
-    tw_base text[];
-    tw_for_author text[];
     one chirp_exec_row;
     one_event events;
     one_tweet tweets;
@@ -289,7 +287,9 @@ BEGIN
         SELECT u.id, u.handle, u.display_name FROM users u
         WHERE u.id = ANY ((SELECT array_agg(DISTINCT r.actor) FROM raw r)::bigint[])),
     known_tweets AS MATERIALIZED (
-        SELECT t.id, t.author_id FROM tweets t
+        SELECT t.id, t.author_id, t.content, t.created_at, t.reply_to, t.retweet_of,
+               t.mentions, t.hashtags
+        FROM tweets t
         WHERE t.id = ANY ((SELECT array_agg(DISTINCT r.tweet_id) FROM raw r)::bigint[])
           AND NOT t.deleted),
     input AS MATERIALIZED (
@@ -304,8 +304,8 @@ BEGIN
         SELECT i.*,
                i.actor IS NOT NULL AND i.tweet_id IS NOT NULL
                AND i.ord = min(i.ord) OVER (PARTITION BY i.actor, i.tweet_id)
-               AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.tweet_id = i.tweet_id
-                                                       AND l.user_id = i.actor) AS fresh
+               AND (SELECT true FROM likes l WHERE l.tweet_id = i.tweet_id
+                                               AND l.user_id = i.actor) IS NULL AS fresh
         FROM input i ORDER BY i.ord),
     numbered AS MATERIALIZED (
         SELECT f.*, CASE WHEN f.fresh THEN nextval('event_seq') END AS seq,
@@ -317,55 +317,71 @@ BEGIN
         SELECT n.seq, n.eid, 'TweetLiked', n.actor,
                jsonb_build_object('tweetId', n.tweet_id::text, 'authorId', n.author::text),
                n.created_at
-        FROM numbered n WHERE n.fresh ORDER BY n.seq
-        RETURNING *),
-    -- Each liked tweet's record (records.sql) once for nobody and once for its author, before
-    -- the run; the writer sets the likes, and the liker's flags, before it renders them. (A
-    -- tweet that is not a retweet has no original: chirp_rec_tweet is then
-    -- chirp_rec_tweet_flat, at less than half the cost.)
+        FROM numbered n WHERE n.fresh ORDER BY n.seq),
+    authors AS MATERIALIZED (
+        SELECT u.id, u.handle, u.display_name FROM users u
+        WHERE u.id = ANY ((SELECT array_agg(DISTINCT k.author_id) FROM known_tweets k)::bigint[])),
+    -- Each liked tweet once, before the run, as its author sees it (the flags); a retweet as
+    -- records (records.sql) for nobody and for its author. Only for answers without
+    -- Idempotency-Key (the others are records built after the run).
     tw AS MATERIALIZED (
-        SELECT t.id,
-               (CASE WHEN t.retweet_of IS NULL THEN chirp_rec_tweet_flat(t, NULL)
-                     ELSE chirp_rec_tweet(t, NULL) END)::text AS base,
-               (CASE WHEN t.retweet_of IS NULL THEN chirp_rec_tweet_flat(t, t.author_id)
-                     ELSE chirp_rec_tweet(t, t.author_id) END)::text AS for_author
-        FROM tweets t
-        WHERE t.id = ANY ((SELECT array_agg(k.id) FROM known_tweets k)::bigint[])
-          AND EXISTS (SELECT 1 FROM raw WHERE NOT raw.rich))
-    SELECT (SELECT array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id, ev.payload, ev.created_at,
-                                 ev.version)::events) FROM ev),
-           array_agg(ROW(
+        SELECT t.id, a.handle, a.display_name, t.content, chirp_us(t.created_at) AS ts,
+               t.reply_to,
+               CASE WHEN t.mentions = '[]'::jsonb THEN '[]'
+                    ELSE COALESCE((SELECT jsonb_agg(m->'handle')
+                                   FROM jsonb_array_elements(t.mentions) m), '[]'::jsonb)::text
+               END AS mentions,
+               to_jsonb(t.hashtags)::text AS hashtags,
+               -- The author's flags. Lookups here are scalar subqueries, an index lookup
+               -- each: an EXISTS may be planned as a hashed subplan, which reads the whole
+               -- table on every call (the generic plan, made on a small table, kept it: 6 ms
+               -- per single like).
+               (SELECT true FROM likes l WHERE l.tweet_id = t.id AND l.user_id = t.author_id)
+                   IS NOT NULL AS liked,
+               (SELECT true FROM tweets r WHERE r.author_id = t.author_id
+                                            AND r.retweet_of = t.id AND NOT r.deleted LIMIT 1)
+                   IS NOT NULL AS retweeted,
+               CASE WHEN t.retweet_of IS NOT NULL THEN
+                   chirp_rec_tweet((SELECT x FROM tweets x WHERE x.id = t.id), NULL)::text
+               END AS base,
+               CASE WHEN t.retweet_of IS NOT NULL THEN
+                   chirp_rec_tweet((SELECT x FROM tweets x WHERE x.id = t.id), t.author_id)::text
+               END AS for_author
+        FROM known_tweets t JOIN authors a ON a.id = t.author_id
+        WHERE EXISTS (SELECT 1 FROM raw WHERE NOT raw.rich)),
+    -- The run's apply, in this statement, with the columns it appends (it reads none of the
+    -- rows this statement writes; tw was read before it).
+    applied AS MATERIALIZED (
+        SELECT chirp_apply_like_rows(array_agg(n.actor), array_agg(n.tweet_id),
+                                     array_agg(n.created_at), array_agg(n.seq)) AS done
+        FROM numbered n WHERE n.fresh)
+    SELECT array_agg(ROW(
                CASE WHEN n.actor IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')::json
                     WHEN n.tweet_id IS NULL THEN chirp_err(404, 'not_found', 'no such tweet')::json
                END,
                CASE WHEN n.rich THEN 'rich' ELSE 'like' END, n.seq, n.tweet_id, n.actor, n.eid,
                CASE WHEN n.fresh THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
-               NULL, n.handle, n.display_name, NULL, n.author, NULL, NULL, NULL,
-               EXISTS (SELECT 1 FROM tweets x WHERE x.retweet_of = n.tweet_id
-                       AND x.author_id = n.actor AND NOT x.deleted),
-               NULL, NULL)::chirp_exec_row ORDER BY n.ord),
+               tw.content, n.handle, n.display_name, tw.hashtags, n.author, NULL, NULL, NULL,
+               (SELECT true FROM tweets x WHERE x.author_id = n.actor
+                                            AND x.retweet_of = n.tweet_id AND NOT x.deleted
+                LIMIT 1) IS NOT NULL,
+               tw.base, tw.for_author, tw.handle, tw.display_name, tw.ts, tw.reply_to,
+               tw.mentions, tw.liked, tw.retweeted)::chirp_exec_row ORDER BY n.ord),
            bool_or(n.rich),
-           (SELECT array_agg(tw.id ORDER BY tw.id) FROM tw),
-           (SELECT array_agg(tw.base ORDER BY tw.id) FROM tw),
-           (SELECT array_agg(tw.for_author ORDER BY tw.id) FROM tw)
-    INTO evs, out, any_rich, tw_ids, tw_base, tw_for_author
-    FROM numbered n;
-
-    IF evs IS NOT NULL THEN
-        PERFORM chirp_apply_tweets_liked(evs);
-    END IF;
+           array_agg(DISTINCT n.tweet_id) FILTER (WHERE n.tweet_id IS NOT NULL)
+    INTO out, any_rich, tw_ids
+    FROM numbered n LEFT JOIN tw ON tw.id = n.tweet_id CROSS JOIN applied;
 
     IF any_rich IS NOT TRUE THEN
         -- The counts after the whole run.
         RETURN QUERY
             SELECT o.o_json, o.o_kind, o.o_seq, o.o_tid, o.o_actor, o.o_eid, o.o_ts, o.o_content,
                    o.o_handle, o.o_name, o.o_hashtags, o.o_author, s.likes, s.retweets,
-                   s.replies, o.o_flag, w.base, w.for_author
+                   s.replies, o.o_flag, o.o_base, o.o_for_author, o.o_t_handle, o.o_t_name,
+                   o.o_t_ts, o.o_t_reply_to, o.o_t_mentions, o.o_t_liked, o.o_t_retweeted
             FROM unnest(out) WITH ORDINALITY o
             LEFT JOIN (SELECT * FROM tweet_stats x WHERE x.tweet_id = ANY (tw_ids)) s
                    ON s.tweet_id = o.o_tid
-            LEFT JOIN unnest(tw_ids, tw_base, tw_for_author) AS w(id, base, for_author)
-                   ON w.id = o.o_tid
             ORDER BY o.ordinality;
         RETURN;
     END IF;
@@ -386,8 +402,6 @@ BEGIN
         ELSE
             SELECT s.likes, s.retweets, s.replies INTO one.o_likes, one.o_retweets, one.o_replies
             FROM tweet_stats s WHERE s.tweet_id = one.o_tid;
-            one.o_base := tw_base[array_position(tw_ids, one.o_tid)];
-            one.o_for_author := tw_for_author[array_position(tw_ids, one.o_tid)];
         END IF;
         RETURN NEXT one;
     END LOOP;

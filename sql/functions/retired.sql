@@ -31,3 +31,6 @@ DROP FUNCTION IF EXISTS chirp_tweet_json_flat(tweets, bigint);
 DROP FUNCTION IF EXISTS chirp_user_json(users, bigint);
 DROP FUNCTION IF EXISTS chirp_user_ref(bigint);
 DROP FUNCTION IF EXISTS chirp_ts(timestamptz);
+-- A typed-columns apply for tweets, briefly on a branch (tweets apply from events[]).
+DROP FUNCTION IF EXISTS chirp_apply_tweet_rows(bigint[], bigint[], text[], bigint[], bigint[],
+                                               jsonb[], jsonb[], timestamptz[], bigint[]);

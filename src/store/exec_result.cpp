@@ -18,7 +18,8 @@ namespace chirp::store {
 
 const std::string_view exec_rows_sql =
     "SELECT o_json::text, o_kind, o_seq, o_tid, o_actor, o_eid, o_ts, o_content, o_handle, "
-    "o_name, o_hashtags, o_author, o_likes, o_retweets, o_replies, o_flag, o_base, o_for_author "
+    "o_name, o_hashtags, o_author, o_likes, o_retweets, o_replies, o_flag, o_base, o_for_author, "
+    "o_t_handle, o_t_name, o_t_ts, o_t_reply_to, o_t_mentions, o_t_liked, o_t_retweeted "
     "FROM chirp_exec_rows($1::jsonb)";
 
 namespace {
@@ -44,7 +45,14 @@ enum col : int {
     c_replies,
     c_flag,
     c_base,
-    c_for_author
+    c_for_author,
+    c_t_handle,
+    c_t_name,
+    c_t_ts,
+    c_t_reply_to,
+    c_t_mentions,
+    c_t_liked,
+    c_t_retweeted
 };
 
 // A JSON array of strings (jsonb text: `[]`, `["a", "b"]`). Hashtags have no escapes: those
@@ -125,19 +133,73 @@ std::shared_ptr<const domain::tweet> tweet_of_record(const pqxx::field& f, long 
     return it->second;
 }
 
+// A liked tweet from its typed columns (migration 010) with the counts after the run, as its
+// author sees it, and its viewer-independent text (domain::render_text). A run repeats each
+// liked tweet for each of its likes: the last one built per tweet is kept (per thread,
+// bounded) and shared while its columns are the same, so its text is rendered once.
+struct liked {
+    std::shared_ptr<const domain::tweet> tweet;
+    domain::tweet_text text;
+};
+
+const liked& liked_tweet(const pqxx::row& row) {
+    thread_local std::unordered_map<long long, liked> memo;
+    const long long id = row[c_tid].as<long long>();
+    const long long likes = row[c_likes].as<long long>();
+    const long long retweets = row[c_retweets].as<long long>();
+    const long long replies = row[c_replies].as<long long>();
+    const long long created_at = row[c_t_ts].as<long long>();
+    const domain::viewer_flags me{row[c_t_liked].as<bool>(), row[c_t_retweeted].as<bool>()};
+    const auto content = row[c_content];
+    if (memo.size() >= 1024 && !memo.contains(id)) memo.clear();
+    auto& kept = memo[id];
+    if (const auto& k = kept.tweet;
+        k && k->likes == likes && k->retweets == retweets && k->replies == replies &&
+        k->me.liked == me.liked && k->me.retweeted == me.retweeted && k->created_at == created_at &&
+        k->content == std::string_view(content.c_str(), content.size()))
+        return kept;
+    auto t = std::make_shared<domain::tweet>();
+    t->id = id;
+    t->author = {row[c_author].as<long long>(), row[c_t_handle].c_str(), row[c_t_name].c_str()};
+    t->content.assign(content.c_str(), content.size());
+    t->created_at = created_at;
+    if (!row[c_t_reply_to].is_null()) t->reply_to = row[c_t_reply_to].as<long long>();
+    const auto mentions = row[c_t_mentions];
+    t->mentions = json_strings(std::string_view(mentions.c_str(), mentions.size()));
+    const auto tags = row[c_hashtags];
+    t->hashtags = json_strings(std::string_view(tags.c_str(), tags.size()));
+    t->likes = likes;
+    t->retweets = retweets;
+    t->replies = replies;
+    t->me = me;
+    kept.text = domain::render_text(*t);
+    kept.tweet = std::move(t);
+    return kept;
+}
+
 // A like from chirp_decide_likes' columns: the answer (the tweet as the liker sees it), and
 // for a new like the timeline frame (the counts) and the author's notification frame.
-// o_base and o_for_author are chirp_rec_tweet records (as nobody, as the author); o_likes etc.
-// the counts after the run; o_flag: retweetedByMe. o_seq is NULL when nothing was appended.
+// The liked tweet comes as typed columns (liked_tweet), a liked retweet as records: o_base
+// and o_for_author, chirp_rec_tweet as nobody and as the author. o_likes etc. are the counts
+// after the run; o_flag: retweetedByMe. o_seq is NULL when nothing was appended.
 write_result from_like(const pqxx::row& row) {
     const long long likes = row[c_likes].as<long long>();
-    const auto liked = tweet_of_record(row[c_base], likes);
+    const bool typed = row[c_base].is_null();
     write_result wr;
     wr.status = 200;
     // The tweet as the liker sees it: likedByMe, retweetedByMe from o_flag.
-    const domain::tweet* original = liked->retweet_of.get();
-    domain::render(wr.body, *liked, {true, row[c_flag].as<bool>()}, original,
-                   original != nullptr ? original->me : domain::viewer_flags{});
+    const domain::viewer_flags me{true, row[c_flag].as<bool>()};
+    std::shared_ptr<const domain::tweet> liked;
+    if (typed) {
+        const auto& l = liked_tweet(row);
+        liked = l.tweet;
+        domain::render(wr.body, *liked, l.text, me, nullptr, nullptr, {});
+    } else {
+        liked = tweet_of_record(row[c_base], likes);
+        const domain::tweet* original = liked->retweet_of.get();
+        domain::render(wr.body, *liked, me, original,
+                       original != nullptr ? original->me : domain::viewer_flags{});
+    }
     if (row[c_seq].is_null()) return wr;  // already liked: nothing appended
 
     wr.seq = row[c_seq].as<long long>();
@@ -158,7 +220,7 @@ write_result from_like(const pqxx::row& row) {
     n->seq = wr.seq;
     n->type = "like";
     n->actor = {actor, row[c_handle].c_str(), row[c_name].c_str()};
-    n->tweet = tweet_of_record(row[c_for_author], likes);
+    n->tweet = typed ? liked : tweet_of_record(row[c_for_author], likes);
     n->created_at = ts;
     auto note = make_delivery(channel_kind::notifications, wr.seq,
                               {eid, "Notification", actor, ts, 1, domain::notification_added{n}});
