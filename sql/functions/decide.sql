@@ -263,7 +263,7 @@ END $$;
 -- (chirp_apply_like_rows, called in it with the columns it appends), then the answers with
 -- the counts after the run: raw columns without Idempotency-Key (o_kind 'like'; o_seq NULL
 -- when nothing was appended), otherwise a record (o_json) built after the apply. The liked
--- tweet comes as typed columns read before the apply (migrations/010_exec_row_liked.sql); the
+-- tweet comes as typed columns read before the apply (migrations/011_exec_row_liked.sql); the
 -- writer fills in the likes and the liker's flags. A liked retweet, which carries its
 -- original, comes as records instead (o_base for nobody, o_for_author for its author).
 CREATE OR REPLACE FUNCTION chirp_decide_likes(cmds jsonb, first_ord bigint, last_ord bigint)

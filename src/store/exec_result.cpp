@@ -133,7 +133,7 @@ std::shared_ptr<const domain::tweet> tweet_of_record(const pqxx::field& f, long 
     return it->second;
 }
 
-// A liked tweet from its typed columns (migration 010) with the counts after the run, as its
+// A liked tweet from its typed columns (migration 011) with the counts after the run, as its
 // author sees it, and its viewer-independent text (domain::render_text). A run repeats each
 // liked tweet for each of its likes: the last one built per tweet is kept (per thread,
 // bounded) and shared while its columns are the same, so its text is rendered once.

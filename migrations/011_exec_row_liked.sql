@@ -1,4 +1,4 @@
--- 010: a like's row (o_kind 'like', see 008) carries the liked tweet as typed columns, so
+-- 011: a like's row (o_kind 'like', see 008) carries the liked tweet as typed columns, so
 -- neither chirp_decide_likes builds a record per liked tweet nor the writer parses one:
 --   o_content, o_hashtags  the liked tweet's content and hashtags (jsonb text of an array)
 --   o_t_handle, o_t_name   its author's handle and display name (o_author: the author's id)
