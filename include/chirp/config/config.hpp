@@ -40,6 +40,9 @@ struct config {
     int bench_rate = 1000;             // chirpd bench-append: events/s in the fixed-rate phase
     int bench_seconds = 10;            // chirpd bench-append: length of the fixed-rate phase
     std::string bench_type = "tweet";  // chirpd bench-append: tweet or like
+    // Redis: command deadline and health-check deadline (a PING every quarter of it).
+    std::chrono::milliseconds redis_timeout{2000};
+    std::size_t redis_queue_bytes = 16 * 1024 * 1024;  // bytes queued toward Redis at most
 };
 
 // Parses argv and the environment. On error returns a one-line message. --help yields
