@@ -1,9 +1,10 @@
 // Redis faults against real processes (issue 10, item 1): a password-protected Redis and a
 // database number in the URL; a wrong password (readiness 503, backoff, no spin); one chirpd
 // cut off from Redis by a proxy while another keeps it (the follower on the other process gets
-// what the cut one could not publish, exactly once, once it is back); Redis frozen with
-// SIGSTOP mid-stream (detected, writes answered, everything delivered exactly once after
-// SIGCONT). Every Redis here is one this binary started; every process is ended by its PID.
+// what the cut one could not publish, exactly once, once it is back); a silent (half-open)
+// connection behind a frozen proxy; Redis frozen with SIGSTOP mid-stream (detected, writes
+// answered, everything delivered exactly once after SIGCONT). Every Redis here is one this binary
+// started; every process is ended by its PID.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -233,6 +234,47 @@ TEST(RedisFaults, ProcessCutOffFromRedisRepublishesToOtherProcesses) {
     EXPECT_EQ(a->stop(), 0) << logs_of({a.get()});
     EXPECT_EQ(b->stop(), 0) << logs_of({b.get()});
     if (HasFailure()) std::cerr << logs_of({a.get(), b.get()});
+}
+
+// ------------------------------------------------------------------------ silent peer
+
+TEST(RedisFaults, SilentConnectionIsDetectedAndRecovered) {
+    binary_redis().flushall();
+    tcp_proxy proxy(binary_redis().port());
+    fresh_database db;
+    auto a = start_chirpd(db, {.redis_url = "redis://127.0.0.1:" + std::to_string(proxy.port()),
+                               .name = "chirpd-silent"});
+    http_client api(a->port(), true);
+    const auto author = register_user(api, "ha");
+    const auto follower = register_user(api, "hf");
+    follow(api, follower, author);
+    ws_client w(a->port());
+    w.auth(follower.token);
+    w.subscribe({"timeline"});
+    ASSERT_TRUE(within(5s, [&] { return readyz(a->port()) == 200; }).has_value());
+
+    // Half-open: the connections stay established, nothing comes back (no RST, no FIN).
+    proxy.pause();
+    const auto detected = within(5s, [&] { return readyz(a->port()) == 503; });
+    ASSERT_TRUE(detected.has_value()) << "/readyz stayed 200 with a silent Redis";
+    EXPECT_LE(*detected, 3s);
+    const auto t0 = clock::now();
+    const auto id = post_tweet(api, author, "while Redis is silent");
+    const auto write_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t0);
+    EXPECT_LT(write_ms, 3s);
+    proxy.restore();
+    const auto back_at = clock::now();
+    EXPECT_EQ(tweets(w, 1, 10s), std::vector<std::string>{id});
+    const auto recovered =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - back_at);
+    wait_past_settling_replay(clock::now());
+    expect_no_more_tweets({&w}, api, author);
+    EXPECT_GE(metric(a->port(), "chirp_redis_health_failures_total"), 1);
+    std::cerr << "silent peer: detected in " << detected->count() << " ms, write "
+              << write_ms.count() << " ms, delivered " << recovered.count()
+              << " ms after the proxy forwarded again\n";
+    EXPECT_EQ(a->stop(), 0) << logs_of({a.get()});
+    if (HasFailure()) std::cerr << logs_of({a.get()});
 }
 
 // ------------------------------------------------------------------------ Redis frozen
