@@ -408,7 +408,7 @@ awaitable_response prometheus(services& svc, request&) {
     gauge("chirp_redis_reconnects_total", "Redis reconnections.", "counter",
           m.redis_reconnects.load());
     gauge("chirp_redis_up", "1 while the fan-out's Redis connections are healthy.", "gauge",
-          svc.fanout != nullptr && svc.fanout->redis_ready() ? 1 : 0);
+          m.redis_up.load());
     gauge("chirp_redis_dropped_total",
           "Writes to Redis dropped (Redis down or its outbound queue full).", "counter",
           m.redis_dropped.load());
