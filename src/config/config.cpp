@@ -4,6 +4,8 @@
 #include <charconv>
 #include <sstream>
 
+#include "chirp/redis/url.hpp"
+
 namespace chirp {
 namespace {
 
@@ -67,9 +69,11 @@ const std::vector<option>& options() {
              return true;
          }},
         {"redis-url", "CHIRP_REDIS_URL",
-         "Redis URL, redis://host:port (default redis://127.0.0.1:6379)", false,
+         "Redis URL, redis://[[user]:password@]host[:port][/db] (default "
+         "redis://127.0.0.1:6379)",
+         false,
          [](config& c, const std::string& v, std::string& err) {
-             if (v.rfind("redis://", 0) != 0) return err = "must start with redis://", false;
+             if (!redis::parse_url(v, &err)) return false;
              c.redis_url = v;
              return true;
          }},
@@ -173,6 +177,14 @@ const std::vector<option>& options() {
         {"idempotency-purge-seconds", "CHIRP_IDEMPOTENCY_PURGE_SECONDS",
          "how often Idempotency-Key records older than 24 h are deleted (default 600)", false,
          INT_OPT(idempotency_purge_seconds, 1, 86400)},
+        {"redis-timeout-ms", "CHIRP_REDIS_TIMEOUT_MS",
+         "Redis command deadline; a connection silent this long after a PING is dropped "
+         "(default 2000)",
+         false, MS_OPT(redis_timeout, 100, 60000)},
+        {"redis-queue-bytes", "CHIRP_REDIS_QUEUE_BYTES",
+         "bytes queued toward Redis per connection before writes are dropped (default "
+         "16777216)",
+         false, INT_OPT(redis_queue_bytes, 65536, 1073741824)},
         {"seed", "CHIRP_SEED", "for `chirpd seed`: users=N,prefix=P,password=PW[,follow=A:F]",
          false,
          [](config& c, const std::string& v, std::string&) { return c.seed_spec = v, true; }},

@@ -170,6 +170,19 @@ std::optional<std::uint64_t> decode_node_hello(std::string_view payload) {
     return n;
 }
 
+std::string encode_gap_hint(std::uint64_t node, long long from) {
+    return std::to_string(node) + " " + std::to_string(from);
+}
+
+std::optional<std::pair<std::uint64_t, long long>> decode_gap_hint(std::string_view payload) {
+    const auto space = payload.find(' ');
+    if (space == std::string_view::npos) return std::nullopt;
+    const auto node = decode_node_hello(payload.substr(0, space));
+    const auto from = number<long long>(payload.substr(space + 1));
+    if (!node || !from || *from < 0) return std::nullopt;
+    return std::pair{*node, *from};
+}
+
 std::string encode_user_id(long long user) {
     return std::to_string(user);
 }

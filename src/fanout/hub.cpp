@@ -27,6 +27,13 @@
 //    through another process; alone, as soon as they are written to Redis' socket.
 //  - Redis lost and back: every session replays from the log (nothing published meanwhile is
 //    trusted), follower caches are dropped.
+//  - Events this process could not publish (Redis down or too slow: dropped, or unconfirmed
+//    when the connection was lost) must still reach followers on other processes, which
+//    never lost Redis: once Redis is back (gap_watch, at once after a reconnect) this
+//    process publishes on chirp:gaps "<node> <lowest seq lost>", and every process (this one
+//    too) replays its sessions from that seq (session_machine: below the last seq sent, kept
+//    exactly-once by the duplicate window) and drops its follower caches. The home-timeline
+//    caches listen too (their broadcasts on this connection may be lost as well).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -61,11 +68,24 @@ hub_impl::hub_impl(asio::io_context& ioc, const config& cfg, metrics::registry& 
         on_message(ch, payload);
     };
     cbs.on_reconnected = [this] { on_redis_back(); };
-    cbs.on_connected = [this] { say_hello(); };
+    cbs.on_connected = [this] {
+        metrics_.redis_up.store(1);
+        say_hello();
+    };
     cbs.on_lost = [this] {
         spdlog::warn("live updates paused until Redis is back; sessions will replay");
+        metrics_.redis_up.store(0);
+        publishes_lost();
     };
-    redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs));
+    cbs.on_event = [this](redis::event e) {
+        auto& counter = e == redis::event::dropped          ? metrics_.redis_dropped
+                        : e == redis::event::timeout        ? metrics_.redis_timeouts
+                        : e == redis::event::health_failure ? metrics_.redis_health_failures
+                                                            : metrics_.redis_connect_failures;
+        counter.fetch_add(1, std::memory_order_relaxed);
+    };
+    redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs),
+                                  {cfg.redis_timeout, cfg.redis_queue_bytes});
 }
 
 void hub_impl::start() {
@@ -73,18 +93,22 @@ void hub_impl::start() {
     redis_->subscribe(std::string(presence_channel));
     redis_->subscribe(std::string(timeline_channel));
     redis_->subscribe(std::string(nodes_channel));
+    redis_->subscribe(std::string(redis::gap_channel));
     redis_->start();
     asio::co_spawn(ioc_, housekeeping(), asio::detached);
+    asio::co_spawn(ioc_, gap_watch(), asio::detached);
 }
 
 void hub_impl::begin_shutdown() {
     stopping_ = true;
     timer_.cancel();
+    gap_timer_.cancel();
 }
 
 void hub_impl::stop() {
     stopping_ = true;
     timer_.cancel();
+    gap_timer_.cancel();
     redis_->stop();
 }
 
@@ -158,8 +182,73 @@ bool hub_impl::is_online(long long u) const {
     return local_.count(u) != 0 || online_remote_.count(u) != 0;
 }
 
-void hub_impl::publish(std::string_view channel, std::string_view payload) {
-    redis_->publish(channel, payload);
+void hub_impl::publish(std::string_view channel, std::string_view payload, long long seq) {
+    const auto w = redis_->publish(channel, payload);
+    if (seq <= 0) return;
+    if (w == 0) {
+        note_gap(seq);
+        return;
+    }
+    // Remember it until Redis confirms it (a reply behind it): if the connection is lost
+    // before, it may not have reached Redis.
+    const auto ok = redis_->confirmed();
+    while (!unconfirmed_.empty() && unconfirmed_.front().first <= ok) unconfirmed_.pop_front();
+    if (overflow_write_ != 0 && overflow_write_ <= ok) overflow_write_ = overflow_seq_ = 0;
+    if (unconfirmed_.size() >= max_unconfirmed) {
+        const auto [fw, fs] = unconfirmed_.front();
+        overflow_write_ = std::max(overflow_write_, fw);
+        overflow_seq_ = overflow_seq_ == 0 ? fs : std::min(overflow_seq_, fs);
+        unconfirmed_.pop_front();
+    }
+    unconfirmed_.emplace_back(w, seq);
+}
+
+void hub_impl::note_gap(long long seq) {
+    gap_from_ = gap_from_ == 0 ? seq : std::min(gap_from_, seq);
+}
+
+// The connection is gone: what Redis had not confirmed may be lost.
+void hub_impl::publishes_lost() {
+    const auto ok = redis_->confirmed();
+    for (const auto& [w, seq] : unconfirmed_)
+        if (w > ok) note_gap(seq);
+    if (overflow_write_ > ok) note_gap(overflow_seq_);
+    unconfirmed_.clear();
+    overflow_write_ = overflow_seq_ = 0;
+}
+
+// Tells every process (this one too) to replay from the lowest seq this process could not
+// publish, once Redis is back: right after a reconnect, and every second (a write dropped
+// while connected, when the queue toward Redis was full).
+void hub_impl::publish_gap_hint() {
+    if (!redis_->ready() || stopping_) return;
+    if (redis_->lost_writes() == hinted_lost_ && gap_from_ == 0) return;
+    const auto from = gap_from_;
+    const auto lost = redis_->lost_writes();
+    if (redis_->publish(redis::gap_channel, encode_gap_hint(node_id_, from)) == 0) return;
+    gap_from_ = 0;
+    metrics_.redis_gap_hints_sent.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn(
+        "redis: {} writes may not have reached Redis; told every process to replay from seq {}",
+        lost - std::exchange(hinted_lost_, lost), from);
+}
+
+asio::awaitable<void> hub_impl::gap_watch() {
+    while (!stopping_) {
+        gap_timer_.expires_after(std::chrono::seconds(1));
+        co_await gap_timer_.async_wait(tuple_awaitable);
+        if (stopping_) break;
+        publish_gap_hint();
+    }
+}
+
+void hub_impl::on_gap_hint(long long from) {
+    metrics_.redis_gap_hints_received.fetch_add(1, std::memory_order_relaxed);
+    followers_.clear();  // chirp:follows messages may be lost too
+    celeb_cache_.clear();
+    if (from <= 0) return;
+    for (auto& [u, list] : local_)
+        for (auto* s : list) s->resync_from_log(from);
 }
 
 // Typing frames reach the messages:U channel with seq 0 (ephemeral, never replayed).
@@ -235,6 +324,10 @@ void hub_impl::on_message(std::string_view channel, std::string_view payload) {
         if (fresh || stale) say_hello();
         return;
     }
+    if (channel == redis::gap_channel) {
+        if (auto h = decode_gap_hint(payload)) on_gap_hint(h->second);
+        return;
+    }
     if (channel == presence_channel) {
         // Who left is learned from chirp:online at the next refresh.
         if (auto m = decode_presence_message(payload); m && m->online)
@@ -267,6 +360,8 @@ void hub_impl::on_redis_back() {
         publish(presence_channel, encode_presence_message({true, u}));
         for (auto* s : list) s->resync_from_log();
     }
+    metrics_.redis_up.store(1);
+    publish_gap_hint();
 }
 
 // Other chirpd processes on this Redis: each says hello on chirp:nodes whenever it connects

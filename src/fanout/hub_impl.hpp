@@ -34,6 +34,10 @@ namespace asio = boost::asio;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 // Hellos of the chirpd processes on nodes_channel expire after (see answer_when_in_redis()).
 constexpr auto node_ttl = std::chrono::seconds(15);
+// How long a write's answer waits for Redis to confirm its publishes (answer_when_in_redis()).
+constexpr auto ack_deadline = std::chrono::milliseconds(500);
+// Publishes remembered until Redis confirms them (beyond: folded into one oldest entry).
+constexpr std::size_t max_unconfirmed = 65536;
 
 class hub_impl final : public service {
 public:
@@ -82,7 +86,18 @@ private:
 
     bool is_online(long long u) const;
 
-    void publish(std::string_view channel, std::string_view payload);
+    // seq > 0: an event; remembered until Redis confirms it, else the gap to announce.
+    void publish(std::string_view channel, std::string_view payload, long long seq = 0);
+
+    void note_gap(long long seq);
+
+    void publishes_lost();
+
+    void publish_gap_hint();
+
+    asio::awaitable<void> gap_watch();
+
+    void on_gap_hint(long long from);
 
     // Typing frames reach the messages:U channel with seq 0 (ephemeral, never replayed).
     void publish_ephemeral(long long user, const std::string& frame);
@@ -167,7 +182,13 @@ private:
     stats_renderer stats_;
     bool stopping_ = false;
     asio::steady_timer timer_;
+    asio::steady_timer gap_timer_{ioc_};
     std::unique_ptr<redis::client> redis_;
+    std::deque<std::pair<std::uint64_t, long long>> unconfirmed_;  // (write, seq)
+    std::uint64_t overflow_write_ = 0;
+    long long overflow_seq_ = 0;
+    long long gap_from_ = 0;  // the lowest seq not published (0: none)
+    std::uint64_t hinted_lost_ = 0;
     std::unordered_map<long long, std::vector<session_base*>> local_;
     std::unordered_set<long long> online_remote_;
     std::unordered_map<long long, follower_entry> followers_;

@@ -32,7 +32,7 @@ void hub_impl::on_committed(const store::write_result& r, std::function<void()> 
         const auto kind = d.channel == store::channel_kind::notifications
                               ? channel_kind::notifications
                               : channel_kind::messages;
-        for (auto u : d.users) publish(encode_channel({kind, u}), payload);
+        for (auto u : d.users) publish(encode_channel({kind, u}), payload, d.seq);
         if (d.channel == store::channel_kind::messages) typing_stopped(d);
     }
     // The writer's answer waits until Redis has executed this write's publishes (and the
@@ -69,7 +69,9 @@ void hub_impl::answer_when_in_redis(std::function<void()> resume) {
 
 asio::awaitable<void> hub_impl::ack_ping(std::vector<std::function<void()>> waiting) {
     auto ping = util::strings("PING");
-    co_await redis_->call(std::move(ping));  // nullopt (connection lost) resumes all the same
+    // nullopt (connection lost, or Redis too slow) resumes all the same: the write stands, and
+    // if its publishes are lost, the gap hint makes every process replay them.
+    co_await redis_->call(std::move(ping), ack_deadline);
     for (auto& f : waiting) f();
 }
 
@@ -162,10 +164,10 @@ void hub_impl::publish_timeline(const store::delivery& d, std::int64_t commit_us
         for (auto f : e.ids)
             if (is_online(f)) m.recipients.push_back(f);
     }
-    publish(timeline_channel, encode_timeline_message(m));
+    publish(timeline_channel, encode_timeline_message(m), d.seq);
     if (celebrity)  // fan-out on read
         publish(encode_channel({channel_kind::author, d.author}),
-                encode_live_message({d.seq, commit_us, *d.frame}));
+                encode_live_message({d.seq, commit_us, *d.frame}), d.seq);
 }
 
 void hub_impl::follow_changed(long long followee, long long follower, bool local_commit) {

@@ -478,6 +478,24 @@ awaitable_response prometheus(services& svc, request&) {
     gauge("chirp_resyncs_total", "Resyncs sent.", "counter", m.resyncs.load());
     gauge("chirp_redis_reconnects_total", "Redis reconnections.", "counter",
           m.redis_reconnects.load());
+    gauge("chirp_redis_up", "1 while the fan-out's Redis connections are healthy.", "gauge",
+          m.redis_up.load());
+    gauge("chirp_redis_dropped_total",
+          "Writes to Redis dropped (Redis down or its outbound queue full).", "counter",
+          m.redis_dropped.load());
+    gauge("chirp_redis_timeouts_total", "Redis commands whose deadline expired.", "counter",
+          m.redis_timeouts.load());
+    gauge("chirp_redis_health_failures_total",
+          "Redis connections dropped by the health check (no answer to PING in time).", "counter",
+          m.redis_health_failures.load());
+    gauge("chirp_redis_connect_failures_total",
+          "Failed Redis connection attempts (refused, timed out, AUTH or SELECT).", "counter",
+          m.redis_connect_failures.load());
+    gauge("chirp_redis_gap_hints_sent_total",
+          "Replay hints published after events could not be published.", "counter",
+          m.redis_gap_hints_sent.load());
+    gauge("chirp_redis_gap_hints_received_total", "Replay hints received from any process.",
+          "counter", m.redis_gap_hints_received.load());
     response resp = json_response(200, std::move(out));
     resp.content_type = "text/plain; version=0.0.4";
     co_return resp;

@@ -5,155 +5,96 @@
 // the descriptor is released (never closed) and the adapter dies with its last pending wait.
 // Commands queued in one loop turn leave in one write: pipelining comes for free.
 // A subscribed connection takes no other commands, hence two connections. When either drops,
-// both are torn down and a reconnect loop (backoff 100 ms .. 2 s) brings them back,
-// resubscribes every channel and reports the reconnect, so sessions replay from PostgreSQL.
+// both are torn down and a reconnect loop brings them back, resubscribes every channel and
+// reports the reconnect, so sessions replay from PostgreSQL.
+//  - Opening: [AUTH [user] password] [SELECT db] PING, pipelined before anything else; an
+//    error answer (WRONGPASS, NOAUTH, LOADING, a bad db) fails the attempt with its reason.
+//  - Attempts back off exponentially with jitter (50..100 % of 100 ms .. 2 s); the backoff
+//    starts again only after a connection stayed up 5 s, so a server that accepts and drops
+//    at once is not hammered. Failure logs: a new reason at once, the same one every 30 s.
+//  - Health: every timeout/4 a PING on each connection (on the subscriber connection written
+//    raw into hiredis' output buffer: in subscribed mode hiredis 0.14 never hands the pong
+//    to a command callback; the pong reaches the subscribe callback, which ignores it). A
+//    connection from which nothing was read for `timeout` after a PING is dead (a paused or
+//    half-open Redis), unless bytes are waiting in the kernel (our loop was busy). TCP
+//    keepalive and TCP_USER_TIMEOUT cover a peer that vanished.
+//  - Deadlines: call() completes with nullopt when its deadline expires (the late reply is
+//    ignored); subscriptions_settled() waits at most timeout/2.
+//  - Bounded: a write is dropped (and counted) when more than queue_bytes wait in hiredis'
+//    output buffer. Writes are numbered; a reply on the command connection confirms every
+//    write before it; what was unconfirmed when a connection was lost counts as lost_writes.
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstring>
 #include <map>
+#include <random>
+#include <stdexcept>
 #include <unordered_map>
 
+#include "adapter.hpp"
 #include "chirp/redis/redis.hpp"
+#include "chirp/redis/url.hpp"
 
 namespace asio = boost::asio;
 
 namespace chirp::redis {
 namespace {
 
-struct adapter : std::enable_shared_from_this<adapter> {
-    asio::posix::stream_descriptor sd;
-    redisAsyncContext* ac;
-    bool want_read = false, want_write = false;
-    bool read_waiting = false, write_waiting = false;
-    bool dead = false;
-
-    adapter(asio::io_context& ioc, redisAsyncContext* c) : sd(ioc, c->c.fd), ac(c) {}
-
-    void arm_read() {
-        if (dead || read_waiting || !want_read) return;
-        read_waiting = true;
-        sd.async_wait(
-            asio::posix::stream_descriptor::wait_read,
-            [self = shared_from_this()](const boost::system::error_code& ec) {
-                self->read_waiting = false;
-                if (ec || self->dead) return;
-                // hiredis reads at most 16 KiB per call: drain what the kernel has
-                // (bounded), or a busy subscriber falls behind Redis' output buffer
-                // limit and gets disconnected.
-                for (int i = 0; i < 256 && self->want_read && !self->dead; ++i) {
-                    redisAsyncHandleRead(self->ac);
-                    if (self->dead || !self->want_read) break;
-                    int pending = 0;
-                    if (::ioctl(self->sd.native_handle(), FIONREAD, &pending) != 0 || pending <= 0)
-                        break;
-                }
-                self->arm_read();
-            });
-    }
-    void arm_write() {
-        if (dead || write_waiting || !want_write) return;
-        write_waiting = true;
-        sd.async_wait(asio::posix::stream_descriptor::wait_write,
-                      [self = shared_from_this()](const boost::system::error_code& ec) {
-                          self->write_waiting = false;
-                          if (ec || self->dead) return;
-                          if (self->want_write) redisAsyncHandleWrite(self->ac);
-                          self->arm_write();
-                      });
-    }
-
-    static adapter& of(void* p) { return **static_cast<std::shared_ptr<adapter>*>(p); }
-    static void add_read(void* p) {
-        auto& a = of(p);
-        a.want_read = true;
-        a.arm_read();
-    }
-    static void del_read(void* p) { of(p).want_read = false; }
-    static void add_write(void* p) {
-        auto& a = of(p);
-        a.want_write = true;
-        a.arm_write();
-    }
-    static void del_write(void* p) { of(p).want_write = false; }
-    static void cleanup(void* p) {
-        auto* holder = static_cast<std::shared_ptr<adapter>*>(p);
-        auto& a = **holder;
-        a.dead = true;
-        a.want_read = a.want_write = false;
-        boost::system::error_code ec;
-        a.sd.cancel(ec);
-        a.sd.release();  // hiredis closes the fd itself
-        delete holder;
-    }
-
-    static void attach(asio::io_context& ioc, redisAsyncContext* ac) {
-        auto a = std::make_shared<adapter>(ioc, ac);
-        ac->ev.data = new std::shared_ptr<adapter>(a);
-        ac->ev.addRead = add_read;
-        ac->ev.delRead = del_read;
-        ac->ev.addWrite = add_write;
-        ac->ev.delWrite = del_write;
-        ac->ev.cleanup = cleanup;
-    }
-};
-
-reply convert(const redisReply* r) {
-    reply out;
-    if (r == nullptr) return out;
-    switch (r->type) {
-        case REDIS_REPLY_INTEGER:
-            out.type = reply::kind::integer;
-            out.integer = r->integer;
-            break;
-        case REDIS_REPLY_STRING:
-        case REDIS_REPLY_STATUS:
-            out.type = reply::kind::string;
-            out.str.assign(r->str, r->len);
-            break;
-        case REDIS_REPLY_ERROR:
-            out.type = reply::kind::error;
-            out.str.assign(r->str, r->len);
-            break;
-        case REDIS_REPLY_ARRAY:
-            out.type = reply::kind::array;
-            out.elements.reserve(r->elements);
-            for (std::size_t i = 0; i < r->elements; ++i)
-                out.elements.push_back(convert(r->element[i]));
-            break;
-        default:
-            break;
-    }
-    return out;
-}
-
+using detail::adapter;
+using detail::convert;
+using clock = std::chrono::steady_clock;
 using reply_fn = std::function<void(std::optional<reply>)>;
 
-class client_impl;
+// A command whose reply someone waits for: the write it confirms, and whom to tell.
+struct pending_reply {
+    std::uint64_t write = 0;
+    reply_fn fn;
+};
 
 // One hiredis connection; owned by client_impl, torn down on any error.
 struct connection {
     redisAsyncContext* ac = nullptr;
-    bool connected = false;
+    bool connected = false;  // TCP connected
+    bool up = false;         // ... and AUTH, SELECT and the first PING answered
+    int handshake = 0;       // answers still expected
+    clock::time_point ping_sent{};
 };
+
+enum handshake_step : std::uintptr_t { step_auth = 1, step_select = 2, step_ping = 3 };
 
 class client_impl final : public client {
 public:
-    client_impl(asio::io_context& ioc, std::string host, int port, callbacks cbs)
-        : ioc_(ioc), host_(std::move(host)), port_(port), cbs_(std::move(cbs)), timer_(ioc) {}
+    client_impl(asio::io_context& ioc, endpoint ep, callbacks cbs, options opts)
+        : ioc_(ioc),
+          ep_(std::move(ep)),
+          cbs_(std::move(cbs)),
+          opts_(opts),
+          events_(std::make_shared<std::function<void(event)>>(cbs_.on_event)),
+          timer_(ioc),
+          rng_(std::random_device{}()) {
+        ping_every_ = std::clamp(opts_.timeout / 4, std::chrono::milliseconds(25),
+                                 std::chrono::milliseconds(1000));
+    }
 
     ~client_impl() override { teardown(); }
 
     void start() override {
         running_ = true;
-        asio::co_spawn(ioc_, reconnect_loop(), asio::detached);
+        asio::co_spawn(ioc_, run(), asio::detached);
     }
 
     void stop() override {
@@ -164,32 +105,68 @@ public:
 
     bool ready() const override { return ready_; }
 
-    void send(std::vector<std::string> argv) override { issue(cmd_.ac, argv, nullptr); }
+    std::uint64_t send(std::vector<std::string> argv) override {
+        if (!writable()) return 0;
+        std::vector<const char*> ptrs;
+        std::vector<size_t> lens;
+        ptrs.reserve(argv.size());
+        lens.reserve(argv.size());
+        for (const auto& a : argv) {
+            ptrs.push_back(a.data());
+            lens.push_back(a.size());
+        }
+        if (redisAsyncCommandArgv(cmd_.ac, nullptr, nullptr, static_cast<int>(argv.size()),
+                                  ptrs.data(), lens.data()) != REDIS_OK)
+            return dropped();
+        return ++written_;
+    }
 
     void flush() override {
         if (cmd_.ac != nullptr && ready_) redisAsyncHandleWrite(cmd_.ac);
     }
 
-    void publish(std::string_view channel, std::string_view payload) override {
-        if (cmd_.ac == nullptr || !ready_) return;
+    std::uint64_t publish(std::string_view channel, std::string_view payload) override {
+        if (!writable()) return 0;
         const char* args[3] = {"PUBLISH", channel.data(), payload.data()};
         const size_t lens[3] = {7, channel.size(), payload.size()};
-        redisAsyncCommandArgv(cmd_.ac, nullptr, nullptr, 3, args, lens);
+        if (redisAsyncCommandArgv(cmd_.ac, nullptr, nullptr, 3, args, lens) != REDIS_OK)
+            return dropped();
+        return ++written_;
     }
 
+    std::uint64_t confirmed() const override { return confirmed_; }
+    std::uint64_t lost_writes() const override { return lost_; }
+
     asio::awaitable<std::optional<reply>> call(std::vector<std::string> argv) override {
+        return call(std::move(argv), opts_.timeout);
+    }
+
+    asio::awaitable<std::optional<reply>> call(std::vector<std::string> argv,
+                                               std::chrono::milliseconds deadline) override {
         return asio::async_initiate<const asio::use_awaitable_t<>, void(std::optional<reply>)>(
-            [this, argv = std::move(argv)](auto handler) mutable {
+            [this, deadline, argv = std::move(argv)](auto handler) mutable {
                 auto h = std::make_shared<decltype(handler)>(std::move(handler));
-                auto fn = std::make_unique<reply_fn>([h](std::optional<reply> r) {
+                auto timer = std::make_shared<asio::steady_timer>(ioc_);
+                auto done = std::make_shared<bool>(false);
+                // Whichever comes first, the reply or the deadline, answers; once.
+                reply_fn finish = [h, timer, done](std::optional<reply> r) {
+                    if (*done) return;
+                    *done = true;
+                    timer->cancel();
                     auto ex = asio::get_associated_executor(*h);
                     asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-                });
-                if (!ready_) {
-                    (*fn)(std::nullopt);
+                };
+                if (!writable()) {
+                    finish(std::nullopt);
                     return;
                 }
-                issue(cmd_.ac, argv, std::move(fn));
+                timer->expires_after(deadline);
+                timer->async_wait([finish, events = events_](const boost::system::error_code& ec) {
+                    if (ec) return;
+                    if (*events) (*events)(event::timeout);
+                    finish(std::nullopt);
+                });
+                issue(argv, finish);
             },
             asio::use_awaitable);
     }
@@ -210,7 +187,7 @@ public:
     asio::awaitable<void> subscriptions_settled() override {
         if (!ready_ || pending_confirms_ == 0) co_return;
         asio::steady_timer t(ioc_);
-        t.expires_at(asio::steady_timer::time_point::max());
+        t.expires_after(opts_.timeout / 2);
         waiters_.push_back(&t);
         co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
         std::erase(waiters_, &t);
@@ -219,12 +196,25 @@ public:
     std::size_t subscription_count() const override { return subs_.size(); }
 
 private:
-    void issue(redisAsyncContext* ac, const std::vector<std::string>& argv,
-               std::unique_ptr<reply_fn> fn) {
-        if (ac == nullptr || !ready_) {
-            if (fn) (*fn)(std::nullopt);
-            return;
-        }
+    void emit(event e) {
+        if (*events_) (*events_)(e);
+    }
+
+    std::uint64_t dropped() {
+        ++lost_;
+        emit(event::dropped);
+        return 0;
+    }
+
+    // Ready, and room in the queue toward Redis; else the write is dropped and counted.
+    bool writable() {
+        if (cmd_.ac != nullptr && ready_ && sdslen(cmd_.ac->c.obuf) < opts_.queue_bytes)
+            return true;
+        dropped();
+        return false;
+    }
+
+    void issue(const std::vector<std::string>& argv, reply_fn fn) {
         std::vector<const char*> ptrs;
         std::vector<size_t> lens;
         ptrs.reserve(argv.size());
@@ -233,22 +223,31 @@ private:
             ptrs.push_back(a.data());
             lens.push_back(a.size());
         }
-        reply_fn* raw = fn.release();
-        if (redisAsyncCommandArgv(ac, raw ? &on_reply : nullptr, raw, static_cast<int>(argv.size()),
-                                  ptrs.data(), lens.data()) != REDIS_OK) {
-            if (raw) {
-                (*raw)(std::nullopt);
-                delete raw;
-            }
+        auto* p = new pending_reply{++written_, std::move(fn)};
+        if (redisAsyncCommandArgv(cmd_.ac, &on_reply, p, static_cast<int>(argv.size()), ptrs.data(),
+                                  lens.data()) != REDIS_OK) {
+            std::unique_ptr<pending_reply> gone(p);
+            gone->fn(std::nullopt);
         }
     }
 
-    static void on_reply(redisAsyncContext*, void* r, void* privdata) {
-        std::unique_ptr<reply_fn> fn(static_cast<reply_fn*>(privdata));
+    static void on_reply(redisAsyncContext* ac, void* r, void* privdata) {
+        std::unique_ptr<pending_reply> p(static_cast<pending_reply*>(privdata));
+        auto* self = static_cast<client_impl*>(ac->data);
+        if (r != nullptr && self != nullptr && self->cmd_.ac == ac)
+            self->confirmed_ = std::max(self->confirmed_, p->write);
         if (r == nullptr)
-            (*fn)(std::nullopt);
+            p->fn(std::nullopt);
         else
-            (*fn)(convert(static_cast<redisReply*>(r)));
+            p->fn(convert(static_cast<redisReply*>(r)));
+    }
+
+    // The health PING's answer on the command connection: confirms the writes before it.
+    static void on_ping(redisAsyncContext* ac, void* r, void* privdata) {
+        auto* self = static_cast<client_impl*>(ac->data);
+        if (r == nullptr || self == nullptr || self->cmd_.ac != ac) return;
+        const auto w = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(privdata));
+        self->confirmed_ = std::max(self->confirmed_, w);
     }
 
     void send_sub(const char* verb, const std::string& channel) {
@@ -259,7 +258,7 @@ private:
         redisAsyncCommandArgv(sub_.ac, &on_sub_message, this, 2, argv, lens);
     }
 
-    // Every reply on the subscriber connection: confirmations and messages.
+    // Every reply on the subscriber connection: confirmations and messages (and pongs).
     static void on_sub_message(redisAsyncContext* ac, void* r, void* privdata) {
         auto* self = static_cast<client_impl*>(privdata);
         auto* rep = static_cast<redisReply*>(r);
@@ -281,36 +280,86 @@ private:
         for (auto* t : waiters_) t->cancel();
     }
 
+    connection* of(const redisAsyncContext* ac) {
+        if (ac == cmd_.ac) return &cmd_;
+        if (ac == sub_.ac) return &sub_;
+        return nullptr;
+    }
+
+    void keepalive(int fd) const {
+        const int on = 1, idle = 1, intvl = 1, cnt = 3;
+        const unsigned user_timeout = static_cast<unsigned>(opts_.timeout.count());
+        ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+    }
+
     static void on_connect(const redisAsyncContext* ac, int status) {
         auto* self = static_cast<client_impl*>(ac->data);
         if (self == nullptr) return;
-        connection& c = ac == self->cmd_.ac ? self->cmd_ : self->sub_;
+        connection* c = self->of(ac);
+        if (c == nullptr) return;
         if (status != REDIS_OK) {
-            c.ac = nullptr;  // hiredis frees the context after a failed connect
-            self->lost();
+            self->failure_ = ac->errstr[0] != '\0' ? ac->errstr : "connect failed";
+            c->ac = nullptr;  // hiredis frees the context after a failed connect
+            self->lost("connect failed");
             return;
         }
-        c.connected = true;
-        self->timer_.cancel();  // wake the reconnect loop
+        c->connected = true;
+        self->keepalive(ac->c.fd);
+    }
+
+    static void on_handshake(redisAsyncContext* ac, void* r, void* privdata) {
+        auto* self = static_cast<client_impl*>(ac->data);
+        if (self == nullptr || r == nullptr) return;
+        connection* c = self->of(ac);
+        if (c == nullptr) return;
+        const auto* rep = static_cast<redisReply*>(r);
+        if (rep->type == REDIS_REPLY_ERROR) {
+            if (!self->failure_.empty()) return;  // the first error says why (AUTH, not PING)
+            const auto step = reinterpret_cast<std::uintptr_t>(privdata);
+            const std::string what(rep->str, rep->len);
+            if (step == step_auth)
+                self->failure_ = "AUTH refused (" + what + "): check the password in --redis-url";
+            else if (step == step_select)
+                self->failure_ =
+                    "SELECT " + std::to_string(self->ep_.db) + " refused (" + what + ")";
+            else if (what.rfind("NOAUTH", 0) == 0)
+                self->failure_ =
+                    "Redis requires a password (" + what + "): redis://:PASSWORD@host:port";
+            else
+                self->failure_ = "PING answered " + what;
+            self->timer_.cancel();
+            return;
+        }
+        if (--c->handshake == 0) {
+            c->up = true;
+            self->timer_.cancel();  // wake the reconnect loop
+        }
     }
 
     static void on_disconnect(const redisAsyncContext* ac, int) {
         auto* self = static_cast<client_impl*>(ac->data);
         if (self == nullptr) return;
+        if (self->failure_.empty() && ac->errstr[0] != '\0') self->failure_ = ac->errstr;
         if (ac == self->cmd_.ac) self->cmd_ = {};
         if (ac == self->sub_.ac) self->sub_ = {};
-        self->lost();
+        self->lost("disconnected");
     }
 
-    void lost() {
+    void lost(const char* why) {
         const bool was_ready = ready_;
         ready_ = false;
         pending_confirms_ = 0;
         wake_waiters();
         teardown();
         if (was_ready) {
-            spdlog::warn("redis connection lost");
+            spdlog::warn("redis at {}:{}: connection lost ({})", ep_.host, ep_.port, why);
+            if (written_ > confirmed_) lost_ += written_ - confirmed_;
             if (cbs_.on_lost) cbs_.on_lost();
+            confirmed_ = written_;
         }
         timer_.cancel();
     }
@@ -327,9 +376,10 @@ private:
     }
 
     bool open(connection& c) {
-        c.connected = false;
-        c.ac = redisAsyncConnect(host_.c_str(), port_);
+        c = {};
+        c.ac = redisAsyncConnect(ep_.host.c_str(), ep_.port);
         if (c.ac == nullptr || c.ac->err) {
+            failure_ = c.ac != nullptr ? c.ac->errstr : "out of memory";
             if (c.ac != nullptr) redisAsyncFree(c.ac);
             c.ac = nullptr;
             return false;
@@ -338,77 +388,165 @@ private:
         adapter::attach(ioc_, c.ac);
         redisAsyncSetConnectCallback(c.ac, &on_connect);
         redisAsyncSetDisconnectCallback(c.ac, &on_disconnect);
+        // Queued before anything else: hiredis writes them once connected.
+        auto step = [&](handshake_step s, std::vector<std::string> argv) {
+            std::vector<const char*> ptrs;
+            std::vector<size_t> lens;
+            for (const auto& a : argv) {
+                ptrs.push_back(a.data());
+                lens.push_back(a.size());
+            }
+            ++c.handshake;
+            redisAsyncCommandArgv(c.ac, &on_handshake, reinterpret_cast<void*>(std::uintptr_t{s}),
+                                  static_cast<int>(argv.size()), ptrs.data(), lens.data());
+        };
+        if (!ep_.password.empty()) {
+            if (ep_.user.empty())
+                step(step_auth, {"AUTH", ep_.password});
+            else
+                step(step_auth, {"AUTH", ep_.user, ep_.password});
+        }
+        if (ep_.db != 0) step(step_select, {"SELECT", std::to_string(ep_.db)});
+        step(step_ping, {"PING"});
         return true;
     }
 
-    asio::awaitable<void> reconnect_loop() {
-        auto backoff = std::chrono::milliseconds(100);
-        bool first = true;
+    // One PING per interval on each connection; false when one stayed silent too long.
+    bool healthy(connection& c, clock::time_point now) {
+        if (c.ac == nullptr) return false;
+        const auto last_read = adapter::of(c.ac->ev.data).last_read;
+        const bool answered = c.ping_sent == clock::time_point{} || last_read >= c.ping_sent;
+        if (!answered && now - c.ping_sent > opts_.timeout) {
+            int pending = 0;  // bytes waiting for us: the loop was busy, Redis was not
+            return ::ioctl(c.ac->c.fd, FIONREAD, &pending) == 0 && pending > 0;
+        }
+        if (answered && now - c.ping_sent >= ping_every_) {
+            c.ping_sent = now;
+            if (&c == &cmd_) {
+                redisAsyncCommand(c.ac, &on_ping,
+                                  reinterpret_cast<void*>(static_cast<std::uintptr_t>(written_)),
+                                  "PING");
+            } else if ((c.ac->c.flags & REDIS_SUBSCRIBED) != 0 && !subs_.empty()) {
+                static constexpr char ping[] = "*1\r\n$4\r\nPING\r\n";
+                redisAppendFormattedCommand(&c.ac->c, ping, sizeof ping - 1);
+                adapter::add_write(c.ac->ev.data);
+            } else {
+                redisAsyncCommand(c.ac, nullptr, nullptr, "PING");
+            }
+        }
+        return true;
+    }
+
+    void log_failure() {
+        const auto now = clock::now();
+        const std::string why = failure_.empty() ? "no answer" : failure_;
+        ++attempts_;
+        if (why == last_failure_ && now - last_log_ < std::chrono::seconds(30)) return;
+        spdlog::warn("redis at {}:{} is not available: {}; retrying with backoff ({} attempts)",
+                     ep_.host, ep_.port, why, attempts_);
+        last_failure_ = why;
+        last_log_ = now;
+        attempts_ = 0;
+    }
+
+    asio::awaitable<void> wait(clock::duration d) {
+        timer_.expires_after(d);
+        co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+
+    asio::awaitable<void> run() {
+        constexpr auto backoff_min = std::chrono::milliseconds(100);
+        constexpr auto backoff_max = std::chrono::milliseconds(2000);
+        auto backoff = std::chrono::milliseconds(backoff_min);
+        bool first = true;   // no connection ever made
+        bool waited = true;  // the first attempt goes at once
+        clock::time_point up_since{};
+        const auto connect_deadline = std::max(opts_.timeout, std::chrono::milliseconds(500));
+        auto jittered = [&] {
+            std::uniform_real_distribution<double> d(0.5, 1.0);
+            return std::chrono::duration_cast<clock::duration>(backoff * d(rng_));
+        };
         while (running_) {
             if (!ready_) {
-                teardown();
-                if (open(cmd_) && open(sub_)) {
-                    // Wait for both connect callbacks (or a failure) for up to 2 s.
-                    const auto deadline =
-                        std::chrono::steady_clock::now() + std::chrono::seconds(2);
-                    while (running_ && cmd_.ac && sub_.ac && !(cmd_.connected && sub_.connected) &&
-                           std::chrono::steady_clock::now() < deadline) {
-                        timer_.expires_after(std::chrono::milliseconds(20));
-                        co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-                    }
+                if (!std::exchange(waited, false)) {  // after a failure or a loss: back off
+                    if (up_since != clock::time_point{} &&
+                        clock::now() - up_since > std::chrono::seconds(5))
+                        backoff = backoff_min;
+                    up_since = {};
+                    co_await wait(jittered());
+                    if (!running_) break;
                 }
-                if (cmd_.ac && sub_.ac && cmd_.connected && sub_.connected) {
+                teardown();
+                failure_.clear();
+                if (open(cmd_) && open(sub_)) {
+                    const auto deadline = clock::now() + connect_deadline;
+                    while (running_ && cmd_.ac && sub_.ac && failure_.empty() &&
+                           !(cmd_.up && sub_.up) && clock::now() < deadline)
+                        co_await wait(std::chrono::milliseconds(20));
+                }
+                if (running_ && cmd_.ac && sub_.ac && cmd_.up && sub_.up) {
                     ready_ = true;
-                    backoff = std::chrono::milliseconds(100);
+                    up_since = clock::now();
+                    attempts_ = 0;
+                    last_failure_.clear();
                     for (const auto& [ch, n] : subs_) send_sub("SUBSCRIBE", ch);
-                    spdlog::info("redis connected to {}:{}", host_, port_);
+                    spdlog::info("redis connected to {}:{}{}", ep_.host, ep_.port,
+                                 ep_.db != 0 ? " db " + std::to_string(ep_.db) : "");
                     if (cbs_.on_connected) cbs_.on_connected();
                     if (!first && cbs_.on_reconnected) cbs_.on_reconnected();
                     first = false;
                 } else {
+                    if (!running_) break;
                     teardown();
-                    if (first)
-                        spdlog::warn("redis at {}:{} is not reachable; retrying", host_, port_);
-                    timer_.expires_after(backoff);
-                    co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-                    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+                    emit(event::connect_failure);
+                    log_failure();
+                    backoff = std::min(backoff * 2, backoff_max);
                     continue;
                 }
             }
-            // Connected: sleep until something changes (lost() cancels the timer).
-            timer_.expires_after(std::chrono::seconds(1));
-            co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+            // Connected: the health check (lost() cancels the timer).
+            co_await wait(ping_every_);
+            if (!running_ || !ready_) continue;
+            const auto now = clock::now();
+            for (connection* c : {&cmd_, &sub_}) {
+                if (!healthy(*c, now)) {
+                    emit(event::health_failure);
+                    lost(c == &cmd_ ? "no answer on the command connection"
+                                    : "no answer on the subscriber connection");
+                    break;
+                }
+            }
         }
     }
 
     asio::io_context& ioc_;
-    std::string host_;
-    int port_;
+    endpoint ep_;
     callbacks cbs_;
+    options opts_;
+    std::shared_ptr<std::function<void(event)>> events_;  // outlives us in pending timers
     asio::steady_timer timer_;
+    std::mt19937 rng_;
+    std::chrono::milliseconds ping_every_{500};
     connection cmd_, sub_;
     bool ready_ = false;
     bool running_ = false;
     std::map<std::string, int> subs_;
     int pending_confirms_ = 0;
     std::vector<asio::steady_timer*> waiters_;
+    std::uint64_t written_ = 0, confirmed_ = 0, lost_ = 0;
+    std::string failure_, last_failure_;
+    clock::time_point last_log_{};
+    int attempts_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<client> create_client(asio::io_context& ioc, const std::string& url,
-                                      callbacks cbs) {
-    std::string rest = url.substr(std::string_view("redis://").size());
-    if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
-    if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
-    std::string host = rest;
-    int port = 6379;
-    if (auto colon = rest.rfind(':'); colon != std::string::npos) {
-        host = rest.substr(0, colon);
-        port = std::atoi(rest.c_str() + colon + 1);
-    }
-    if (host.empty() || host == "localhost") host = "127.0.0.1";
-    return std::make_unique<client_impl>(ioc, host, port, std::move(cbs));
+std::unique_ptr<client> create_client(asio::io_context& ioc, const std::string& url, callbacks cbs,
+                                      options opts) {
+    std::string error;
+    auto ep = parse_url(url, &error);
+    if (!ep) throw std::invalid_argument("--redis-url: " + error);
+    return std::make_unique<client_impl>(ioc, std::move(*ep), std::move(cbs), opts);
 }
 
 }  // namespace chirp::redis

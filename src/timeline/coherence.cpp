@@ -21,7 +21,8 @@ asio::awaitable<void> home_timeline_impl::run_probe(std::shared_ptr<version_prob
     co_await asio::post(ioc_, asio::use_awaitable);  // let this turn's reads join
     if (next_probe_ == p) next_probe_.reset();
     auto get = util::strings("HMGET", ver_key, "epoch", "ver");
-    auto r = co_await redis_->call(std::move(get));
+    // A slow Redis must not hold the read: past the deadline PostgreSQL answers it.
+    auto r = co_await redis_->call(std::move(get), probe_deadline);
     p->ok = r && parse_version(*r, p->epoch, p->ver);
     p->done = true;
     for (auto* t : p->waiters) t->cancel();

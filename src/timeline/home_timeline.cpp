@@ -44,18 +44,26 @@ home_timeline_impl::home_timeline_impl(asio::io_context& ioc, const config& cfg,
     : ioc_(ioc), store_(st), publisher_(publisher) {
     redis::callbacks cbs;
     cbs.on_message = [this](std::string_view ch, std::string_view payload) {
-        if (ch == channel) on_broadcast(payload);
+        if (ch == channel) {
+            on_broadcast(payload);
+        } else if (ch == redis::gap_channel && applied_ >= 0) {
+            // A process could not publish some writes (their broadcasts may be lost too).
+            spdlog::info("timeline cache cleared: a process could not publish to Redis");
+            clear_all();
+        }
     };
     cbs.on_reconnected = [this] {
         reset("redis reconnected");
         asio::co_spawn(ioc_, establish_baseline(), asio::detached);
     };
     cbs.on_lost = [this] { reset("redis lost"); };
-    redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs));
+    redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs),
+                                  {cfg.redis_timeout, cfg.redis_queue_bytes});
 }
 
 void home_timeline_impl::start() {
     redis_->subscribe(channel);
+    redis_->subscribe(std::string(redis::gap_channel));
     redis_->start();
     asio::co_spawn(ioc_, establish_baseline(), asio::detached);
 }
@@ -89,8 +97,15 @@ void home_timeline_impl::on_committed(const store::write_result& r) {
     if (changes.empty()) return;
     // On the fan-out's connection, queued ahead of its publishes: the hub writes them to
     // Redis before the answer is let go (fanout::service::on_committed), one write for all.
-    publisher_.send(util::strings("EVAL", broadcast_script, "2", ver_key, channel,
-                                  encode_changes(changes), std::to_string(epoch_source_())));
+    const auto sent =
+        publisher_.send(util::strings("EVAL", broadcast_script, "2", ver_key, channel,
+                                      encode_changes(changes), std::to_string(epoch_source_())));
+    if (sent == 0 && applied_ >= 0) {
+        // Not even this process's cache hears of this write: nothing cached can be trusted
+        // until a new baseline (the other processes hear of it through chirp:gaps).
+        reset("a broadcast could not be sent to Redis");
+        asio::co_spawn(ioc_, establish_baseline(), asio::detached);
+    }
 }
 
 asio::awaitable<std::optional<std::string>> home_timeline_impl::page(long long user,

@@ -43,6 +43,7 @@ constexpr std::size_t max_flags_per_user = 4096;      // flags kept per user
 constexpr std::size_t max_recent = 4096;              // remembered changes (for fills)
 constexpr auto entry_ttl = std::chrono::seconds(60);  // bounds staleness if a broadcast is lost
 constexpr auto catch_up_wait = std::chrono::milliseconds(200);
+constexpr auto probe_deadline = std::chrono::milliseconds(500);  // the version read's deadline
 inline const std::string ver_key(version_key);
 inline const std::string channel(broadcast_channel);
 

@@ -25,7 +25,7 @@ public:
     void deliver_ephemeral(const std::shared_ptr<const std::string>& frame) override {
         m_.deliver_ephemeral(frame);
     }
-    void resync_from_log() override { m_.resync_from_log(); }
+    void resync_from_log(long long from) override { m_.resync_from_log(from); }
     void go_away() override { m_.close(1001, "server going away"); }
 
     // session_io, the parts both transports do alike.

@@ -34,6 +34,7 @@ struct session_machine::job {
     bool started = false;
     bool begun = false;  // streams[at] has its run
     std::optional<long long> since;
+    long long from = 0;  // a resync told to go back to this seq (another process's gap)
     std::shared_ptr<const std::string> reply;
 };
 
@@ -211,10 +212,11 @@ void session_machine::subscribe(const std::vector<stream>& streams, std::optiona
     push_job(std::move(j));
 }
 
-void session_machine::resync_from_log() {
+void session_machine::resync_from_log(long long from) {
     if (closing_ || !authenticated_) return;
     job j;
     j.replay = true;
+    j.from = from;
     for (std::size_t i = 0; i < stream_count; ++i) j.streams[j.count++] = static_cast<stream>(i);
     push_job(std::move(j));
     // Once more a moment later, like the settling replay after a subscribe: other processes
@@ -398,6 +400,12 @@ void session_machine::pump_jobs() {
             }
             if (!c.run) c.run = std::make_unique<replay_run>();
             if (j.since) c.last = *j.since;
+            if (j.from > 0 && j.from <= c.last && !c.sent.empty()) {
+                // Events from `from` on may have been missed below `last` (a process could not
+                // publish them): read from there, but no lower than the duplicate window
+                // reaches, which tells exactly what was sent above its front.
+                c.last = std::min(c.last, std::max(j.from, c.sent.front()) - 1);
+            }
             c.run->announce = j.subscribe && j.replay;
             j.begun = true;
             if (j.replay) {

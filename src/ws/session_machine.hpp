@@ -112,8 +112,10 @@ public:
     // From the hub: cheap, never suspends.
     void deliver(stream s, const live_event& ev);
     void deliver_ephemeral(const std::shared_ptr<const std::string>& frame);
-    // Redis came back: replay every stream now and once more after settle_delay.
-    void resync_from_log();
+    // Redis came back: replay every stream now and once more after settle_delay. With `from`
+    // (a process says it could not publish events from that seq on), the replay reads from
+    // there even below the last seq sent; the duplicate window keeps it exactly-once.
+    void resync_from_log(long long from = 0);
     void on_attached();
     void on_replay(stream s, replay_frames r);
     void on_typing_done(const std::string& error);

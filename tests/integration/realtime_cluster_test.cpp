@@ -118,11 +118,13 @@ void expect_exactly(resilient_reader& r, const std::vector<std::string>& want) {
     SCOPED_TRACE(r.handle());
     const auto got = r.ids();
     EXPECT_EQ(got.size(), want.size());
-    EXPECT_EQ(got, want);
     std::set<std::string> unique(got.begin(), got.end());
     EXPECT_EQ(unique.size(), got.size()) << "duplicates";
-    const auto seqs = r.seqs();
-    for (std::size_t i = 1; i < seqs.size(); ++i) EXPECT_LT(seqs[i - 1], seqs[i]) << "at " << i;
+    // Every one, exactly once. Not necessarily in seq order since issue 10: the two processes
+    // come back to Redis at different moments (jittered backoff), and a tweet posted through
+    // the one still away is delivered once it is back (its gap hint), possibly after later
+    // tweets that went through the other (docs/protocol.md, "Redis faults").
+    EXPECT_EQ(unique, std::set<std::string>(want.begin(), want.end()));
 }
 
 class RealtimeClusterTest : public ::testing::Test {

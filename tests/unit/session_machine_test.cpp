@@ -365,6 +365,27 @@ TEST_F(SessionMachine, ResyncFromLogReplaysEveryStreamNowAndLater) {
     EXPECT_EQ(io.replays[1], std::make_tuple(stream::timeline, user, 3LL));
 }
 
+TEST_F(SessionMachine, ResyncFromASeqReplaysBelowTheLastSentExactlyOnce) {
+    login();
+    m->on_text(R"({"type":"subscribe","channels":["timeline"]})");
+    m->on_attached();
+    taken();
+    // 6 was committed through a process that could not publish it; 7 came live.
+    m->deliver(stream::timeline, ev(5));
+    m->deliver(stream::timeline, ev(7));
+    EXPECT_EQ(taken(), (strings{"5", "7"}));
+    m->resync_from_log(6);
+    ASSERT_EQ(io.replays.size(), 1u);
+    EXPECT_EQ(io.replays[0], std::make_tuple(stream::timeline, user, 5LL));
+    m->deliver(stream::timeline, ev(8));
+    m->on_replay(stream::timeline, replayed({6, 7}));
+    EXPECT_EQ(taken(), (strings{"6", "8"}));  // 7 was sent already
+    // Never below what the duplicate window knows: a seq before everything sent.
+    m->resync_from_log(1);
+    ASSERT_EQ(io.replays.size(), 2u);
+    EXPECT_EQ(io.replays[1], std::make_tuple(stream::timeline, user, 4LL));
+}
+
 // ------------------------------------------------------------------------ the send queue
 
 TEST_F(SessionMachine, SlowConsumerClosedWith4008ByMessages) {

@@ -51,6 +51,9 @@ struct config {
     int db_connect_timeout_s = 2;
     std::chrono::milliseconds db_statement_timeout{3000};
     std::chrono::milliseconds db_queue_timeout{1000};
+    // Redis: command deadline and health-check deadline (a PING every quarter of it).
+    std::chrono::milliseconds redis_timeout{2000};
+    std::size_t redis_queue_bytes = 16 * 1024 * 1024;  // bytes queued toward Redis at most
 };
 
 // The public development secret of docker-compose.yml: refused unless --dev.

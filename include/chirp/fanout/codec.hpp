@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace chirp::fanout {
@@ -92,6 +93,10 @@ std::optional<presence_message> decode_presence_message(std::string_view payload
 std::string encode_node_hello(std::uint64_t node);
 // nullopt also for node 0 (no process has it).
 std::optional<std::uint64_t> decode_node_hello(std::string_view payload);
+
+// chirp:gaps (redis::gap_channel): "<node> <lowest seq it could not publish, 0: none>".
+std::string encode_gap_hint(std::uint64_t node, long long from);
+std::optional<std::pair<std::uint64_t, long long>> decode_gap_hint(std::string_view payload);
 
 // A member of chirp:online (and any other decimal user id kept in Redis).
 std::string encode_user_id(long long user);

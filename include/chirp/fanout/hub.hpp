@@ -43,8 +43,9 @@ public:
     virtual void deliver(stream s, const live_event& ev) = 0;
     virtual void deliver_ephemeral(const std::shared_ptr<const std::string>& frame) = 0;
     virtual bool wants_stats() const = 0;
-    // Redis came back: whatever was published meanwhile may be lost; replay from the log.
-    virtual void resync_from_log() = 0;
+    // Redis came back: whatever was published meanwhile may be lost; replay from the log
+    // (from > 0: also below the last seq sent, from that seq on; see session_machine).
+    virtual void resync_from_log(long long from = 0) = 0;
     // Server shutdown: close with 1001.
     virtual void go_away() = 0;
 };

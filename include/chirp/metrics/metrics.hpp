@@ -67,6 +67,14 @@ struct registry {
     std::atomic<std::uint64_t> replays{0};
     std::atomic<std::uint64_t> resyncs{0};
     std::atomic<std::uint64_t> redis_reconnects{0};
+    // Redis faults (the fan-out's connections): see redis::event.
+    std::atomic<std::int64_t> redis_up{0};
+    std::atomic<std::uint64_t> redis_dropped{0};
+    std::atomic<std::uint64_t> redis_timeouts{0};
+    std::atomic<std::uint64_t> redis_health_failures{0};
+    std::atomic<std::uint64_t> redis_connect_failures{0};
+    std::atomic<std::uint64_t> redis_gap_hints_sent{0};
+    std::atomic<std::uint64_t> redis_gap_hints_received{0};
     std::atomic<std::uint64_t> typing_dropped{0};
     std::atomic<std::int64_t> online_users{0};  // across all processes, refreshed from Redis
 
