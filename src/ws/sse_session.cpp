@@ -2,6 +2,11 @@
 // (token in the Authorization header or the query; resume with Last-Event-ID or ?since=).
 // Event frames go out as "id: <seq>\nevent: <channel>\ndata: <event object>", control frames
 // as "event: control"; a comment line every heartbeat keeps proxies from timing out.
+//
+// Limits: over the per-user session cap the answer is 429; every write has a deadline
+// (config::write_timeout), and a slow consumer (the send queue over its bound) has its
+// connection reset at once, which ends a write that waits for a client that reads slowly.
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -28,7 +33,15 @@ public:
     sse_session(session_deps& d, beast::tcp_stream& s)
         : session_host(d), stream_(s), wake_(d.ioc) {}
 
-    void close(unsigned, std::string) override { wake_.cancel(); }
+    void close(unsigned code, std::string) override {
+        wake_.cancel();
+        if (code != 4008) return;
+        // A slow consumer: no close frame in SSE, and its writer may wait on a full socket.
+        d_.metrics.write_timeouts.fetch_add(1, std::memory_order_relaxed);
+        beast::error_code ignored;
+        stream_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+        stream_.close();
+    }
     void wake_writer() override { wake_.cancel_one(); }
     void ready() override {}
 
@@ -55,8 +68,8 @@ public:
                                     stats);
             if (!st)
                 err = foreign ? "you can only subscribe to your own streams" : "unknown channel";
-            else
-                streams.push_back(*st);
+            else if (std::find(streams.begin(), streams.end(), *st) == streams.end())
+                streams.push_back(*st);  // a repeated channel counts once
             i = j + 1;
         }
         std::optional<long long> since;
@@ -66,15 +79,20 @@ public:
             since = last_id == "0" ? std::optional<long long>(0) : domain::parse_id(last_id);
             if (!since && !err) err = "Last-Event-ID must be a seq";
         }
-        if (err) {
+        const bool over_cap = !err && !m.admit();
+        if (err || over_cap) {
             const bool auth_failed = !m.authenticated();
+            const auto code = over_cap      ? errc::rate_limited
+                              : auth_failed ? errc::unauthorized
+                                            : errc::bad_request;
             beast::http::response<beast::http::string_body> res{
-                auth_failed ? beast::http::status::unauthorized : beast::http::status::bad_request,
-                breq.version()};
+                static_cast<beast::http::status>(http_status(code)), breq.version()};
             res.set(beast::http::field::content_type, "application/json");
-            res.body() = error_body(auth_failed ? errc::unauthorized : errc::bad_request, *err);
+            if (over_cap) res.set(beast::http::field::retry_after, "5");
+            res.body() = error_body(code, over_cap ? "too many sessions for this user" : *err);
             res.keep_alive(false);
             res.prepare_payload();
+            s->stream_.expires_after(d.cfg.write_timeout);
             co_await beast::http::async_write(s->stream_, res, tuple_awaitable);
             s->finish();
             co_return;
@@ -82,7 +100,7 @@ public:
         const std::string head =
             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
             "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n: connected\n\n";
-        s->stream_.expires_never();
+        s->stream_.expires_after(d.cfg.write_timeout);
         auto [ec, n] = co_await asio::async_write(s->stream_, asio::buffer(head), tuple_awaitable);
         (void)n;
         if (ec) {
@@ -90,11 +108,9 @@ public:
             co_return;
         }
         d.metrics.connection_opened();
-        d.metrics.sessions.fetch_add(1);
         if (d.all) d.all->push_back(s);
         m.subscribe(streams, since, nullptr);
         co_await writer(s);
-        d.metrics.sessions.fetch_sub(1);
         d.metrics.connection_closed();
         s->finish();
     }
@@ -110,6 +126,7 @@ private:
                 s->wake_.expires_after(s->d_.cfg.heartbeat);
                 auto [ec] = co_await s->wake_.async_wait(tuple_awaitable);
                 if (!ec && !m.has_output()) {
+                    s->stream_.expires_after(s->d_.cfg.write_timeout);
                     auto [wec, wn] = co_await asio::async_write(
                         s->stream_, asio::buffer(std::string_view(": ping\n\n")), tuple_awaitable);
                     (void)wn;
@@ -132,10 +149,15 @@ private:
                 out += "\n\n";
                 sent.push_back(std::move(q));
             }
+            s->stream_.expires_after(s->d_.cfg.write_timeout);
             auto [ec, n] =
                 co_await asio::async_write(s->stream_, asio::buffer(out), tuple_awaitable);
             (void)n;
-            if (ec) break;
+            if (ec) {
+                if (ec == beast::error::timeout)
+                    s->d_.metrics.write_timeouts.fetch_add(1, std::memory_order_relaxed);
+                break;
+            }
             for (const auto& q : sent) s->record_sent(q);
         }
         m.set_closing();
