@@ -5,7 +5,12 @@
 //
 // Limits: over the per-user session cap the answer is 429; every write has a deadline
 // (config::write_timeout), and a slow consumer (the send queue over its bound) has its
-// connection reset at once, which ends a write that waits for a client that reads slowly.
+// connection reset at once, which ends a write that waits for a client that reads slowly;
+// a client whose bytes sit unread in the kernel for over a write_timeout is closed the same
+// way (stalled(): a byte a second never blocks our writes, the kernel holds megabytes).
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -102,11 +107,12 @@ public:
             "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n: connected\n\n";
         s->stream_.expires_after(d.cfg.write_timeout);
         auto [ec, n] = co_await asio::async_write(s->stream_, asio::buffer(head), tuple_awaitable);
-        (void)n;
         if (ec) {
             s->finish();
             co_return;
         }
+        s->written_ = n;
+        s->last_write_ = clock::now();
         d.metrics.connection_opened();
         if (d.all) d.all->push_back(s);
         m.subscribe(streams, since, nullptr);
@@ -121,16 +127,28 @@ private:
         std::string out;
         std::vector<queued> sent;
         while (!m.closing()) {
+            if (s->stalled()) {
+                s->d_.metrics.slow_consumer_closes.fetch_add(1, std::memory_order_relaxed);
+                m.close(4008, "slow consumer: the stream is not being read");
+                break;
+            }
             if (!m.has_output()) {
                 m.release_queue_if_empty();
-                s->wake_.expires_after(s->d_.cfg.heartbeat);
+                // Woken for the heartbeat, and often enough to watch a stalled reader.
+                const auto since_write = clock::now() - s->last_write_;
+                const auto hb = s->d_.cfg.heartbeat;
+                const auto wait = std::min<clock::duration>(
+                    since_write < hb ? hb - since_write : clock::duration::zero(),
+                    s->d_.cfg.write_timeout);
+                s->wake_.expires_after(wait);
                 auto [ec] = co_await s->wake_.async_wait(tuple_awaitable);
-                if (!ec && !m.has_output()) {
+                if (!ec && !m.has_output() && clock::now() - s->last_write_ >= hb) {
                     s->stream_.expires_after(s->d_.cfg.write_timeout);
                     auto [wec, wn] = co_await asio::async_write(
                         s->stream_, asio::buffer(std::string_view(": ping\n\n")), tuple_awaitable);
-                    (void)wn;
                     if (wec) break;
+                    s->written_ += wn;
+                    s->last_write_ = clock::now();
                 }
                 continue;
             }
@@ -152,19 +170,41 @@ private:
             s->stream_.expires_after(s->d_.cfg.write_timeout);
             auto [ec, n] =
                 co_await asio::async_write(s->stream_, asio::buffer(out), tuple_awaitable);
-            (void)n;
             if (ec) {
                 if (ec == beast::error::timeout)
                     s->d_.metrics.write_timeouts.fetch_add(1, std::memory_order_relaxed);
                 break;
             }
+            s->written_ += n;
+            s->last_write_ = clock::now();
             for (const auto& q : sent) s->record_sent(q);
         }
         m.set_closing();
     }
 
+    // A client that reads a byte a second never blocks a write while the kernel takes our
+    // bytes: it is caught by what the kernel still holds. Every write_timeout, bytes written
+    // before the previous check that the client has not yet acknowledged (SIOCOUTQ: unsent
+    // or unacknowledged) mean it took over write_timeout to read them: stalled.
+    bool stalled() {
+        const auto now = clock::now();
+        if (now - checked_ < d_.cfg.write_timeout) return false;
+        checked_ = now;
+        int unacked = 0;
+        if (::ioctl(stream_.socket().native_handle(), SIOCOUTQ, &unacked) != 0) return false;
+        const auto held = static_cast<std::size_t>(unacked > 0 ? unacked : 0);
+        const auto acked = written_ > held ? written_ - held : 0;
+        const bool late = acked < mark_;
+        mark_ = unacked > 0 ? written_ : 0;
+        return late;
+    }
+
     beast::tcp_stream& stream_;
     asio::steady_timer wake_;  // the writer's heartbeat, cancelled when something is queued
+    std::size_t written_ = 0;  // bytes handed to the kernel
+    std::size_t mark_ = 0;     // written_ at the previous check, when bytes were pending
+    clock::time_point checked_ = clock::now();
+    clock::time_point last_write_ = clock::now();
 };
 
 }  // namespace

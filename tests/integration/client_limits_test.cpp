@@ -228,6 +228,26 @@ TEST_F(ClientLimits, ASlowSseConsumerIsDroppedWithin5sWhileItReadsNothing) {
     EXPECT_TRUE(s.wait_closed(5s));
 }
 
+TEST_F(ClientLimits, AnSseClientThatStopsReadingIsClosedWithLittleTraffic) {
+    // A few events fit in the kernel's buffers: no write blocks and the queue never fills,
+    // yet they sit unread; closed once they are older than --write-timeout-ms (3 s).
+    const auto alice = register_user(api(), "sta");
+    const auto slow = register_user(api(), "sts");
+    follow(api(), slow, alice);
+    const auto base_connections = stat(api(), "connections");
+    const auto base_closes = stat(api(), "slowConsumerCloses");
+    raw_socket s(server().port(), 4096, 536);
+    ASSERT_TRUE(
+        s.send("GET /api/stream?channels=timeline HTTP/1.1\r\nHost: t\r\n"
+               "Authorization: Bearer " +
+               slow.token + "\r\n\r\n"));
+    ASSERT_TRUE(eventually([&] { return stat(api(), "connections") > base_connections; }, 5s));
+    for (int i = 0; i < 8; ++i) post_tweet(api(), alice, big_content(i));
+    EXPECT_TRUE(eventually([&] { return stat(api(), "connections") <= base_connections; }, 12s))
+        << "an SSE client that reads nothing is still connected";
+    EXPECT_GT(stat(api(), "slowConsumerCloses"), base_closes);
+}
+
 TEST_F(ClientLimits, HeadersOneByteASecondAreClosedAtTheReadDeadline) {
     // --request-read-timeout-ms 1500: headers trickling in are cut at the deadline.
     raw_socket s(server().port());
