@@ -1,6 +1,8 @@
 // Flag and environment parsing: one table of options drives parsing and --help.
 #include "chirp/config/config.hpp"
 
+#include <sys/resource.h>
+
 #include <charconv>
 #include <sstream>
 
@@ -148,6 +150,24 @@ const std::vector<option>& options() {
         {"ws-rate-limit", "CHIRP_WS_RATE_LIMIT",
          "client WebSocket messages per second before 4029 (default 50)", false,
          INT_OPT(ws_rate_limit, 1, 1000000)},
+        {"max-sessions-per-user", "CHIRP_MAX_SESSIONS_PER_USER",
+         "WebSocket + SSE sessions of one user; the next gets 4009 / HTTP 429 (default 16)", false,
+         INT_OPT(max_sessions_per_user, 1, 1000000)},
+        {"max-connections", "CHIRP_MAX_CONNECTIONS",
+         "open client sockets at most; 0: descriptor limit minus a reserve (default 0)", false,
+         INT_OPT(max_connections, 0, 10000000)},
+        {"replays-per-minute", "CHIRP_REPLAYS_PER_MINUTE",
+         "subscribes with since per user and minute, burst half; over: resync (default 60)", false,
+         INT_OPT(replays_per_minute, 1, 1000000)},
+        {"write-timeout-ms", "CHIRP_WRITE_TIMEOUT_MS",
+         "deadline of one socket write; then the connection is dropped (default 10000)", false,
+         MS_OPT(write_timeout, 100, 600000)},
+        {"request-read-timeout-ms", "CHIRP_REQUEST_READ_TIMEOUT_MS",
+         "deadline to read a request's headers and body (default 10000)", false,
+         MS_OPT(request_read_timeout, 100, 600000)},
+        {"keep-alive-timeout-ms", "CHIRP_KEEP_ALIVE_TIMEOUT_MS",
+         "idle time allowed between keep-alive requests (default 30000)", false,
+         MS_OPT(keep_alive_timeout, 100, 3600000)},
         {"bench-events", "CHIRP_BENCH_EVENTS",
          "bench-append: events in the saturation phase (default 50000)", false,
          INT_OPT(bench_events, 1, 10000000)},
@@ -220,6 +240,19 @@ std::string help_text() {
 }
 
 }  // namespace
+
+std::size_t connection_reserve(const config& c) {
+    return 64 + 2 * static_cast<std::size_t>(c.db_threads);
+}
+
+std::size_t effective_max_connections(const config& c) {
+    if (c.max_connections > 0) return c.max_connections;
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1000000;
+    const auto reserve = connection_reserve(c);
+    const auto limit = static_cast<std::size_t>(rl.rlim_cur);
+    return limit > reserve + 1 ? limit - reserve : 1;
+}
 
 parse_result parse_config(int argc, const char* const* argv, const env_lookup& getenv_fn) {
     parse_result r;

@@ -496,6 +496,17 @@ awaitable_response prometheus(services& svc, request&) {
           m.redis_gap_hints_sent.load());
     gauge("chirp_redis_gap_hints_received_total", "Replay hints received from any process.",
           "counter", m.redis_gap_hints_received.load());
+    gauge("chirp_open_sockets", "Accepted client sockets open.", "gauge", m.open_sockets.load());
+    gauge("chirp_accept_paused_total", "Times accept paused at the connection cap.", "counter",
+          m.accept_paused.load());
+    gauge("chirp_accept_errors_total", "Failed accepts (e.g. out of descriptors).", "counter",
+          m.accept_errors.load());
+    gauge("chirp_session_cap_refusals_total", "Sessions refused by the per-user cap.", "counter",
+          m.session_cap_refusals.load());
+    gauge("chirp_replays_rate_limited_total", "Replays answered resync by the rate limit.",
+          "counter", m.replays_rate_limited.load());
+    gauge("chirp_write_timeouts_total", "Connections dropped at a write or close deadline.",
+          "counter", m.write_timeouts.load());
     response resp = json_response(200, std::move(out));
     resp.content_type = "text/plain; version=0.0.4";
     co_return resp;

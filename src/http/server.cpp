@@ -1,9 +1,17 @@
 // DESIGN
 // One coroutine per connection, all on the event loop. Each request is read with strict
-// limits (8 KiB of headers, 64 KiB of body), turned into a plain http::request, dispatched
+// limits (8 KiB of headers, 64 KiB of body, all of it within config::request_read_timeout;
+// between keep-alive requests the connection may idle config::keep_alive_timeout), turned
+// into a plain http::request, dispatched
 // through the route table, answered, and logged once. /ws upgrades and /api/stream are handed
 // to the real-time module. Graceful stop: the acceptor closes and every connection's read
 // side is shut down, so idle keep-alive connections end now and busy ones after their answer.
+//
+// Connection cap: client sockets are counted (metrics::open_sockets; a WebSocket's socket
+// until its session ends); at effective_max_connections() the accept loop waits (20 ms steps)
+// until one closed, leaving the rest in the kernel's backlog, so chirpd never runs out of the
+// descriptors its PostgreSQL and Redis connections need. Waits and accept failures are
+// counted in /metrics and logged at most once every 10 s.
 #include "chirp/http/server.hpp"
 
 #include <spdlog/spdlog.h>
@@ -111,19 +119,58 @@ public:
     std::size_t open_connections() const override { return open_.size(); }
 
 private:
+    // A warning at most every 10 s, saying how many were held back.
+    struct quiet_log {
+        std::chrono::steady_clock::time_point last{};
+        std::uint64_t held = 0;
+        template <class... A>
+        void warn(fmt::format_string<A...> f, A&&... a) {
+            const auto now = std::chrono::steady_clock::now();
+            if (last != std::chrono::steady_clock::time_point{} &&
+                now - last < std::chrono::seconds(10)) {
+                ++held;
+                return;
+            }
+            spdlog::warn("{} ({} similar held back)", fmt::format(f, std::forward<A>(a)...), held);
+            last = now;
+            held = 0;
+        }
+    };
+
     asio::awaitable<void> accept_loop() {
         asio::steady_timer backoff(svc_.ioc);
+        const auto cap = static_cast<std::int64_t>(effective_max_connections(svc_.cfg));
+        spdlog::info("connection cap {} client sockets", cap);
+        quiet_log at_cap, failures;
+        auto delay = std::chrono::milliseconds(10);
+        bool paused = false;
         while (!stopping_) {
-            auto [ec, sock] = co_await acceptor_.async_accept(as_tuple);
-            if (ec == asio::error::operation_aborted || stopping_) break;
-            if (ec) {
-                // Out of descriptors or similar: wait a little instead of spinning.
-                spdlog::warn("accept: {}", ec.message());
-                backoff.expires_after(std::chrono::milliseconds(50));
+            if (svc_.metrics.open_sockets.load() >= cap) {
+                // Full: leave the next ones in the backlog until a socket closes.
+                if (!paused) {
+                    paused = true;
+                    svc_.metrics.accept_paused.fetch_add(1, std::memory_order_relaxed);
+                    at_cap.warn("connection cap reached: {} client sockets; accepting paused", cap);
+                }
+                backoff.expires_after(std::chrono::milliseconds(20));
                 co_await backoff.async_wait(as_tuple);
                 continue;
             }
+            paused = false;
+            auto [ec, sock] = co_await acceptor_.async_accept(as_tuple);
+            if (ec == asio::error::operation_aborted || stopping_) break;
+            if (ec) {
+                // Out of descriptors or similar: back off (up to 1 s) instead of spinning.
+                svc_.metrics.accept_errors.fetch_add(1, std::memory_order_relaxed);
+                failures.warn("accept: {}", ec.message());
+                backoff.expires_after(delay);
+                co_await backoff.async_wait(as_tuple);
+                delay = std::min(delay * 2, std::chrono::milliseconds(1000));
+                continue;
+            }
+            delay = std::chrono::milliseconds(10);
             sock.set_option(tcp::no_delay(true), ec);
+            svc_.metrics.open_sockets.fetch_add(1);
             asio::co_spawn(svc_.ioc, session(std::move(sock)), asio::detached);
         }
     }
@@ -144,6 +191,15 @@ private:
             }
         }
     }
+    // Gives the socket's count back when the connection ends, unless a WebSocket session took
+    // the socket (it gives the count back itself).
+    struct socket_count {
+        metrics::registry& m;
+        bool owned = true;
+        ~socket_count() {
+            if (owned) m.open_sockets.fetch_sub(1);
+        }
+    };
 
     struct registration {
         server_impl& s;
@@ -171,7 +227,7 @@ private:
         res.keep_alive(keep_alive);
         res.prepare_payload();
         if (head) res.body().clear();
-        stream.expires_after(std::chrono::seconds(30));
+        stream.expires_after(svc_.cfg.write_timeout);
         if (head) {
             bhttp::response_serializer<bhttp::string_body> sr(res);
             co_await bhttp::async_write_header(stream, sr, as_tuple);
@@ -184,14 +240,26 @@ private:
         beast::error_code ec;
         const auto remote = sock.remote_endpoint(ec);
         const std::string ip = ec ? std::string("?") : remote.address().to_string();
+        socket_count counted{svc_.metrics};
         beast::tcp_stream stream(std::move(sock));
         registration reg(*this, &stream);
         beast::flat_buffer buffer;
+        bool first = true;
         while (!stopping_) {
             bhttp::request_parser<bhttp::string_body> parser;
             parser.header_limit(8 * 1024);
             parser.body_limit(64 * 1024);
-            stream.expires_after(std::chrono::seconds(75));
+            if (buffer.size() == 0 && !first) {
+                // Idle between keep-alive requests: the next request's first bytes.
+                stream.expires_after(svc_.cfg.keep_alive_timeout);
+                auto [iec, in] = co_await stream.async_read_some(buffer.prepare(1024), as_tuple);
+                if (iec) break;
+                buffer.commit(in);
+            }
+            first = false;
+            // The whole request (headers and body) within the read deadline: a client that
+            // sends a byte a second is closed at it.
+            stream.expires_after(svc_.cfg.request_read_timeout);
             auto [rec, n] = co_await bhttp::async_read(stream, buffer, parser, as_tuple);
             (void)n;
             if (rec) {
@@ -239,6 +307,7 @@ private:
             if (req.path == "/ws") {
                 if (beast::websocket::is_upgrade(breq) && hooks_.websocket) {
                     reg.release();
+                    counted.owned = false;
                     hooks_.websocket(std::move(stream), parser.release(), ip);
                     co_return;
                 }

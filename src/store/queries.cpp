@@ -169,6 +169,9 @@ const std::vector<named_query>& named_queries() {
         {"conversation_members", R"sql(
             SELECT user_id FROM conversation_members WHERE conversation_id = $1::bigint)sql"},
 
+        // The log's last seq (the primary key's last entry): the head a replay's since is
+        // checked against.
+        {"event_head", R"sql(SELECT COALESCE(max(seq), 0) FROM events)sql"},
         // --- replay: per request (users and sinces pairwise, numbered from 1), at most $3
         // events, in seq order. Frames are rendered in C++ (reads.cpp).
         {"replay_timeline", R"sql(

@@ -1,6 +1,7 @@
 // Replay: the events above each session's `since`, read for many sessions at once (one
 // statement per stream selects (request, seq) rows), each missed event's frame rendered once
 // with the envelope renderer of domain/wire and shared by every request that replays it.
+// Requests whose selection reached the limit are only counted (reads.hpp, replay_answer).
 #include <algorithm>
 #include <unordered_map>
 
@@ -41,24 +42,38 @@ frame_ptr make_frame(domain::channel ch, long long seq, const domain::event& e) 
     return std::make_shared<const std::string>(std::move(f));
 }
 
+using frame_lists = std::vector<std::vector<frame_ptr>>;
+
+// Whether a row belongs to a request that is rendered (a valid index, not over the limit).
+bool wanted(const pqxx::row& row, const std::vector<char>& over) {
+    const auto i = row[0].as<std::size_t>();
+    return i >= 1 && i <= over.size() && over[i - 1] == 0;
+}
+
 // (request index from 1, seq) rows → the frames of each request, one frame per seq shared.
-replay_answer shared_frames(const pqxx::result& sel, std::size_t requests,
-                            const std::unordered_map<long long, frame_ptr>& frames) {
-    replay_answer out(requests);
+frame_lists shared_frames(const pqxx::result& sel, const std::vector<char>& over,
+                          const std::unordered_map<long long, frame_ptr>& frames) {
+    frame_lists out(over.size());
     for (const auto& row : sel) {
-        const auto i = row[0].as<std::size_t>();
-        if (i < 1 || i > requests) continue;
+        if (!wanted(row, over)) continue;
         if (auto f = frames.find(row[1].as<long long>()); f != frames.end())
-            out[i - 1].push_back(f->second);
+            out[row[0].as<std::size_t>() - 1].push_back(f->second);
     }
     return out;
 }
 
-replay_answer replay_timeline(tx_t& tx, const pqxx::result& sel, std::size_t requests) {
+// The seqs of the rendered requests' rows, ascending and distinct.
+std::vector<long long> wanted_seqs(const pqxx::result& sel, const std::vector<char>& over) {
     std::vector<long long> seqs;
-    for (const auto& row : sel) seqs.push_back(row[1].as<long long>());
+    for (const auto& row : sel)
+        if (wanted(row, over)) seqs.push_back(row[1].as<long long>());
     std::sort(seqs.begin(), seqs.end());
     seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+    return seqs;
+}
+
+frame_lists replay_timeline(tx_t& tx, const pqxx::result& sel, const std::vector<char>& over) {
+    const auto seqs = wanted_seqs(sel, over);
     const auto events = load_events(tx, seqs);
     std::vector<long long> created, counted;
     for (const auto& [seq, e] : events)
@@ -84,14 +99,11 @@ replay_answer replay_timeline(tx_t& tx, const pqxx::result& sel, std::size_t req
         }
         frames.emplace(seq, make_frame(domain::channel::timeline, seq, ev));
     }
-    return shared_frames(sel, requests, frames);
+    return shared_frames(sel, over, frames);
 }
 
-replay_answer replay_messages(tx_t& tx, const pqxx::result& sel, std::size_t requests) {
-    std::vector<long long> seqs;
-    for (const auto& row : sel) seqs.push_back(row[1].as<long long>());
-    std::sort(seqs.begin(), seqs.end());
-    seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+frame_lists replay_messages(tx_t& tx, const pqxx::result& sel, const std::vector<char>& over) {
+    const auto seqs = wanted_seqs(sel, over);
     const auto events = load_events(tx, seqs);
     std::vector<long long> mids, cids;
     for (const auto& [seq, e] : events) {
@@ -109,23 +121,26 @@ replay_answer replay_messages(tx_t& tx, const pqxx::result& sel, std::size_t req
         ev.payload = std::move(p);
         frames.emplace(seq, make_frame(domain::channel::messages, seq, ev));
     }
-    return shared_frames(sel, requests, frames);
+    return shared_frames(sel, over, frames);
 }
 
-replay_answer replay_notifications(tx_t& tx, const pqxx::result& sel, std::size_t requests) {
+frame_lists replay_notifications(tx_t& tx, const pqxx::result& sel, const std::vector<char>& over) {
     std::vector<notification_row> rows;
+    std::vector<std::size_t> index;  // the request of rows[k], from 1
     std::vector<long long> seqs;
     for (const auto& row : sel) {
+        if (!wanted(row, over)) continue;
         rows.push_back(notification_columns(row, 1));
+        index.push_back(row[0].as<std::size_t>());
         seqs.push_back(rows.back().seq);
     }
     const auto events = load_events(tx, seqs);
     const auto notes = assemble_notifications(tx, rows);
-    replay_answer out(requests);
+    frame_lists out(over.size());
     for (std::size_t k = 0; k < rows.size(); ++k) {
-        const auto i = sel[static_cast<pqxx::result::size_type>(k)][0].as<std::size_t>();
+        const auto i = index[k];
         auto e = events.find(rows[k].seq);
-        if (i < 1 || i > requests || e == events.end()) continue;
+        if (e == events.end()) continue;
         domain::event ev = e->second.head;
         ev.type = "Notification";
         ev.payload = domain::notification_added{std::make_shared<domain::notification>(notes[k])};
@@ -147,14 +162,27 @@ result<replay_answer> replay(conn& c, domain::channel stream,
     const char* name = stream == domain::channel::timeline        ? "replay_timeline"
                        : stream == domain::channel::notifications ? "replay_notifications"
                                                                   : "replay_messages";
+    replay_answer out;
+    out.head = tx.exec_prepared1("event_head")[0].as<long long>();
     auto sel = tx.exec_prepared(name, id_array(users), id_array(sinces), limit);
+    // Count first: a request with `limit` rows (the most the query selects) is over the cap and
+    // answered "resync" by the session; its frames are never loaded nor rendered.
+    out.over.assign(requests.size(), 0);
+    std::vector<int> rows(requests.size(), 0);
+    for (const auto& row : sel) {
+        const auto i = row[0].as<std::size_t>();
+        if (i >= 1 && i <= rows.size() && ++rows[i - 1] >= limit) out.over[i - 1] = 1;
+    }
     switch (stream) {
         case domain::channel::timeline:
-            return replay_timeline(tx, sel, requests.size());
+            out.frames = replay_timeline(tx, sel, out.over);
+            return out;
         case domain::channel::notifications:
-            return replay_notifications(tx, sel, requests.size());
+            out.frames = replay_notifications(tx, sel, out.over);
+            return out;
         case domain::channel::messages:
-            return replay_messages(tx, sel, requests.size());
+            out.frames = replay_messages(tx, sel, out.over);
+            return out;
     }
     return errc::internal;
 }

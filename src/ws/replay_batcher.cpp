@@ -101,10 +101,14 @@ private:
             // A frame is shared by every request that replays its event: read its envelope
             // once per batch, not once per session.
             std::unordered_map<const std::string*, live_event> located;
-            for (std::size_t i = 0; i < results.size() && i < r->size(); ++i) {
+            for (std::size_t i = 0; i < results.size(); ++i) {
+                results[i].head = r->head;
+                results[i].over = i < r->over.size() && r->over[i] != 0;
+            }
+            for (std::size_t i = 0; i < results.size() && i < r->frames.size(); ++i) {
                 auto& events = results[i].events;
-                events.reserve((*r)[i].size());
-                for (auto& f : (*r)[i]) {
+                events.reserve(r->frames[i].size());
+                for (auto& f : r->frames[i]) {
                     auto [it, fresh] = located.try_emplace(f.get());
                     if (fresh) it->second = event_from_frame(std::move(f));
                     events.push_back(it->second);

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ namespace chirp::ws {
 struct replay_frames {
     errc code = errc::ok;
     std::vector<live_event> events;
+    bool over = false;              // more events than the limit: counted, none rendered
+    std::optional<long long> head;  // the log's last seq when read (unknown: not checked)
 };
 
 class replay_batcher {

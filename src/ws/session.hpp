@@ -4,6 +4,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <unordered_map>
 
 #include "chirp/http/server.hpp"
 #include "internal.hpp"
@@ -35,6 +37,16 @@ struct session_deps {
     std::vector<std::weak_ptr<session_base>>* all = nullptr;  // for shutdown
     bool* stopping = nullptr;
     std::shared_ptr<replay_batcher> batcher = nullptr;  // created by the first replay
+    // The per-user session cap (config::max_sessions_per_user): sessions admitted per user.
+    std::unordered_map<long long, int> per_user;
+    // The per-user replay rate (config::replays_per_minute): a token bucket per user, pruned
+    // of full buckets whenever the map doubled (its size is bounded by the users online).
+    struct replay_bucket {
+        double tokens = 0;
+        std::chrono::steady_clock::time_point at;
+    };
+    std::unordered_map<long long, replay_bucket> replay_buckets;
+    std::size_t replay_buckets_pruned = 0;
 };
 
 void run_websocket(session_deps& deps, boost::beast::tcp_stream stream, http::beast_request req,

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -90,6 +91,47 @@ void session_host::arm_timer(clock::time_point at) {
         if (s->timer_.expiry() > clock::now()) return;
         s->m_.on_timer();
     });
+}
+
+bool session_host::admit(long long user) {
+    auto& n = d_.per_user[user];
+    if (n >= d_.cfg.max_sessions_per_user) {
+        if (n == 0) d_.per_user.erase(user);
+        return false;
+    }
+    ++n;
+    return true;
+}
+
+void session_host::release(long long user) {
+    auto it = d_.per_user.find(user);
+    if (it != d_.per_user.end() && --it->second <= 0) d_.per_user.erase(it);
+}
+
+// A token bucket per user: replays_per_minute / 60 tokens a second, at most half a minute's
+// worth (at least 1) saved up.
+bool session_host::allow_replay(long long user) {
+    const double rate = d_.cfg.replays_per_minute / 60.0;
+    const double burst = std::max(1.0, d_.cfg.replays_per_minute / 2.0);
+    const auto t = clock::now();
+    auto& buckets = d_.replay_buckets;
+    if (buckets.size() >= 2 * d_.replay_buckets_pruned + 64) {
+        std::erase_if(buckets, [&](const auto& kv) {
+            return kv.second.tokens +
+                       rate * std::chrono::duration<double>(t - kv.second.at).count() >=
+                   burst;
+        });
+        d_.replay_buckets_pruned = buckets.size();
+    }
+    auto [it, fresh] = buckets.try_emplace(user, session_deps::replay_bucket{burst, t});
+    auto& b = it->second;
+    if (!fresh)
+        b.tokens =
+            std::min(burst, b.tokens + rate * std::chrono::duration<double>(t - b.at).count());
+    b.at = t;
+    if (b.tokens < 1.0) return false;
+    b.tokens -= 1.0;
+    return true;
 }
 
 void session_host::failed(const std::exception& e) {

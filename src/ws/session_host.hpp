@@ -37,6 +37,9 @@ public:
     void start_replay(stream s, long long user, long long since) override;
     void send_typing(long long conversation, std::string user_ref) override;
     void arm_timer(clock::time_point at) override;
+    bool admit(long long user) override;
+    void release(long long user) override;
+    bool allow_replay(long long user) override;
 
 protected:
     // The transport is done with its socket.

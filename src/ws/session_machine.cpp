@@ -31,6 +31,7 @@ struct session_machine::job {
     std::uint8_t at = 0;     // the stream being worked on
     bool subscribe = false;  // waits for the hub, sends `reply`; the reader waits for it
     bool replay = false;     // read the log (a subscribe with since, a settle, a resync)
+    bool resync = false;     // answer "resync" without reading the log (replay rate limit)
     bool started = false;
     bool begun = false;  // streams[at] has its run
     std::optional<long long> since;
@@ -120,8 +121,19 @@ void session_machine::expect_auth(std::chrono::milliseconds timeout) {
     rearm();
 }
 
-void session_machine::welcome() {
+bool session_machine::admit() {
+    if (admitted_) return true;
+    if (!io_.admit(claims_.user_id)) {
+        metrics_.session_cap_refusals.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    admitted_ = true;
     metrics_.sessions.fetch_add(1);
+    return true;
+}
+
+void session_machine::welcome() {
+    if (!admit()) return close(4009, "too many sessions for this user");
     json ref = {
         {"id", std::to_string(claims_.user_id)},
         {"handle", claims_.handle},
@@ -197,6 +209,12 @@ void session_machine::subscribe(const std::vector<stream>& streams, std::optiona
                                 std::shared_ptr<const std::string> reply) {
     job j;
     j.subscribe = true;
+    if (since && !io_.allow_replay(claims_.user_id)) {
+        // Over the per-user replay rate: no log read; each stream gets "resync".
+        metrics_.replays_rate_limited.fetch_add(1, std::memory_order_relaxed);
+        since.reset();
+        j.resync = true;
+    }
     j.replay = since.has_value();
     j.since = since;
     j.reply = std::move(reply);
@@ -294,6 +312,12 @@ void session_machine::release_queue_if_empty() {
 
 void session_machine::close(unsigned code, std::string reason) {
     closing_ = true;
+    if (code == 4008) {
+        // Nothing more goes out but the close: the queue's memory is given back now (a slow
+        // consumer's megabytes do not wait for its socket).
+        queue_.reset();
+        queued_bytes_ = 0;
+    }
     io_.close(code, std::move(reason));
     set_ready();  // whatever the reader waited for will not happen
 }
@@ -305,6 +329,11 @@ void session_machine::set_closing() {
 
 void session_machine::finish() {
     set_closing();
+    if (admitted_) {
+        admitted_ = false;
+        metrics_.sessions.fetch_sub(1);
+        io_.release(claims_.user_id);
+    }
     if (attached_) {
         attached_ = false;
         io_.detach();
@@ -328,7 +357,12 @@ void session_machine::on_replay(stream s, replay_frames r) {
     auto& c = ch(s);
     if (!j.begun || j.streams[j.at] != s || !c.run || c.run->ph != replay_run::phase::querying)
         return;  // not asked for (cannot happen): ignore
-    if (r.code != errc::ok || r.events.size() > cfg_.replay_max) {
+    // A `since` above the log's head names events that do not exist (yet): never "replayed".
+    const bool future = r.head && c.last > *r.head;
+    if (r.code != errc::ok || r.over || r.events.size() > cfg_.replay_max || future) {
+        // From the head on, the stream is live (what is below it, the client reloads): the
+        // settling replay reads only what is newer.
+        if (r.head) c.last = *r.head;
         c.run->ph = replay_run::phase::resync;
     } else {
         c.run->frames = std::move(r.events);
@@ -408,6 +442,10 @@ void session_machine::pump_jobs() {
             }
             c.run->announce = j.subscribe && j.replay;
             j.begun = true;
+            if (j.resync) {
+                c.run->ph = phase::resync;
+                continue;
+            }
             if (j.replay) {
                 c.run->ph = phase::querying;
                 io_.start_replay(s, claims_.user_id, c.last);

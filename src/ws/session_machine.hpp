@@ -10,7 +10,14 @@
 // out, then the "replayed" marker, then the seam: the buffered events above the replayed seq,
 // duplicates dropped (ARCHITECTURE guarantees 4, 5). A "settling" replay 1.5 s later catches
 // events that other processes fanned out before they learned this user was online. More
-// missed than replay_max: "resync" (the client reloads over REST).
+// missed than replay_max: "resync" (the client reloads over REST). Whether it is more is
+// decided by the store counting the events above `since` (with a limit), not by rendering
+// them; a `since` above the log's head (a future or made-up seq) is answered "resync" too,
+// never "replayed". A resync moves the stream to the log's head, so the settling replay after
+// it reads only what is newer. Subscribes with `since` are rate-limited per user
+// (session_io::allow_replay): over the limit the streams get "resync" without a log read.
+//
+// Sessions are counted per user (session_io::admit): over the cap, 4009.
 //
 // Sending: one bounded queue (messages and bytes) that the transport's writer drains; the hub
 // only enqueues. Over the bound the session closes with 4008: the client reconnects with
@@ -73,6 +80,13 @@ public:
     virtual void arm_timer(clock::time_point at) = 0;
     // busy() became false: the transport may read the next client message.
     virtual void ready() = 0;
+    // The per-user session cap: count one more session of `user` (false: over the cap), and
+    // give it back. Defaults: no cap.
+    virtual bool admit(long long /*user*/) { return true; }
+    virtual void release(long long /*user*/) {}
+    // The per-user replay rate limit: take one replay (a subscribe with `since`); false: over
+    // the limit (the streams get "resync" without reading the log). Default: no limit.
+    virtual bool allow_replay(long long /*user*/) { return true; }
 
 protected:
     ~session_io() = default;
@@ -99,7 +113,10 @@ public:
     std::optional<std::string> authenticate(std::string_view token);
     // Before authentication: close with 4001 unless authenticated within `timeout`.
     void expect_auth(std::chrono::milliseconds timeout);
-    // Counts the session and sends auth_ok.
+    // Counts the session against the per-user cap (false: over it, nothing counted). Called
+    // by welcome(); SSE calls it itself (it answers 429 rather than closing).
+    bool admit();
+    // Counts the session and sends auth_ok; over the per-user cap closes with 4009 instead.
     void welcome();
 
     // --- inputs ---
@@ -141,6 +158,7 @@ public:
     bool busy() const { return busy_; }
     bool closing() const { return closing_; }
     bool authenticated() const { return authenticated_; }
+    bool admitted() const { return admitted_; }
     long long user_id() const { return claims_.user_id; }
     bool wants_stats() const { return stats_; }
     const char* session_id() const { return session_id_.data(); }
@@ -192,6 +210,7 @@ private:
     metrics::registry& metrics_;
     auth::claims claims_;
     bool authenticated_ = false;
+    bool admitted_ = false;  // counted against the per-user cap (and in metrics.sessions)
     bool attached_ = false;
     bool attaching_ = false;
     bool closing_ = false;

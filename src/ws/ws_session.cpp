@@ -1,7 +1,17 @@
 // The WebSocket transport of a real-time session: the upgrade (origin policy, optional bearer
 // token), a reader coroutine (binary frames refused, a token-bucket rate limit, each message
-// handed to the session_machine, the next one read when the machine is no longer busy) and a
-// writer coroutine that runs only while something is queued, corking bursts.
+// handed to the session_machine) and a writer coroutine that runs only while something is
+// queued, corking bursts.
+//
+// The reader never stops reading while the machine is busy (a subscribe's replay, a typing
+// indicator): it holds what arrives meanwhile (a few messages) and hands it over, in order,
+// once the machine is ready; so pongs are always seen and a client that answers pings is not
+// dropped because the server was slow. Only past that small bound does it wait.
+//
+// Deadlines (a guard timer): a write that makes no progress for config::write_timeout, or a
+// close the server started that is not done within close_grace, 4 s (a slow consumer's 4008 to a
+// client that stopped reading), drops the connection with a TCP reset: its descriptor, its
+// queue and the kernel's buffers are released at once.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
@@ -10,9 +20,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <deque>
 
 #include "chirp/config/config.hpp"
 #include "chirp/domain/errc.hpp"
@@ -30,6 +42,9 @@ namespace chirp::ws {
 namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+constexpr auto close_grace = std::chrono::seconds(4);
+// Messages read while the machine is busy, held at most (the reader waits beyond).
+constexpr std::size_t held_max = 8;
 
 class ws_session final : public session_host {
 public:
@@ -37,14 +52,20 @@ public:
         : session_host(d),
           ws_(std::move(s)),
           req_(std::make_unique<http::beast_request>(std::move(r))),
-          refill_(std::chrono::steady_clock::now()) {
+          refill_(std::chrono::steady_clock::now()),
+          guard_(d.ioc) {
         tokens_ = 2.0 * d.cfg.ws_rate_limit;
     }
+
+    // The socket came from the HTTP server, which counted it.
+    ~ws_session() override { d_.metrics.open_sockets.fetch_sub(1); }
 
     void close(unsigned code, std::string reason) override {
         if (close_code_ != 0) return;
         close_code_ = code;
         close_reason_ = std::move(reason);
+        close_by_ = clock::now() + std::min<clock::duration>(close_grace, d_.cfg.write_timeout);
+        arm_guard();
         wake_writer();
         ready();
     }
@@ -59,7 +80,17 @@ public:
         asio::co_spawn(d_.ioc, writer(std::move(self)), asio::detached);
     }
 
+    // The machine may take the next message: what the reader held goes in (later, not from
+    // inside the machine's call), then the reader goes on if it waited.
     void ready() override {
+        if (!held_.empty() && !draining_) {
+            draining_ = true;
+            asio::post(d_.ioc, [self = std::static_pointer_cast<ws_session>(shared_from_this())] {
+                self->draining_ = false;
+                self->take_held();
+            });
+            return;
+        }
         if (reader_wait_ != nullptr) reader_wait_->cancel();
     }
 
@@ -69,10 +100,10 @@ public:
         const bool open = co_await handshake(s, std::move(ip));
         if (!open) co_return;
         co_await reader(s);
-        if (s->m_.authenticated()) s->d_.metrics.sessions.fetch_sub(1);
         s->d_.metrics.connection_closed();
         s->finish();
         s->wake_writer();
+        if (!s->writing_) s->guard_.cancel();
     }
 
 private:
@@ -147,6 +178,8 @@ private:
 
     static asio::awaitable<void> writer(std::shared_ptr<ws_session> s) {
         auto& m = s->m_;
+        s->progress_ = clock::now();
+        s->arm_guard();
         const bool corked = m.queued_messages() > 1;
         if (corked) s->cork(true);
         while (!m.closing() && m.has_output()) {
@@ -157,6 +190,7 @@ private:
                 m.set_closing();
                 break;
             }
+            s->progress_ = clock::now();
             s->record_sent(q);
         }
         if (corked && s->ws_.next_layer().is_open()) s->cork(false);
@@ -169,6 +203,62 @@ private:
         }
         m.release_queue_if_empty();
         s->writing_ = false;
+    }
+
+    // The guard's next deadline: the write in progress, and the close the server started.
+    clock::time_point guard_due() const {
+        auto due = close_by_;
+        if (writing_) due = std::min(due, progress_ + d_.cfg.write_timeout);
+        return due;
+    }
+
+    void arm_guard() {
+        const auto due = guard_due();
+        if (due == clock::time_point::max() || due >= guard_at_) return;
+        guard_at_ = due;
+        guard_.expires_at(due);
+        guard_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+            if (ec) return;
+            auto p = w.lock();
+            if (!p) return;
+            auto* s = static_cast<ws_session*>(p.get());
+            s->guard_at_ = clock::time_point::max();
+            if (!s->ws_.next_layer().is_open()) return;
+            if (s->guard_due() <= clock::now()) return s->drop();
+            s->arm_guard();  // the write moved on: watch the next one
+        });
+    }
+
+    // Past a deadline: a TCP reset (no lingering in the kernel) ends every pending operation.
+    void drop() {
+        d_.metrics.write_timeouts.fetch_add(1, std::memory_order_relaxed);
+        auto& sock = ws_.next_layer();
+        beast::error_code ignored;
+        sock.set_option(asio::socket_base::linger(true, 0), ignored);
+        sock.close(ignored);
+        m_.set_closing();
+    }
+
+    void handle(const std::string& msg) {
+        bool failed = false;
+        try {
+            m_.on_text(msg);
+        } catch (const std::exception& e) {
+            spdlog::error("websocket session {}: {}", m_.session_id(), e.what());
+            failed = true;
+        }
+        if (failed) m_.close(1011, "internal error");
+    }
+
+    // Hands the held messages to the machine, in order, while it is not busy.
+    void take_held() {
+        while (!held_.empty() && !m_.busy() && !m_.closing()) {
+            auto msg = std::move(held_.front());
+            held_.pop_front();
+            handle(msg);
+        }
+        if (m_.closing()) held_.clear();
+        if (reader_wait_ != nullptr && held_.size() < held_max) reader_wait_->cancel();
     }
 
     bool take_token() {
@@ -214,22 +304,19 @@ private:
                 m.close(4029, "rate limited");
                 continue;
             }
-            bool failed = false;
-            try {
-                m.on_text(msg);
-            } catch (const std::exception& e) {
-                spdlog::error("websocket session {}: {}", m.session_id(), e.what());
-                failed = true;
+            if (m.busy() || !s->held_.empty()) {
+                // A subscribe (its replay) or a typing indicator is answered before the next
+                // message is handled; reading goes on (pongs), up to held_max messages.
+                s->held_.push_back(std::move(msg));
+                while (s->held_.size() >= held_max && !m.closing()) {
+                    asio::steady_timer wait(s->d_.ioc, asio::steady_timer::time_point::max());
+                    s->reader_wait_ = &wait;
+                    co_await wait.async_wait(tuple_awaitable);
+                    s->reader_wait_ = nullptr;
+                }
+                continue;
             }
-            if (failed) m.close(1011, "internal error");
-            // A subscribe (its replay) or a typing indicator is answered before the next
-            // message is read.
-            while (m.busy() && !m.closing()) {
-                asio::steady_timer wait(s->d_.ioc, asio::steady_timer::time_point::max());
-                s->reader_wait_ = &wait;
-                co_await wait.async_wait(tuple_awaitable);
-                s->reader_wait_ = nullptr;
-            }
+            s->handle(msg);
         }
         m.set_closing();
         s->wake_writer();
@@ -245,6 +332,12 @@ private:
     double tokens_;
     std::chrono::steady_clock::time_point refill_;
     asio::steady_timer* reader_wait_ = nullptr;  // while the reader waits for the machine
+    std::deque<std::string> held_;               // read while the machine was busy
+    bool draining_ = false;                      // take_held() is posted
+    asio::steady_timer guard_;                   // write and close deadlines
+    clock::time_point guard_at_ = clock::time_point::max();
+    clock::time_point progress_{};                           // the last write done
+    clock::time_point close_by_ = clock::time_point::max();  // the close the server started
 };
 
 }  // namespace

@@ -62,6 +62,12 @@ struct fake_io final : session_io {
     }
     void arm_timer(clock::time_point at) override { timer = at; }
     void ready() override { ++readies; }
+    int sessions_left = 100;  // the per-user cap's room
+    int releases = 0;
+    int replays_left = 100;  // the per-user replay rate's tokens
+    bool admit(long long) override { return sessions_left-- > 0; }
+    void release(long long) override { ++releases; }
+    bool allow_replay(long long) override { return replays_left-- > 0; }
 };
 
 constexpr long long user = 42;
@@ -402,7 +408,8 @@ TEST_F(SessionMachine, SlowConsumerClosedWith4008ByMessages) {
     EXPECT_EQ(io.closed->second, "slow consumer: send queue over its bound; reconnect with since");
     EXPECT_EQ(metrics.slow_consumer_closes.load(), 1u);
     m->deliver(stream::timeline, ev(6));  // closing: dropped
-    EXPECT_EQ(m->queued_messages(), 4u);
+    EXPECT_EQ(m->queued_messages(), 0u);  // and the queue's memory given back at once
+    EXPECT_EQ(m->queued_bytes(), 0u);
 }
 
 TEST_F(SessionMachine, SlowConsumerClosedWith4008ByBytes) {
@@ -520,6 +527,111 @@ TEST_F(SessionMachine, TypingWaitsForTheHub) {
     EXPECT_FALSE(m->busy());
     EXPECT_EQ(taken(),
               strings{R"({"code":"forbidden","message":"not a participant","type":"error"})"});
+}
+
+// ------------------------------------------------------------------------ limits (issue 10)
+
+TEST_F(SessionMachine, OverThePerUserSessionCapClosesWith4009) {
+    io.sessions_left = 0;
+    m->on_text(R"({"type":"auth","token":"good"})");
+    ASSERT_TRUE(io.closed);
+    EXPECT_EQ(io.closed->first, 4009u);
+    EXPECT_EQ(io.closed->second, "too many sessions for this user");
+    EXPECT_TRUE(taken().empty());  // no auth_ok
+    EXPECT_EQ(metrics.sessions.load(), 0);
+    EXPECT_EQ(metrics.session_cap_refusals.load(), 1u);
+    m->finish();
+    EXPECT_EQ(io.releases, 0);  // nothing was counted
+}
+
+TEST_F(SessionMachine, AnAdmittedSessionIsReleasedOnce) {
+    login();
+    EXPECT_TRUE(m->admitted());
+    EXPECT_EQ(metrics.sessions.load(), 1);
+    m->finish();
+    m->finish();
+    EXPECT_EQ(io.releases, 1);
+    EXPECT_EQ(metrics.sessions.load(), 0);
+}
+
+TEST_F(SessionMachine, OverTheCapTheStoreCountsAndTheSettlingReplayStartsAtTheHead) {
+    cfg.replay_max = 1000;
+    login();
+    m->on_text(R"({"type":"subscribe","channels":["timeline"],"since":"0"})");
+    m->on_attached();
+    replay_frames over;
+    over.over = true;  // counted, not rendered
+    over.head = 5000;
+    m->on_replay(stream::timeline, std::move(over));
+    EXPECT_EQ(taken(), (strings{R"({"channels":["timeline"],"type":"subscribed"})",
+                                R"({"channel":"timeline","type":"resync"})"}));
+    io.t += session_machine::settle_delay;
+    m->on_timer();
+    ASSERT_EQ(io.replays.size(), 2u);
+    // The settling replay does not redo the work: it reads above the head only.
+    EXPECT_EQ(io.replays[1], std::make_tuple(stream::timeline, user, 5000LL));
+    m->on_replay(stream::timeline, replayed({5001}));
+    EXPECT_EQ(taken(), strings{"5001"});
+}
+
+TEST_F(SessionMachine, ASinceAboveTheHeadGetsResyncNeverReplayed) {
+    login();
+    m->on_text(R"({"type":"subscribe","channels":["timeline"],"since":"9000000000000000000"})");
+    m->on_attached();
+    ASSERT_EQ(io.replays.size(), 1u);
+    replay_frames none;
+    none.head = 120;
+    m->on_replay(stream::timeline, std::move(none));
+    EXPECT_EQ(taken(), (strings{R"({"channels":["timeline"],"type":"subscribed"})",
+                                R"({"channel":"timeline","type":"resync"})"}));
+    // Live again from the head: a later resync (Redis back) reads above 120, not above 9e18.
+    m->deliver(stream::timeline, ev(121));
+    EXPECT_EQ(taken(), strings{"121"});
+    io.t += session_machine::settle_delay;
+    m->on_timer();
+    ASSERT_EQ(io.replays.size(), 2u);
+    EXPECT_EQ(io.replays[1], std::make_tuple(stream::timeline, user, 121LL));
+}
+
+TEST_F(SessionMachine, ReplaysOverTheRateLimitGetResyncWithoutReadingTheLog) {
+    io.replays_left = 1;
+    login();
+    m->on_text(R"({"type":"subscribe","channels":["timeline"],"since":"0"})");
+    m->on_attached();
+    m->on_replay(stream::timeline, replayed({1}));
+    taken();
+    ASSERT_EQ(io.replays.size(), 1u);
+    m->on_text(R"({"type":"subscribe","channels":["timeline","messages"],"since":"0"})");
+    EXPECT_EQ(io.replays.size(), 1u);  // no log read
+    EXPECT_EQ(taken(), (strings{R"({"channels":["timeline","messages"],"type":"subscribed"})",
+                                R"({"channel":"timeline","type":"resync"})",
+                                R"({"channel":"messages","type":"resync"})"}));
+    EXPECT_FALSE(m->busy());
+    EXPECT_EQ(metrics.replays_rate_limited.load(), 1u);
+    m->deliver(stream::messages, ev(7, stream::messages));
+    EXPECT_EQ(taken(), strings{"7"});
+    // No settling replay was scheduled by the refused one (the first one's ran by now).
+    io.t += 2 * session_machine::settle_delay;
+    m->on_timer();
+    m->on_replay(stream::timeline, replayed({}));
+    io.t += 2 * session_machine::settle_delay;
+    m->on_timer();
+    EXPECT_EQ(io.replays.size(), 2u);
+}
+
+TEST_F(SessionMachine, RepeatedSubscribesWithSinceZeroEachCostOneCountedRead) {
+    login();
+    for (int i = 0; i < 3; ++i) {
+        m->on_text(
+            R"({"type":"subscribe","channels":["timeline","timeline","timeline"],"since":0})");
+        m->on_attached();
+        replay_frames over;
+        over.over = true;
+        over.head = 9000;
+        m->on_replay(stream::timeline, std::move(over));
+        EXPECT_FALSE(m->busy());
+    }
+    EXPECT_EQ(io.replays.size(), 3u);  // one per subscribe, not one per repeated channel
 }
 
 // ------------------------------------------------------------------------ frames

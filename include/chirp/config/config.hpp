@@ -34,7 +34,16 @@ struct config {
     std::size_t ws_queue_messages = 4096;          // per-socket send queue bound (> replay-max)
     std::size_t ws_queue_bytes = 4 * 1024 * 1024;  // per-socket send queue bound (bytes)
     std::size_t celebrity_threshold = 10000;       // followers above which fan-out is on read
-    int ws_rate_limit = 50;            // client messages per second (burst 2x) before 4029
+    int ws_rate_limit = 50;  // client messages per second (burst 2x) before 4029
+    // Connection limits and deadlines (issue 10, items 3, 4, 6; README "Limits").
+    int max_sessions_per_user = 16;  // WebSocket + SSE sessions of one user in this process
+    // Open client sockets at most; 0: RLIMIT_NOFILE minus connection_reserve(). At the cap the
+    // listener stops accepting (the kernel's backlog holds the rest) until a socket closes.
+    std::size_t max_connections = 0;
+    int replays_per_minute = 60;  // subscribes with `since` per user (burst: half); over: resync
+    std::chrono::milliseconds write_timeout{10000};         // one socket write, any transport
+    std::chrono::milliseconds request_read_timeout{10000};  // a request's headers and body
+    std::chrono::milliseconds keep_alive_timeout{30000};    // idle between keep-alive requests
     std::string seed_spec;             // chirpd seed: "users=N,prefix=P,password=PW,follow=..."
     long bench_events = 50000;         // chirpd bench-append: events in the saturation phase
     int bench_rate = 1000;             // chirpd bench-append: events/s in the fixed-rate phase
@@ -70,5 +79,11 @@ struct parse_result {
 };
 using env_lookup = std::function<const char*(const char*)>;
 parse_result parse_config(int argc, const char* const* argv, const env_lookup& getenv_fn);
+
+// Descriptors kept free of client sockets: PostgreSQL (readers, writer), Redis, the listener,
+// log files, stdio and some slack.
+std::size_t connection_reserve(const config& c);
+// max_connections, or (0) the soft RLIMIT_NOFILE minus connection_reserve(), at least 1.
+std::size_t effective_max_connections(const config& c);
 
 }  // namespace chirp

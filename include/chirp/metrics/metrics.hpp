@@ -77,6 +77,13 @@ struct registry {
     std::atomic<std::uint64_t> redis_gap_hints_received{0};
     std::atomic<std::uint64_t> typing_dropped{0};
     std::atomic<std::int64_t> online_users{0};  // across all processes, refreshed from Redis
+    // connection limits and deadlines (issue 10)
+    std::atomic<std::int64_t> open_sockets{0};           // accepted client sockets still open
+    std::atomic<std::uint64_t> accept_paused{0};         // times accept waited at the cap
+    std::atomic<std::uint64_t> accept_errors{0};         // accept failures (EMFILE, ...)
+    std::atomic<std::uint64_t> session_cap_refusals{0};  // sessions refused (per-user cap)
+    std::atomic<std::uint64_t> replays_rate_limited{0};  // replays answered resync by the limit
+    std::atomic<std::uint64_t> write_timeouts{0};        // connections dropped at a deadline
 
     void connection_opened() noexcept;
     void connection_closed() noexcept;

@@ -95,6 +95,14 @@ struct replay_request {
     long long since = 0;
 };
 using frame_ptr = std::shared_ptr<const std::string>;
-using replay_answer = std::vector<std::vector<frame_ptr>>;  // one list per request, in order
+// A request with `limit` events or more above its `since` is only counted (the query selects
+// at most `limit` seqs per request): `over` is set and none of its frames is rendered, so a
+// replay that ends in "resync" costs an index range, not 1,001 rendered frames. `head` is the
+// log's last seq when read: a `since` above it names events that do not exist.
+struct replay_answer {
+    std::vector<std::vector<frame_ptr>> frames;  // one list per request, in order
+    std::vector<char> over;                      // per request: 1 when at the limit
+    long long head = 0;
+};
 
 }  // namespace chirp::store

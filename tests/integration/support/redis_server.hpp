@@ -36,6 +36,8 @@ public:
     std::uint16_t port() const { return port_; }
     std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
     std::string log() const;
+    // Its process (to pause it with SIGSTOP / SIGCONT).
+    pid_t pid() const { return pid_; }
 
 private:
     std::string binary_, dir_;
