@@ -305,14 +305,17 @@ route('POST', '/api/conversations', true, ({ me, body }) => {
     const all = [me.id, ...new Set(ids)].sort();
     const existing = [...conversations.values()].find((c) => c.participantIds.join() === all.join());
     if (existing) return [200, conversationJson(existing)];
-    const c = { id: id(), participantIds: all, createdAt: now() };
+    const c = { id: id(), participantIds: all, createdAt: now(), seq: String(++nextSeq) };
     conversations.set(c.id, c);
     return [201, conversationJson(c)];
 });
-route('GET', '/api/conversations', true, ({ me }) => {
-    const list = [...conversations.values()].filter((c) => c.participantIds.includes(me.id)).map(conversationJson);
-    list.sort((a, b) => (b.lastMessage?.createdAt ?? b.createdAt).localeCompare(a.lastMessage?.createdAt ?? a.createdAt));
-    return [200, { items: list }];
+// Paged like chirpd: newest activity first, the cursor is the last-activity seq.
+const activity = (c) => messages.findLast((m) => m.conversationId === c.id)?.seq ?? c.seq;
+route('GET', '/api/conversations', true, ({ me, query }) => {
+    const list = [...conversations.values()].filter((c) => c.participantIds.includes(me.id));
+    list.sort((a, b) => Number(BigInt(activity(b)) - BigInt(activity(a))));
+    const p = page(list, Math.min(100, Math.max(1, Number(query.get('limit') ?? 20))), query.get('before'), activity);
+    return [200, { items: p.items.map(conversationJson), nextCursor: p.nextCursor }];
 });
 function convParam(me, cid) {
     const c = conversations.get(cid) ?? fail(404, 'not_found', 'no such conversation');

@@ -51,7 +51,8 @@ export const api = {
 
     createConversation: (handles: string[]) =>
         request<Conversation>('POST', '/api/conversations', { body: { participants: handles } }),
-    conversations: () => request<{ items: Conversation[] }>('GET', '/api/conversations'),
+    conversations: (before?: string | null, limit = 20) =>
+        request<Page<Conversation>>('GET', `/api/conversations${qs({ limit, before })}`),
     messages: (conversationId: string, before?: string | null, limit = 30) =>
         request<Page<Message>>('GET', `/api/conversations/${enc(conversationId)}/messages${qs({ limit, before })}`),
     sendMessage: (conversationId: string, content: string) =>

@@ -14,6 +14,7 @@ import { MESSAGE_MAX, isPostable, parseHandles, postLength } from '../lib/text';
 import {
     errorText,
     loadConversations,
+    loadMoreConversations,
     loadOlderMessages,
     loadThread,
     openConversation,
@@ -94,6 +95,14 @@ export function MessagesPage() {
             <NewConversation />
             <section aria-label="Conversations" aria-busy={convs.status === 'loading'}>
                 {convs.status === 'loading' && convs.items.length === 0 && <Spinner />}
+                {convs.status === 'error' && convs.items.length === 0 && (
+                    <p className="inline-error" role="alert">
+                        Could not load conversations.{' '}
+                        <button type="button" className="linkish" onClick={() => void loadConversations()}>
+                            Try again
+                        </button>
+                    </p>
+                )}
                 {convs.status === 'ready' && convs.items.length === 0 && <Empty title="No conversations yet">Start one above: messages arrive live on both sides.</Empty>}
                 <ul className="conv-list">
                     {convs.items.map((c) => {
@@ -122,6 +131,19 @@ export function MessagesPage() {
                         );
                     })}
                 </ul>
+                {convs.nextCursor && (
+                    <div className="more">
+                        <button
+                            type="button"
+                            className="btn btn--outline"
+                            onClick={() => void loadMoreConversations()}
+                            disabled={convs.loadingMore}
+                            data-testid="conversations-more"
+                        >
+                            {convs.loadingMore ? 'Loading…' : 'Older conversations'}
+                        </button>
+                    </div>
+                )}
             </section>
         </>
     );

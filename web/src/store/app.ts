@@ -13,6 +13,7 @@ import {
     applyTyping,
     highestSeq,
     initialState,
+    mergeConversationPage,
     mergeNewestFirst,
     pruneTyping,
     type AppState,
@@ -216,7 +217,7 @@ async function resync(channel: Channel): Promise<void> {
     if (channel === 'timeline') await loadTimeline(true);
     else if (channel === 'notifications') await loadNotifications();
     else if (channel === 'messages') {
-        await loadConversations();
+        await loadConversations(true);
         for (const id of Object.keys(store.get().threads)) await loadThread(id);
     }
 }
@@ -447,13 +448,41 @@ export async function markNotificationsRead(): Promise<void> {
 
 // ---- direct messages ----------------------------------------------------------------------
 
-export async function loadConversations(): Promise<void> {
+/**
+ * Load the first page of conversations and fold it into the list (mergeConversationPage):
+ * live updates that arrived meanwhile stay on top, and pages already fetched with "Load more"
+ * are kept unless `resync` (events were missed, so only the server's order is trusted).
+ */
+export async function loadConversations(resync = false): Promise<void> {
     store.set((s) => ({ conversations: { ...s.conversations, status: s.conversations.status === 'ready' ? 'ready' : 'loading' } }));
     try {
-        const res = await api.conversations();
-        store.set({ conversations: { items: res.items, status: 'ready' } });
+        const page = await api.conversations();
+        store.set((s) => ({
+            conversations: { ...s.conversations, ...mergeConversationPage(s.conversations, page, !resync), status: 'ready' },
+        }));
     } catch {
         store.set((s) => ({ conversations: { ...s.conversations, status: 'error' } }));
+    }
+}
+
+/** The next (older) page of conversations, appended without duplicates, like loadMoreTimeline. */
+export async function loadMoreConversations(): Promise<void> {
+    const cl = store.get().conversations;
+    if (!cl.nextCursor || cl.loadingMore) return;
+    store.set((s) => ({ conversations: { ...s.conversations, loadingMore: true } }));
+    try {
+        const page = await api.conversations(cl.nextCursor);
+        store.set((s) => ({
+            conversations: {
+                ...s.conversations,
+                items: appendPage(s.conversations.items, page.items),
+                nextCursor: page.nextCursor ?? null,
+                loadingMore: false,
+            },
+        }));
+    } catch (err) {
+        store.set((s) => ({ conversations: { ...s.conversations, loadingMore: false } }));
+        toast(errorText(err), 'error');
     }
 }
 

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { ChannelEvent } from '../realtime/client';
 import type { Message, Notification, Tweet } from '../api/types';
-import { applyEvent, applyTyping, initialState, mergeNewestFirst, pruneTyping, type AppState } from './state';
+import type { Conversation } from '../api/types';
+import {
+    appendPage,
+    applyEvent,
+    applyTyping,
+    initialState,
+    mergeConversationPage,
+    mergeNewestFirst,
+    pruneTyping,
+    type AppState,
+    type ConversationList,
+} from './state';
 
 const alice = { id: '1', handle: 'alice', displayName: 'Alice' };
 const bob = { id: '2', handle: 'bob', displayName: 'Bob' };
@@ -124,7 +135,12 @@ describe('messages and typing', () => {
     it('appends to an open thread once and moves the conversation up', () => {
         let s = asBob();
         s.threads = { '5': { items: [msg('1')], nextCursor: null, status: 'ready' } };
-        s.conversations = { items: [{ id: '9', participants: [bob], createdAt: '', lastMessage: null }], status: 'ready' };
+        s.conversations = {
+            items: [{ id: '9', participants: [bob], createdAt: '', lastMessage: null }],
+            nextCursor: null,
+            status: 'ready',
+            loadingMore: false,
+        };
         s = fold(s, ev('messages', 'MessageSent', { message: msg('2'), conversation: conv }));
         s = fold(s, ev('messages', 'MessageSent', { message: msg('2'), conversation: conv }));
         expect(s.threads['5'].items.map((m) => m.id)).toEqual(['1', '2']);
@@ -148,5 +164,87 @@ describe('messages and typing', () => {
     it('ignores my own typing echo', () => {
         const s = asBob();
         expect(applyTyping(s, { conversation: '5', user: bob, expiresInMs: 5000 }, 0)).toEqual({});
+    });
+});
+
+describe('conversation pages', () => {
+    // A conversation whose last message has seq `last` (its last-activity seq).
+    const c = (id: string, last: number | null = Number(id)): Conversation => ({
+        id,
+        participants: [alice, bob],
+        createdAt: '',
+        lastMessage:
+            last === null ? null : { id: `m${last}`, conversationId: id, sender: alice, content: `m${last}`, createdAt: '', seq: String(last) },
+    });
+    const list = (items: Conversation[], nextCursor: string | null, status: ConversationList['status'] = 'ready'): ConversationList => ({
+        items,
+        nextCursor,
+        status,
+        loadingMore: false,
+    });
+    const ids = (items: Conversation[]) => items.map((x) => x.id);
+
+    it('takes the first page and its cursor on first load', () => {
+        const r = mergeConversationPage(list([], null, 'loading'), { items: [c('30'), c('20')], nextCursor: '20' });
+        expect(ids(r.items)).toEqual(['30', '20']);
+        expect(r.nextCursor).toBe('20');
+    });
+
+    it('treats a missing nextCursor as the last page', () => {
+        const r = mergeConversationPage(list([], null, 'idle'), { items: [c('30')] });
+        expect(r.nextCursor).toBeNull();
+    });
+
+    it('appends older pages without duplicates', () => {
+        // '20' moved to the top live after page 1 was fetched, and page 2 still has its old copy.
+        const first = [c('20', 40), c('30'), c('25')];
+        const page2 = [c('20'), c('15'), c('10')];
+        const items = appendPage(first, page2);
+        expect(ids(items)).toEqual(['20', '30', '25', '15', '10']);
+        expect(items[0].lastMessage?.seq).toBe('40');
+    });
+
+    it('keeps conversations that got a message while the first page loaded on top, once', () => {
+        const cur = list([c('7', 50), c('30')], '30');
+        const r = mergeConversationPage(cur, { items: [c('30'), c('7'), c('5')], nextCursor: null });
+        expect(ids(r.items)).toEqual(['7', '30', '5']);
+        expect(r.items[0].lastMessage?.seq).toBe('50');
+        expect(r.nextCursor).toBeNull();
+    });
+
+    it('keeps pages loaded with "Load more" and their cursor on a refresh', () => {
+        // Loaded three pages of two; then '3' got a message the list already shows on top.
+        const cur = list([c('3', 70), c('60'), c('50'), c('40'), c('30'), c('20')], '20');
+        const r = mergeConversationPage(cur, { items: [c('3', 70), c('60')], nextCursor: '60' });
+        expect(ids(r.items)).toEqual(['3', '60', '50', '40', '30', '20']);
+        expect(r.nextCursor).toBe('20');
+    });
+
+    it('uses the page cursor when the page does not reach what we have, or on a resync', () => {
+        // Two new conversations pushed everything we had off the first page: there may be a gap.
+        const cur = list([c('50'), c('40')], '40');
+        const gap = mergeConversationPage(cur, { items: [c('80'), c('70')], nextCursor: '70' });
+        expect(ids(gap.items)).toEqual(['80', '70', '50', '40']);
+        expect(gap.nextCursor).toBe('70');
+        const resync = mergeConversationPage(list([c('60'), c('50'), c('40')], '40'), { items: [c('60'), c('50')], nextCursor: '50' }, false);
+        expect(ids(resync.items)).toEqual(['60', '50', '40']);
+        expect(resync.nextCursor).toBe('50');
+    });
+
+    it('drops what arrived before the first load unless it is newer than the page', () => {
+        // Live events can insert conversations before the list was ever loaded.
+        const cur = list([c('9', 90), c('4', 4)], null, 'idle');
+        const r = mergeConversationPage(cur, { items: [c('60'), c('50')], nextCursor: '50' });
+        expect(ids(r.items)).toEqual(['9', '60', '50']);
+        expect(r.nextCursor).toBe('50');
+    });
+
+    it('moves a conversation from an older page to the top when a message arrives live', () => {
+        let s = asBob();
+        s.conversations = list([c('60'), c('50'), c('40')], '40');
+        s = fold(s, ev('messages', 'MessageSent', { message: { ...c('40', 99).lastMessage!, conversationId: '40' }, conversation: c('40') }));
+        s = fold(s, ev('messages', 'MessageSent', { message: { ...c('99', 100).lastMessage!, conversationId: '99' }, conversation: c('99', null) }));
+        expect(ids(s.conversations.items)).toEqual(['99', '40', '60', '50']);
+        expect(s.conversations.nextCursor).toBe('40');
     });
 });

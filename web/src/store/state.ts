@@ -19,6 +19,13 @@ export interface MessageThread {
     status: LoadStatus;
 }
 
+export interface ConversationList {
+    items: Conversation[];
+    nextCursor: string | null;
+    status: LoadStatus;
+    loadingMore: boolean;
+}
+
 export interface Toast {
     id: number;
     text: string;
@@ -42,7 +49,8 @@ export interface AppState {
     follows: Record<string, boolean>;
 
     notifications: { items: Notification[]; unread: number; nextCursor: string | null; status: LoadStatus };
-    conversations: { items: Conversation[]; status: LoadStatus };
+    /** Newest activity first; paged like the timeline ("Load more" with before=nextCursor). */
+    conversations: ConversationList;
     threads: Record<string, MessageThread>;
     /** conversation id → user id → who is typing, until when (ms). */
     typing: Record<string, Record<string, { user: UserRef; until: number }>>;
@@ -72,7 +80,7 @@ export function initialState(): AppState {
         deleted: {},
         follows: {},
         notifications: { items: [], unread: 0, nextCursor: null, status: 'idle' },
-        conversations: { items: [], status: 'idle' },
+        conversations: { items: [], nextCursor: null, status: 'idle', loadingMore: false },
         threads: {},
         typing: {},
         announcement: { text: '', n: 0 },
@@ -96,6 +104,54 @@ export function mergeNewestFirst(live: Tweet[], page: Tweet[]): Tweet[] {
 export function appendPage<T extends { id: string }>(items: T[], page: T[]): T[] {
     const ids = new Set(items.map((t) => t.id));
     return [...items, ...page.filter((t) => !ids.has(t.id))];
+}
+
+function lastSeq(c: Conversation): bigint | null {
+    try {
+        return c.lastMessage ? BigInt(c.lastMessage.seq) : null;
+    } catch {
+        return null;
+    }
+}
+
+/**
+ * Fold a freshly loaded first page of conversations (newest activity first) into the list we
+ * have, the conversation counterpart of mergeNewestFirst:
+ * - conversations whose last message is newer than anything on the page arrived live while
+ *   the page loaded: they stay on top (our copy wins, it is the newer one);
+ * - then the page;
+ * - then, if older pages were already loaded (status 'ready'), the rest of our list, so a
+ *   refresh (opening a conversation, coming back to the list) does not throw away what
+ *   "Load more" fetched. Our cursor still marks where that tail ends, so it is kept when the
+ *   page reaches into the tail (no gap between them); otherwise, or when `trustTail` is false
+ *   (a resync after missed events), the page's cursor is used and later pages are appended
+ *   without duplicates.
+ * Every conversation appears once (by id).
+ */
+export function mergeConversationPage(
+    cur: ConversationList,
+    page: { items: Conversation[]; nextCursor?: string | null },
+    trustTail = true,
+): Pick<ConversationList, 'items' | 'nextCursor'> {
+    const pageCursor = page.nextCursor ?? null;
+    let newest: bigint | null = null;
+    for (const c of page.items) {
+        const v = lastSeq(c);
+        if (v !== null && (newest === null || v > newest)) newest = v;
+    }
+    const live = cur.items.filter((c) => {
+        const v = lastSeq(c);
+        return v !== null && (newest === null || v > newest);
+    });
+    const items = appendPage(live, page.items);
+    if (cur.status !== 'ready') return { items, nextCursor: pageCursor };
+    const known = new Set(cur.items.map((c) => c.id));
+    const withTail = appendPage(items, cur.items);
+    const hasTail = withTail.length > items.length;
+    const last = page.items[page.items.length - 1];
+    const reachesTail = !last || known.has(last.id);
+    const nextCursor = pageCursor === null ? null : hasTail && reachesTail && trustTail ? cur.nextCursor : pageCursor;
+    return { items: withTail, nextCursor };
 }
 
 export interface EventEffects {
