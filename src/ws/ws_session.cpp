@@ -232,7 +232,7 @@ private:
     // Past a deadline: a TCP reset (no lingering in the kernel) ends every pending operation.
     void drop() {
         d_.metrics.write_timeouts.fetch_add(1, std::memory_order_relaxed);
-        auto& sock = ws_.next_layer();
+        auto& sock = ws_.next_layer().next_layer();  // the TCP socket under the frame guard
         beast::error_code ignored;
         sock.set_option(asio::socket_base::linger(true, 0), ignored);
         sock.close(ignored);
