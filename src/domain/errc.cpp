@@ -48,6 +48,8 @@ unsigned http_status(errc e) noexcept {
             return 429;
         case errc::unavailable:
             return 503;
+        case errc::outcome_unknown:
+            return 503;
         case errc::internal:
             return 500;
     }
@@ -82,6 +84,8 @@ std::string_view code_string(errc e) noexcept {
             return "rate_limited";
         case errc::unavailable:
             return "unavailable";
+        case errc::outcome_unknown:
+            return "outcome_unknown";
         case errc::internal:
             return "internal";
     }

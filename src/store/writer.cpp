@@ -35,19 +35,12 @@ write_result answer_of(const pqxx::row& row) {
     }
 }
 
-// A batch whose connection was lost after it was sent: it may or may not be committed.
-// 503 with its own code (not a chirp::errc: only the writer gives it; docs/api.md).
+// A batch whose connection was lost after it was sent: it may or may not be committed
+// (docs/api.md: the retry with the same Idempotency-Key tells which, never twice).
 write_result in_doubt() {
-    write_result r;
-    r.status = 503;
-    r.body = nlohmann::json{{"error",
-                             {{"code", "outcome_unknown"},
-                              {"message",
-                               "the database connection was lost while the write was being "
-                               "committed: it may or may not be stored (retry with the same "
-                               "Idempotency-Key)"}}}}
-                 .dump();
-    return r;
+    return failed_write(errc::outcome_unknown,
+                        "the database connection was lost while the write was being committed: "
+                        "it may or may not be stored (retry with the same Idempotency-Key)");
 }
 
 write_result not_stored() {

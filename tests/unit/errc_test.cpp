@@ -35,6 +35,7 @@ const mapping table[] = {
     {errc::validation_failed, 422, "validation_failed"},
     {errc::rate_limited, 429, "rate_limited"},
     {errc::unavailable, 503, "unavailable"},
+    {errc::outcome_unknown, 503, "outcome_unknown"},
     {errc::internal, 500, "internal"},
 };
 

@@ -21,7 +21,8 @@ enum class errc {
     unsupported_media_type,  // 415
     validation_failed,       // 422
     rate_limited,            // 429
-    unavailable,             // 503: PostgreSQL or Redis down, queue full
+    unavailable,             // 503: PostgreSQL or Redis down, queue full: nothing stored
+    outcome_unknown,         // 503: a write's connection was lost during its commit
     internal,                // 500: a bug
 };
 
