@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "support/api.hpp"
-#include "support/fault_redis.hpp"
+#include "support/redis_server.hpp"
 #include "support/server.hpp"
 #include "support/tcp_proxy.hpp"
 #include "support/ws_client.hpp"
@@ -97,7 +97,7 @@ void expect_no_more_tweets(std::initializer_list<ws_client*> clients, http_clien
 // ------------------------------------------------------------------------ password, database
 
 TEST(RedisFaults, PasswordAndDatabaseFromTheUrlAreUsed) {
-    fault_redis redis({"--requirepass", "s3cret"});
+    redis_server redis({"--requirepass", "s3cret"});
     redis.command({"ACL", "SETUSER", "chirp", "on", ">pw2", "~*", "&*", "+@all"});
     fresh_database db;
     // The password form, with database 3; the ACL user form, with database 5.
@@ -136,7 +136,7 @@ TEST(RedisFaults, PasswordAndDatabaseFromTheUrlAreUsed) {
 }
 
 TEST(RedisFaults, WrongPasswordIsReportedAndRetriedWithBackoff) {
-    fault_redis redis({"--requirepass", "s3cret"});
+    redis_server redis({"--requirepass", "s3cret"});
     fresh_database db;
     const auto before = redis.command({"INFO", "stats"});
     auto p =
@@ -280,7 +280,7 @@ TEST(RedisFaults, SilentConnectionIsDetectedAndRecovered) {
 // ------------------------------------------------------------------------ Redis frozen
 
 TEST(RedisFaults, RedisStoppedMidStreamIsDetectedAndNothingIsLost) {
-    fault_redis redis;
+    redis_server redis;
     fresh_database db;
     const auto url = redis.url();
     auto a = start_chirpd(db, {.redis_url = url, .name = "chirpd-A"});

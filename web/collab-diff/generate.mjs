@@ -58,7 +58,7 @@ function boundaries(s) {
   return out;
 }
 
-function toDoc(s) {
+function textOf(s) {
   return Text.of(s.split('\n'));
 }
 
@@ -107,7 +107,7 @@ function mapCase(maxDoc = 24, maxSpecs = 3) {
   const doc = randomString(rand() < 0.1 ? 0 : maxDoc);
   const a = randomChanges(doc, maxSpecs);
   const b = randomChanges(doc, maxSpecs);
-  const afterA = a.apply(toDoc(doc)).toString();
+  const afterA = a.apply(textOf(doc)).toString();
   const c = randomChanges(afterA, maxSpecs);
   const bMapped = b.map(a);
   return {
@@ -121,9 +121,9 @@ function mapCase(maxDoc = 24, maxSpecs = 3) {
     mapDescAB: a.desc.mapDesc(b.desc).toJSON(),
     composeAC: a.compose(c).toJSON(),
     composeDescAC: a.desc.composeDesc(c.desc).toJSON(),
-    composedDoc: a.compose(c).apply(toDoc(doc)).toString(),
-    converged: a.compose(bMapped).apply(toDoc(doc)).toString(),
-    convergedOther: b.compose(a.map(b, true)).apply(toDoc(doc)).toString(),
+    composedDoc: a.compose(c).apply(textOf(doc)).toString(),
+    converged: a.compose(bMapped).apply(textOf(doc)).toString(),
+    convergedOther: b.compose(a.map(b, true)).apply(textOf(doc)).toString(),
   };
 }
 
@@ -145,7 +145,7 @@ function rebaseCase() {
     let rebased = updates;
     for (const u of over) rebased = rebaseUpdates(rebased, [u]);
     for (const u of rebased) {
-      docs.push(u.changes.apply(toDoc(docs[docs.length - 1])).toString());
+      docs.push(u.changes.apply(textOf(docs[docs.length - 1])).toString());
       accepted.push({ changes: u.changes, clientID: u.clientID });
     }
     pushes.push({
@@ -164,7 +164,7 @@ function rebaseCase() {
   for (let n = 1 + int(4); n > 0; n--) {
     const c = rand() < 0.1 ? ChangeSet.empty(local.length) : randomChanges(local);
     own.push(c);
-    local = c.apply(toDoc(local)).toString();
+    local = c.apply(textOf(local)).toString();
   }
   let sent = 0;
   for (let steps = 1 + int(6); steps > 0; steps--) {

@@ -59,7 +59,10 @@ std::string read_text(const std::string& path) {
 
 }  // namespace
 
-redis_server::redis_server() : binary_(find_redis_binary()) {
+redis_server::redis_server(std::vector<std::string> extra_args)
+    : binary_(find_redis_binary()), extra_args_(std::move(extra_args)) {
+    for (std::size_t i = 0; i + 1 < extra_args_.size(); ++i)
+        if (extra_args_[i] == "--requirepass") password_ = extra_args_[i + 1];
     dir_ = env().tmpdir + "/rt-redis-" + std::to_string(::getpid()) + "-" + random_token(6);
     std::filesystem::create_directories(dir_);
     port_ = free_port();
@@ -82,6 +85,7 @@ void redis_server::start() {
         binary_, "--bind",    "127.0.0.1",        "--port", std::to_string(port_),
         "--dir", dir_,        "--save",           "",       "--appendonly",
         "no",    "--logfile", dir_ + "/redis.log"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -125,6 +129,14 @@ void redis_server::kill() {
     pid_ = -1;
 }
 
+void redis_server::pause() {
+    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void redis_server::resume() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 bool redis_server::ping() {
     try {
         return command({"PING"}) == "PONG";
@@ -142,6 +154,10 @@ std::string redis_server::command(const std::vector<std::string>& argv) {
         throw std::runtime_error("redis 127.0.0.1:" + std::to_string(port_) + ": " + err);
     }
     redisSetTimeout(c, tv);
+    if (!password_.empty()) {
+        auto* a = static_cast<redisReply*>(redisCommand(c, "AUTH %s", password_.c_str()));
+        if (a != nullptr) freeReplyObject(a);
+    }
     std::vector<const char*> ptrs;
     std::vector<size_t> lens;
     for (const auto& a : argv) {

@@ -15,18 +15,22 @@
 namespace chirp::test {
 
 // A redis-server on a free port in a temporary directory, started with
-// `redis-server --bind 127.0.0.1 --port P --dir D --save '' --appendonly no` as our child
-// process (not daemonized: it dies with the test binary even when that crashes). kill()
-// sends SIGKILL to that process only, never to any other Redis on the machine.
+// `redis-server --bind 127.0.0.1 --port P --dir D --save '' --appendonly no` plus
+// `extra_args` as our child process (not daemonized: it dies with the test binary even when
+// that crashes). kill() sends SIGKILL to that process only, never to any other Redis on the
+// machine. A fault test starts its own (for example with `--requirepass`: command() then
+// sends AUTH first) and may freeze it; it never freezes or protects the binary's shared one.
 class redis_server {
 public:
-    redis_server();   // starts it
+    explicit redis_server(std::vector<std::string> extra_args = {});  // starts it
     ~redis_server();  // kills it, removes the directory
     redis_server(const redis_server&) = delete;
     redis_server& operator=(const redis_server&) = delete;
 
-    void start();  // on the same port (after kill)
-    void kill();   // SIGKILL, waits until it is gone
+    void start();   // on the same port (after kill)
+    void kill();    // SIGKILL, waits until it is gone
+    void pause();   // SIGSTOP: connections stay open, nothing is answered
+    void resume();  // SIGCONT
     bool ping();
     // Runs a command (hiredis, synchronous); throws when Redis does not answer. Arrays come
     // back as their elements, one a line.
@@ -40,7 +44,8 @@ public:
     pid_t pid() const { return pid_; }
 
 private:
-    std::string binary_, dir_;
+    std::string binary_, dir_, password_;
+    std::vector<std::string> extra_args_;
     std::uint16_t port_ = 0;
     pid_t pid_ = -1;
 };

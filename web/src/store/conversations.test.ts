@@ -1,4 +1,4 @@
-// The conversation list's store actions against a stubbed API: first page on open, "Load more"
+// The conversation list's store actions against a fake API (vi.mock): first page on open, "Load more"
 // with before=nextCursor, no duplicates, stop at the last page, live moves kept.
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Conversation, Page } from '../api/types';
