@@ -57,20 +57,4 @@ void login_limiter::succeeded(std::string_view raw_handle, const std::string& ad
     handles_.erase(handle);
 }
 
-int token_buckets::take(const std::string& key, double now) {
-    if (rate_ <= 0) return 0;
-    bucket& b = buckets_.get(key);
-    if (b.tokens < 0) {
-        b.tokens = burst_;
-    } else {
-        b.tokens = std::min(burst_, b.tokens + std::max(0.0, now - b.at) * rate_);
-    }
-    b.at = now;
-    if (b.tokens >= 1) {
-        b.tokens -= 1;
-        return 0;
-    }
-    return std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / rate_ - 1e-9)));
-}
-
 }  // namespace chirp::http

@@ -5,9 +5,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
+#include <optional>
 #include <unordered_map>
 
 #include "chirp/http/server.hpp"
+#include "chirp/util/rate_limit.hpp"
 #include "internal.hpp"
 
 namespace chirp {
@@ -39,14 +41,9 @@ struct session_deps {
     std::shared_ptr<replay_batcher> batcher = nullptr;  // created by the first replay
     // The per-user session cap (config::max_sessions_per_user): sessions admitted per user.
     std::unordered_map<long long, int> per_user;
-    // The per-user replay rate (config::replays_per_minute): a token bucket per user, pruned
-    // of full buckets whenever the map doubled (its size is bounded by the users online).
-    struct replay_bucket {
-        double tokens = 0;
-        std::chrono::steady_clock::time_point at;
-    };
-    std::unordered_map<long long, replay_bucket> replay_buckets;
-    std::size_t replay_buckets_pruned = 0;
+    // The per-user replay rate (config::replays_per_minute): a token bucket per user, made at
+    // the first replay (the rate comes from the config); bounded like the REST limits.
+    std::optional<util::token_buckets> replay_buckets;
 };
 
 void run_websocket(session_deps& deps, boost::beast::tcp_stream stream, http::beast_request req,

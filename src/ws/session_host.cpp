@@ -111,27 +111,11 @@ void session_host::release(long long user) {
 // A token bucket per user: replays_per_minute / 60 tokens a second, at most half a minute's
 // worth (at least 1) saved up.
 bool session_host::allow_replay(long long user) {
-    const double rate = d_.cfg.replays_per_minute / 60.0;
-    const double burst = std::max(1.0, d_.cfg.replays_per_minute / 2.0);
-    const auto t = clock::now();
-    auto& buckets = d_.replay_buckets;
-    if (buckets.size() >= 2 * d_.replay_buckets_pruned + 64) {
-        std::erase_if(buckets, [&](const auto& kv) {
-            return kv.second.tokens +
-                       rate * std::chrono::duration<double>(t - kv.second.at).count() >=
-                   burst;
-        });
-        d_.replay_buckets_pruned = buckets.size();
-    }
-    auto [it, fresh] = buckets.try_emplace(user, session_deps::replay_bucket{burst, t});
-    auto& b = it->second;
-    if (!fresh)
-        b.tokens =
-            std::min(burst, b.tokens + rate * std::chrono::duration<double>(t - b.at).count());
-    b.at = t;
-    if (b.tokens < 1.0) return false;
-    b.tokens -= 1.0;
-    return true;
+    if (!d_.replay_buckets)
+        d_.replay_buckets.emplace(d_.cfg.replays_per_minute / 60.0,
+                                  std::max(1.0, d_.cfg.replays_per_minute / 2.0));
+    const double now = std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+    return d_.replay_buckets->take(std::to_string(user), now) == 0;
 }
 
 void session_host::failed(const std::exception& e) {
