@@ -376,7 +376,11 @@ redis_server& paused_redis() {
 class BusyHeartbeat : public server_test<BusyHeartbeat> {
 public:
     static server_options options() {
-        return {.args = {"--heartbeat-ms", "500"}, .redis_url = paused_redis().url()};
+        // A Redis deadline longer than the pause: the pause holds the subscribe up (its 1 s
+        // confirmation deadline) without also being handled as a Redis outage (reconnect,
+        // gap hint, replay), which is redis_faults_test's subject.
+        return {.args = {"--heartbeat-ms", "500", "--redis-timeout-ms", "10000"},
+                .redis_url = paused_redis().url()};
     }
 };
 
