@@ -13,8 +13,9 @@
 //   the close frame the guard stops looking. An idle session holds no buffer.
 #pragma once
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/role.hpp>
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace chirp::ws {
 
@@ -83,12 +85,48 @@ public:
         return sock_.async_write_some(b, std::forward<WriteHandler>(h));
     }
 
+    // Held bytes that are ready go first (after a post: never completed inside the
+    // initiating call); else a read from the socket, filtered, repeated while everything
+    // read was held. The handler that waits on the socket is Beast's own wrapped in
+    // read_handler (24 bytes more; its executor, allocator and cancellation slot are the
+    // wrapped handler's): a composed operation would add two executor work guards and its
+    // state to the pending read of every idle connection.
     template <class MutableBufferSequence, class ReadHandler>
     auto async_read_some(const MutableBufferSequence& b, ReadHandler&& h) {
-        return boost::asio::async_compose<ReadHandler,
-                                          void(boost::system::error_code, std::size_t)>(
-            read_op{this, first_buffer(b)}, h, sock_);
+        return boost::asio::async_initiate<ReadHandler,
+                                           void(boost::system::error_code, std::size_t)>(
+            [this](auto handler, boost::asio::mutable_buffer buf) {
+                using handler_type = std::decay_t<decltype(handler)>;
+                if (guard_.ready() > 0 || buf.size() == 0) {
+                    auto ex = boost::asio::get_associated_executor(handler, sock_.get_executor());
+                    boost::asio::post(ex, [this, buf, handler = std::move(handler)]() mutable {
+                        const std::size_t n = take(buf);
+                        std::move(handler)(boost::system::error_code{}, n);
+                    });
+                    return;
+                }
+                sock_.async_read_some(buf,
+                                      read_handler<handler_type>{this, buf, std::move(handler)});
+            },
+            h, first_buffer(b));
     }
+
+    template <class Handler>
+    struct read_handler {
+        guarded_socket* self_;
+        boost::asio::mutable_buffer buf;
+        Handler inner;
+
+        void operator()(boost::system::error_code ec, std::size_t n) {
+            if (ec) return std::move(inner)(ec, std::size_t{0});
+            n = self_->guard_.on_read(static_cast<char*>(buf.data()), n);
+            if (n == 0 && self_->guard_.ready() > 0) n = self_->take(buf);
+            if (n > 0) return std::move(inner)(ec, n);
+            auto& sock = self_->sock_;
+            const auto b = buf;
+            sock.async_read_some(b, std::move(*this));
+        }
+    };
 
 private:
     template <class MutableBufferSequence>
@@ -103,46 +141,6 @@ private:
         return guard_.take(static_cast<char*>(b.data()), b.size());
     }
 
-    // Held bytes that are ready go first (after a post: never completed inside the
-    // initiating call); else a read from the socket, filtered, repeated while everything
-    // read was held.
-    struct read_op {
-        guarded_socket* self_;
-        boost::asio::mutable_buffer buf;
-        enum { start, posted, reading } state = start;
-
-        template <class Self>
-        void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0) {
-            switch (state) {
-                case start:
-                    if (self_->guard_.ready() > 0 || buf.size() == 0) {
-                        state = posted;
-                        boost::asio::post(self_->sock_.get_executor(), std::move(self));
-                        return;
-                    }
-                    state = reading;
-                    self_->sock_.async_read_some(buf, std::move(self));
-                    return;
-                case posted:
-                    self.complete({}, self_->take(buf));
-                    return;
-                case reading:
-                    if (ec) {
-                        self.complete(ec, 0);
-                        return;
-                    }
-                    n = self_->guard_.on_read(static_cast<char*>(buf.data()), n);
-                    if (n == 0 && self_->guard_.ready() > 0) n = self_->take(buf);
-                    if (n > 0) {
-                        self.complete({}, n);
-                        return;
-                    }
-                    self_->sock_.async_read_some(buf, std::move(self));
-                    return;
-            }
-        }
-    };
-
     socket_type sock_;
     close_frame_guard guard_;
 };
@@ -156,3 +154,18 @@ void async_teardown(boost::beast::role_type role, guarded_socket& s, TeardownHan
 }
 
 }  // namespace chirp::ws
+
+// guarded_socket's read handler runs where, and allocates as, the handler it wraps.
+template <template <typename, typename> class Associator, class Handler, class Default>
+struct boost::asio::associator<Associator, chirp::ws::guarded_socket::read_handler<Handler>,
+                               Default> {
+    using type = typename Associator<Handler, Default>::type;
+    static type get(const chirp::ws::guarded_socket::read_handler<Handler>& h) noexcept {
+        return Associator<Handler, Default>::get(h.inner);
+    }
+    static auto get(const chirp::ws::guarded_socket::read_handler<Handler>& h,
+                    const Default& d) noexcept
+        -> decltype(Associator<Handler, Default>::get(h.inner, d)) {
+        return Associator<Handler, Default>::get(h.inner, d);
+    }
+};

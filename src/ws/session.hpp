@@ -39,11 +39,27 @@ struct session_deps {
     std::vector<std::weak_ptr<session_base>>* all = nullptr;  // for shutdown
     bool* stopping = nullptr;
     std::shared_ptr<replay_batcher> batcher = nullptr;  // created by the first replay
+    // Session tasks on the loop that wait on the store (replays, typing checks): shutdown
+    // waits for them, so that none is still holding its session when the loop stops.
+    // Shared with the tasks, which may outlive these deps if shutdown's deadline passed.
+    std::shared_ptr<int> tasks_in_flight = std::make_shared<int>(0);
     // The per-user session cap (config::max_sessions_per_user): sessions admitted per user.
     std::unordered_map<long long, int> per_user;
     // The per-user replay rate (config::replays_per_minute): a token bucket per user, made at
     // the first replay (the rate comes from the config); bounded like the REST limits.
     std::optional<util::token_buckets> replay_buckets;
+};
+
+// Counts one session task while it lives (see session_deps::tasks_in_flight).
+class task_scope {
+public:
+    explicit task_scope(std::shared_ptr<int> n) : n_(std::move(n)) { ++*n_; }
+    ~task_scope() { --*n_; }
+    task_scope(const task_scope&) = delete;
+    task_scope& operator=(const task_scope&) = delete;
+
+private:
+    std::shared_ptr<int> n_;
 };
 
 void run_websocket(session_deps& deps, boost::beast::tcp_stream stream, http::beast_request req,

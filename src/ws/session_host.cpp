@@ -52,6 +52,7 @@ void session_host::start_replay(stream st, long long user, long long since) {
         d_.ioc,
         [](std::shared_ptr<session_host> s, std::shared_ptr<replay_batcher> b, stream st,
            long long user, long long since) -> asio::awaitable<void> {
+            const task_scope counted(s->d_.tasks_in_flight);
             replay_frames r;
             try {
                 r = co_await b->replay(st, user, since);
@@ -68,6 +69,7 @@ void session_host::send_typing(long long conversation, std::string user_ref) {
         d_.ioc,
         [](std::shared_ptr<session_host> s, long long conv,
            std::string ref) -> asio::awaitable<void> {
+            const task_scope counted(s->d_.tasks_in_flight);
             std::string err;
             try {
                 err = co_await s->d_.h.typing(s->m_.user_id(), ref, conv);

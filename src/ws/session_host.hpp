@@ -3,7 +3,9 @@
 // of the session (session_base). Each transport adds its socket, its writer and its close.
 #pragma once
 
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <exception>
 #include <memory>
 
@@ -11,6 +13,13 @@
 #include "session_machine.hpp"
 
 namespace chirp::ws {
+
+// A timer bound to the io_context's own executor (8 bytes) rather than a polymorphic
+// any_io_executor: every session holds one or two, and each pending wait carries it too.
+using loop_timer =
+    boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                      boost::asio::wait_traits<std::chrono::steady_clock>,
+                                      boost::asio::io_context::executor_type>;
 
 class session_host : public session_base,
                      public session_io,
@@ -50,7 +59,7 @@ protected:
 
     session_deps& d_;
     session_machine m_;
-    boost::asio::steady_timer timer_;  // the machine's deadlines
+    loop_timer timer_;  // the machine's deadlines
 };
 
 }  // namespace chirp::ws

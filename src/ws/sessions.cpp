@@ -2,6 +2,8 @@
 // weak references to them, so that shutdown can close them all with 1001.
 #include "chirp/ws/sessions.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -42,10 +44,17 @@ public:
             if (auto s = w.lock()) s->go_away();
         asio::steady_timer t(ioc_);
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
-        while (metrics_.connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+        // Closed sessions may still have a replay or a typing check waiting on the store:
+        // those end too (their result is dropped), else they would hold their session past
+        // the loop's end.
+        while ((metrics_.connections.load() > 0 || *deps_.tasks_in_flight > 0) &&
+               std::chrono::steady_clock::now() < deadline) {
             t.expires_after(std::chrono::milliseconds(20));
             co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
         }
+        if (*deps_.tasks_in_flight > 0)
+            spdlog::warn("shutdown: {} session tasks still wait on the store",
+                         *deps_.tasks_in_flight);
     }
 
 private:

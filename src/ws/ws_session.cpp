@@ -203,6 +203,12 @@ private:
         }
         m.release_queue_if_empty();
         s->writing_ = false;
+        // No write in progress and no close started: nothing to watch, and an idle session
+        // keeps no pending wait (the next write arms the guard again).
+        if (s->close_by_ == clock::time_point::max() && s->guard_at_ != clock::time_point::max()) {
+            s->guard_at_ = clock::time_point::max();
+            s->guard_.cancel();
+        }
     }
 
     // The guard's next deadline: the write in progress, and the close the server started.
@@ -334,7 +340,7 @@ private:
     asio::steady_timer* reader_wait_ = nullptr;  // while the reader waits for the machine
     std::vector<std::string> held_;              // read while the machine was busy (FIFO)
     bool draining_ = false;                      // take_held() is posted
-    asio::steady_timer guard_;                   // write and close deadlines
+    loop_timer guard_;                           // write and close deadlines
     clock::time_point guard_at_ = clock::time_point::max();
     clock::time_point progress_{};                           // the last write done
     clock::time_point close_by_ = clock::time_point::max();  // the close the server started
