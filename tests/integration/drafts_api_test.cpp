@@ -445,6 +445,14 @@ TEST_F(Drafts, AppendsRaceGapFreeAndFoldToTheProjectedText) {
     const auto pub = create_draft(api(), bob, "to publish");
     invite(api(), bob, pub, alice);
     ok(api().post("/api/drafts/" + pub + "/publish", {{"version", 0}}, bob.token), 201);
+    EXPECT_EQ(one.run((*one).draft_append(std::stoll(pub), 0, b, {insertion("c", 10, 0, "q")},
+                                          "qto publish"))
+                  .error(),
+              errc::forbidden)
+        << "a closed draft takes no more updates";
+    const auto closed = one.run((*one).load_draft(std::stoll(pub)));
+    ASSERT_TRUE(closed);
+    EXPECT_TRUE(closed->closed);
     const auto dis = create_draft(api(), bob, "to discard");
     invite(api(), bob, dis, eve);
     ok(api().del("/api/drafts/" + dis + "/collaborators/" + eve.handle, bob.token));
