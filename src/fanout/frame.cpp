@@ -73,6 +73,7 @@ void locate_event(live_event& ev) noexcept {
     const auto [b, end] = event_object(*ev.frame);
     ev.event_at = static_cast<std::uint32_t>(b);
     ev.event_len = static_cast<std::uint32_t>(end - b);
+    ev.ws_head = ws_text_header(ev.frame->size());
 }
 
 live_event event_from_frame(std::shared_ptr<const std::string> frame) {
@@ -81,8 +82,29 @@ live_event event_from_frame(std::shared_ptr<const std::string> frame) {
     ev.seq = e.seq;
     ev.event_at = e.event_at;
     ev.event_len = e.event_len;
+    ev.ws_head = ws_text_header(frame->size());
     ev.frame = std::move(frame);
     return ev;
+}
+
+ws_header ws_text_header(std::uint64_t n) noexcept {
+    ws_header h;
+    auto& b = h.bytes;
+    b[0] = 0x81;  // FIN, text; RSV bits 0 (no extension)
+    if (n <= 125) {
+        b[1] = static_cast<std::uint8_t>(n);  // no mask bit: a server's frame
+        h.size = 2;
+    } else if (n <= 0xFFFF) {
+        b[1] = 126;
+        b[2] = static_cast<std::uint8_t>(n >> 8);
+        b[3] = static_cast<std::uint8_t>(n);
+        h.size = 4;
+    } else {
+        b[1] = 127;
+        for (int i = 0; i < 8; ++i) b[2 + i] = static_cast<std::uint8_t>(n >> (56 - 8 * i));
+        h.size = 10;
+    }
+    return h;
 }
 
 }  // namespace chirp::fanout

@@ -102,6 +102,42 @@ std::size_t close_frame_guard::on_read(char* p, std::size_t n) {
     return n;
 }
 
+void out_frames::on_write(const unsigned char* p, std::size_t n) {
+    std::size_t i = 0;
+    while (i < n) {
+        if (payload_left_ > 0) {
+            const auto skip = static_cast<std::size_t>(
+                std::min<std::uint64_t>(payload_left_, static_cast<std::uint64_t>(n - i)));
+            i += skip;
+            payload_left_ -= skip;
+            continue;
+        }
+        hdr_[hdr_len_++] = p[i++];
+        if (hdr_len_ == 2) {
+            const unsigned len7 = hdr_[1] & 0x7F;
+            const bool masked = (hdr_[1] & 0x80) != 0;
+            hdr_need_ = static_cast<std::uint8_t>(2 +
+                                                  (len7 == 126   ? 2
+                                                   : len7 == 127 ? 8
+                                                                 : 0) +
+                                                  (masked ? 4 : 0));
+            if ((hdr_[0] & 0x0F) == op_close) closed_ = true;
+        }
+        if (hdr_len_ >= 2 && hdr_len_ == hdr_need_) {
+            const unsigned len7 = hdr_[1] & 0x7F;
+            std::uint64_t len = len7;
+            if (len7 == 126) len = (std::uint64_t{hdr_[2]} << 8) | hdr_[3];
+            if (len7 == 127) {
+                len = 0;
+                for (int k = 2; k < 10; ++k) len = (len << 8) | hdr_[k];
+            }
+            payload_left_ = len;
+            hdr_len_ = 0;
+            hdr_need_ = 2;
+        }
+    }
+}
+
 void close_frame_guard::check_held() {
     if (held_.size() < 2) return;
     const auto b0 = static_cast<unsigned char>(held_[0]);

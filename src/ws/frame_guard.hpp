@@ -11,14 +11,30 @@
 //   with the same invalid bytes (which Beast fails with 1007). Everything else passes
 //   through untouched; after any framing error (Beast fails the connection itself) or after
 //   the close frame the guard stops looking. An idle session holds no buffer.
+// - guarded_socket also carries the session's data frames, built once per event
+//   (fanout::live_event::ws_head and the shared frame) and written straight to the socket,
+//   not through Beast's writer: write_now() (as much as the socket takes at once, no waiting)
+//   and async_write_frame() (the rest). Beast still writes its control frames (pongs, its
+//   keep-alive pings, the close) through async_write_some; the guard serializes the two at
+//   frame boundaries: a data frame that has started holds Beast's write back until it is
+//   complete, and a data frame waits while Beast is inside a frame (out_frames, the frames
+//   Beast wrote, found by their headers). After a close frame left, data frames fail.
 #pragma once
 
+#include <array>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/assert.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/role.hpp>
+#include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -60,8 +76,28 @@ private:
     std::size_t ready_ = 0;
 };
 
+// The frames the server writes, followed byte by byte (no I/O, unit-tested on its own): where
+// each ends, and whether a close frame has started.
+class out_frames {
+public:
+    void on_write(const unsigned char* p, std::size_t n);
+    bool at_boundary() const { return hdr_len_ == 0 && payload_left_ == 0; }
+    bool closed() const { return closed_; }
+
+private:
+    unsigned char hdr_[14] = {};
+    std::uint8_t hdr_len_ = 0;
+    std::uint8_t hdr_need_ = 2;
+    bool closed_ = false;
+    std::uint64_t payload_left_ = 0;
+};
+
 class guarded_socket {
 public:
+    // A data frame: its header and its payload.
+    using frame_buffers = std::array<boost::asio::const_buffer, 2>;
+    using frame_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+
     using socket_type = boost::asio::ip::tcp::socket;
     using executor_type = socket_type::executor_type;
     using next_layer_type = socket_type;
@@ -80,9 +116,57 @@ public:
         sock_.shutdown(what, ec);
     }
 
+    // The handshake is done: what is written from now on is WebSocket frames (and the socket
+    // is non-blocking for write_now).
+    void frames_begin() {
+        framing_ = true;
+        boost::system::error_code ignored;
+        sock_.non_blocking(true, ignored);
+    }
+
+    // Writes as much of a data frame as the socket takes now, without waiting: 0 while Beast is
+    // inside a frame (or the socket is full). A frame written in part must be finished with
+    // async_write_frame(b, n, ...) before anything else. An error: the connection is closed or
+    // broken (no more data frames).
+    std::size_t write_now(const frame_buffers& b, boost::system::error_code& ec) {
+        ec = {};
+        if (out_.closed() || broken_) {
+            ec = boost::beast::websocket::error::closed;
+            return 0;
+        }
+        if (beast_busy()) return 0;
+        const auto n = sock_.write_some(b, ec);
+        if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+            ec = {};
+            return 0;
+        }
+        if (ec) {
+            broken_ = true;
+            return 0;
+        }
+        if (n < boost::asio::buffer_size(b)) raw_active_ = true;  // Beast waits for the rest
+        return n;
+    }
+
+    // Writes the data frame from byte `offset` on (what write_now did not), after Beast's
+    // frame in progress if there is one. Beast's writes meanwhile wait for its end.
+    template <class Handler>
+    auto async_write_frame(const frame_buffers& b, std::size_t offset, Handler&& h) {
+        return boost::asio::async_compose<Handler, void(boost::system::error_code)>(
+            raw_write_op{this, b, offset}, h, sock_);
+    }
+
+    // A write failed: the connection is broken (no closing handshake to attempt).
+    bool failed() const { return broken_; }
+    // A write of Beast's is waiting for a data frame to end (for tests).
+    bool beast_waiting() const { return static_cast<bool>(beast_parked_); }
+
+    // Beast's writes (the handshake's answer, then its control frames).
     template <class ConstBufferSequence, class WriteHandler>
     auto async_write_some(const ConstBufferSequence& b, WriteHandler&& h) {
-        return sock_.async_write_some(b, std::forward<WriteHandler>(h));
+        return boost::asio::async_compose<WriteHandler,
+                                          void(boost::system::error_code, std::size_t)>(
+            beast_write_op<ConstBufferSequence>{this, b}, h, sock_);
     }
 
     // Held bytes that are ready go first (after a post: never completed inside the
@@ -141,8 +225,134 @@ private:
         return guard_.take(static_cast<char*>(b.data()), b.size());
     }
 
+    // Beast has a frame on its way (a write pending, waiting, or a frame not complete yet).
+    bool beast_busy() const { return beast_pending_ || beast_parked_ || !out_.at_boundary(); }
+
+    // Parks a write until the other side's frame ends. Never `slot = handler(...)`: Boost
+    // 1.81's move assignment of any_completion_handler copies its argument as a new handler
+    // wrapping the old one, which recurses without end (stack overflow); swap instead.
+    template <class Self>
+    static void park(frame_handler& slot, Self&& self) {
+        frame_handler h(std::forward<Self>(self));
+        slot.swap(h);
+    }
+
+    // A waiting write of the other side goes now (ec: fails with it).
+    static void resume(frame_handler& parked, boost::system::error_code ec = {}) {
+        if (!parked) return;
+        frame_handler h(std::move(parked));  // the move constructor is sound
+        std::move(h)(ec);
+    }
+
+    template <class Buffers>
+    void track(const Buffers& b, std::size_t n) {
+        for (auto it = boost::asio::buffer_sequence_begin(b);
+             n > 0 && it != boost::asio::buffer_sequence_end(b); ++it) {
+            const boost::asio::const_buffer c(*it);
+            const auto k = std::min(n, c.size());
+            out_.on_write(static_cast<const unsigned char*>(c.data()), k);
+            n -= k;
+        }
+    }
+
+    // One write of Beast's: waits while a data frame is half written; once Beast's frame is
+    // complete, a data frame that waited goes (before Beast's handler runs: a next frame of
+    // Beast's then waits for it).
+    template <class Buffers>
+    struct beast_write_op {
+        guarded_socket* s;
+        Buffers b;
+        enum { start, parked, writing } state = start;
+
+        template <class Self>
+        void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0) {
+            switch (state) {
+                case start:
+                    if (s->raw_active_) {
+                        state = parked;
+                        park(s->beast_parked_, std::move(self));
+                        return;
+                    }
+                    [[fallthrough]];
+                case parked:
+                    if (ec) {
+                        self.complete(ec, 0);
+                        return;
+                    }
+                    state = writing;
+                    s->beast_pending_ = true;
+                    s->sock_.async_write_some(b, std::move(self));
+                    return;
+                case writing:
+                    s->beast_pending_ = false;
+                    if (s->framing_) s->track(b, n);
+                    if (ec && s->framing_) s->broken_ = true;
+                    if (ec || s->out_.at_boundary()) resume(s->raw_parked_, ec);
+                    self.complete(ec, n);
+                    return;
+            }
+        }
+    };
+
+    // One data frame (from `offset` on), whole.
+    struct raw_write_op {
+        guarded_socket* s;
+        frame_buffers b;
+        std::size_t offset;
+        enum { start, parked, failed, writing } state = start;
+
+        template <class Self>
+        void operator()(Self& self, boost::system::error_code ec = {}, std::size_t = 0) {
+            switch (state) {
+                case start:
+                    // One data frame at a time; one begun by write_now goes on from `offset`.
+                    BOOST_ASSERT(!s->raw_parked_ && (offset > 0 || !s->raw_active_));
+                    if (offset == 0 && s->beast_busy() && !s->out_.closed() && !s->broken_) {
+                        state = parked;
+                        park(s->raw_parked_, std::move(self));
+                        return;
+                    }
+                    if (s->out_.closed() || s->broken_) {
+                        state = failed;  // never completed inside the initiating call
+                        boost::asio::post(s->sock_.get_executor(), std::move(self));
+                        return;
+                    }
+                    [[fallthrough]];
+                case parked:
+                    if (ec || s->out_.closed() || s->broken_) {
+                        self.complete(ec ? ec : boost::beast::websocket::error::closed);
+                        return;
+                    }
+                    state = writing;
+                    s->raw_active_ = true;
+                    {
+                        boost::beast::buffers_suffix<frame_buffers> rest(b);
+                        rest.consume(offset);
+                        boost::asio::async_write(s->sock_, rest, std::move(self));
+                    }
+                    return;
+                case failed:
+                    self.complete(boost::beast::websocket::error::closed);
+                    return;
+                case writing:
+                    s->raw_active_ = false;
+                    if (ec) s->broken_ = true;
+                    resume(s->beast_parked_, ec);  // Beast's control frame goes next
+                    self.complete(ec);
+                    return;
+            }
+        }
+    };
+
     socket_type sock_;
     close_frame_guard guard_;
+    out_frames out_;
+    bool framing_ = false;        // the handshake is done
+    bool broken_ = false;         // a write failed (inside a frame, perhaps): no more frames
+    bool raw_active_ = false;     // a data frame is half written
+    bool beast_pending_ = false;  // a write of Beast's is on the socket
+    frame_handler beast_parked_;  // Beast's write, waiting for the data frame to end
+    frame_handler raw_parked_;    // a data frame, waiting for Beast's frame to end
 };
 
 // Beast's closing handshake ends the TCP connection through these (found by ADL).

@@ -1,7 +1,14 @@
 // The WebSocket transport of a real-time session: the upgrade (origin policy, optional bearer
 // token), a reader coroutine (binary frames refused, a token-bucket rate limit, each message
-// handed to the session_machine) and a writer coroutine that runs only while something is
-// queued, corking bursts.
+// handed to the session_machine) and a writer that runs only while something is queued,
+// corking bursts.
+//
+// The writer does not go through Beast's: each data frame's header is built once with its
+// event (fanout::live_event::ws_head) and the same header and payload are written to every
+// socket, most often at once (a plain non-blocking write: guarded_socket::write_now), else
+// asynchronously. Beast's own frames (pongs, keep-alive pings, the close) go between data
+// frames, never inside one (frame_guard.hpp). No extension is negotiated (the stream is built
+// without permessage-deflate: a compressed frame would differ per connection).
 //
 // The reader never stops reading while the machine is busy (a subscribe's replay, a typing
 // indicator): it holds what arrives meanwhile (a few messages) and hands it over, in order,
@@ -18,6 +25,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -45,6 +53,15 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr auto close_grace = std::chrono::seconds(4);
 // Messages read while the machine is busy, held at most (the reader waits beyond).
 constexpr std::size_t held_max = 8;
+// Frames written in one turn of the event loop at most (then the writer lets others run).
+constexpr int frames_per_turn = 32;
+
+// A frame's header (built with the event, or here for the session's own messages) and payload.
+guarded_socket::frame_buffers buffers_of(queued& q) {
+    if (q.ev.ws_head.size == 0) q.ev.ws_head = fanout::ws_text_header(q.ev.frame->size());
+    return {asio::const_buffer(q.ev.ws_head.bytes.data(), q.ev.ws_head.size),
+            asio::buffer(*q.ev.frame)};
+}
 
 class ws_session final : public session_host {
 public:
@@ -76,8 +93,10 @@ public:
         if (writing_ || !open_ || close_sent_) return;
         if (!m_.has_output() && !(m_.closing() && close_code_ != 0)) return;
         writing_ = true;
-        auto self = std::static_pointer_cast<ws_session>(shared_from_this());
-        asio::co_spawn(d_.ioc, writer(std::move(self)), asio::detached);
+        // Later, not from inside the machine's call (the hub is delivering to many sessions).
+        asio::post(d_.ioc, [self = std::static_pointer_cast<ws_session>(shared_from_this())] {
+            self->start_writing();
+        });
     }
 
     // The machine may take the next message: what the reader held goes in (later, not from
@@ -143,6 +162,7 @@ private:
         if (ec) co_return false;
         d.metrics.connection_opened();
         if (d.all) d.all->push_back(s);
+        s->ws_.next_layer().frames_begin();
         s->open_ = true;
 
         if (header_error)
@@ -176,38 +196,79 @@ private:
         ::setsockopt(ws_.next_layer().native_handle(), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
     }
 
-    static asio::awaitable<void> writer(std::shared_ptr<ws_session> s) {
-        auto& m = s->m_;
-        s->progress_ = clock::now();
-        s->arm_guard();
-        const bool corked = m.queued_messages() > 1;
-        if (corked) s->cork(true);
-        while (!m.closing() && m.has_output()) {
-            auto q = m.pop();
-            auto [ec, n] = co_await s->ws_.async_write(asio::buffer(*q.ev.frame), tuple_awaitable);
-            (void)n;
+    void start_writing() {
+        progress_ = clock::now();
+        arm_guard();
+        corked_ = m_.queued_messages() > 1;
+        if (corked_) cork(true);
+        write_frames();
+    }
+
+    // Frames go out one at a time (the queue's accounting is per frame), each written at once
+    // when the socket takes it; one the socket does not take whole goes on asynchronously.
+    void write_frames() {
+        auto& sock = ws_.next_layer();
+        for (int i = 0; i < frames_per_turn; ++i) {
+            if (m_.closing() || !m_.has_output()) return done_writing();
+            auto q = m_.pop();
+            const auto b = buffers_of(q);
+            beast::error_code ec;
+            const auto n = sock.write_now(b, ec);
             if (ec) {
-                m.set_closing();
-                break;
+                m_.set_closing();
+                return done_writing();
             }
-            s->progress_ = clock::now();
-            s->record_sent(q);
+            if (n < asio::buffer_size(b)) {
+                // The frame's buffers stay where they are (the header is in the queued entry)
+                // until it is written.
+                auto held = std::make_unique<queued>(std::move(q));
+                const auto hb = buffers_of(*held);
+                sock.async_write_frame(
+                    hb, n,
+                    [self = std::static_pointer_cast<ws_session>(shared_from_this()),
+                     held = std::move(held)](beast::error_code ec) {
+                        if (ec) {
+                            self->m_.set_closing();
+                        } else {
+                            self->progress_ = clock::now();
+                            self->record_sent(*held);
+                        }
+                        self->write_frames();
+                    });
+                return;
+            }
+            progress_ = clock::now();
+            record_sent(q);
         }
-        if (corked && s->ws_.next_layer().is_open()) s->cork(false);
-        if (m.closing() && s->close_code_ != 0 && !s->close_sent_ && s->ws_.is_open()) {
-            s->close_sent_ = true;
-            s->ws_.next_layer().server_closing();
-            websocket::close_reason cr(static_cast<std::uint16_t>(s->close_code_));
-            cr.reason = s->close_reason_.substr(0, 120);
-            co_await s->ws_.async_close(cr, tuple_awaitable);
+        asio::post(d_.ioc, [self = std::static_pointer_cast<ws_session>(shared_from_this())] {
+            self->write_frames();
+        });
+    }
+
+    void done_writing() {
+        if (corked_ && ws_.next_layer().is_open()) cork(false);
+        corked_ = false;
+        if (m_.closing() && close_code_ != 0 && !close_sent_ && ws_.is_open() &&
+            !ws_.next_layer().failed()) {
+            close_sent_ = true;
+            ws_.next_layer().server_closing();
+            websocket::close_reason cr(static_cast<std::uint16_t>(close_code_));
+            cr.reason = close_reason_.substr(0, 120);
+            ws_.async_close(cr, [self = std::static_pointer_cast<ws_session>(shared_from_this())](
+                                    beast::error_code) { self->writer_idle(); });
+            return;
         }
-        m.release_queue_if_empty();
-        s->writing_ = false;
+        writer_idle();
+    }
+
+    void writer_idle() {
+        m_.release_queue_if_empty();
+        writing_ = false;
         // No write in progress and no close started: nothing to watch, and an idle session
         // keeps no pending wait (the next write arms the guard again).
-        if (s->close_by_ == clock::time_point::max() && s->guard_at_ != clock::time_point::max()) {
-            s->guard_at_ = clock::time_point::max();
-            s->guard_.cancel();
+        if (close_by_ == clock::time_point::max() && guard_at_ != clock::time_point::max()) {
+            guard_at_ = clock::time_point::max();
+            guard_.cancel();
         }
     }
 
@@ -328,10 +389,13 @@ private:
         s->wake_writer();
     }
 
-    websocket::stream<guarded_socket> ws_;      // frame_guard.hpp: close-frame checks
+    // frame_guard.hpp: close-frame checks, data frames written beside Beast's. Without
+    // permessage-deflate (the second argument): frames are the same bytes for every socket.
+    websocket::stream<guarded_socket, false> ws_;
     std::unique_ptr<http::beast_request> req_;  // until the handshake is done
     bool open_ = false;                         // handshake done: the writer may run
     bool writing_ = false;
+    bool corked_ = false;
     bool close_sent_ = false;
     unsigned close_code_ = 0;
     std::string close_reason_;

@@ -20,10 +20,17 @@ struct frame_envelope {
 // Keys in any order (ours put "event" last, jsonb sorts by length), any spacing.
 frame_envelope read_envelope(std::string_view frame) noexcept;
 
-// Fills ev.event_at / ev.event_len from ev.frame (the seq comes from elsewhere).
+// Fills ev.event_at / ev.event_len from ev.frame (the seq comes from elsewhere), and
+// ev.ws_head.
 void locate_event(live_event& ev) noexcept;
 
-// A live_event for a frame: seq and event place read from it.
+// A live_event for a frame: seq and event place read from it, its WebSocket header built.
 live_event event_from_frame(std::shared_ptr<const std::string> frame);
+
+// The header of an unfragmented, unmasked text frame of `payload_len` bytes, as a server sends
+// it: 0x81, then the length in 7 bits, or 126 and 16 bits, or 127 and 64 bits (network order).
+// No extension is negotiated (ws/ws_session.cpp), so the header depends on the length alone and
+// is the same for every recipient.
+ws_header ws_text_header(std::uint64_t payload_len) noexcept;
 
 }  // namespace chirp::fanout

@@ -3,6 +3,7 @@
 // session_base; sessions know the hub only through `hub`. Neither creates the other.
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
@@ -16,7 +17,15 @@ enum class stream { timeline = 0, notifications = 1, messages = 2 };
 inline constexpr std::size_t stream_count = 3;
 const char* stream_name(stream s) noexcept;
 
-// An event on its way to sockets: the frame is serialized once and shared by all recipients.
+// The header of a server's WebSocket text frame (RFC 6455 5.2: FIN, opcode 1, unmasked, the
+// payload length in 1, 3 or 9 bytes): fanout/frame.hpp, ws_text_header.
+struct ws_header {
+    std::array<std::uint8_t, 10> bytes{};
+    std::uint8_t size = 0;  // 0: not built
+};
+
+// An event on its way to sockets: the frame is serialized once and shared by all recipients,
+// and so is its WebSocket framing (ws_head, built with it: each socket gets the same bytes).
 struct live_event {
     long long seq = 0;           // 0: ephemeral (typing, stats): no ordering, no replay
     std::int64_t commit_us = 0;  // system clock at commit, for delivery latency
@@ -25,6 +34,9 @@ struct live_event {
     // built (fanout/frame.hpp: locate_event); event_len 0: the whole frame.
     std::uint32_t event_at = 0;
     std::uint32_t event_len = 0;
+    // The frame's WebSocket header, set where the event is built (locate_event,
+    // event_from_frame); size 0 (a session's own control frames): the transport builds it.
+    ws_header ws_head;
 
     std::string_view event_text() const noexcept {
         const std::string_view f(*frame);

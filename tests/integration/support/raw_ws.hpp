@@ -50,8 +50,9 @@ std::string close_payload(unsigned code, std::string_view reason = "");
 
 class raw_ws {
 public:
-    // Connects to 127.0.0.1:port; throws when it cannot.
-    explicit raw_ws(std::uint16_t port);
+    // Connects to 127.0.0.1:port; throws when it cannot. receive_buffer > 0: the socket's
+    // SO_RCVBUF, set before connecting (a small one makes the server's writes block early).
+    explicit raw_ws(std::uint16_t port, int receive_buffer = 0);
     ~raw_ws();
     raw_ws(const raw_ws&) = delete;
     raw_ws& operator=(const raw_ws&) = delete;
