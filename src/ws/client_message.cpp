@@ -80,6 +80,9 @@ client_message parse_client_message(std::string_view text, long long user) {
         if (!conv) return reply(message_kind::typing, "missing_field", "conversation is required");
         return typing_message{*conv};
     }
+    if (type.rfind("draft_", 0) == 0) {
+        if (auto d = parse_draft_message(type, j)) return std::move(*d);
+    }
     return unknown_message{type};
 }
 
