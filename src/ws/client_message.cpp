@@ -58,6 +58,11 @@ client_message parse_subscribe(const json& j, long long user) {
 
 client_message parse_client_message(std::string_view text, long long user) {
     auto j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) {
+        // A lone surrogate escape ("\ud83d", what JSON.stringify writes for one) in a draft
+        // push: the client is told to reset (draft_reset lone_surrogate), not bad_json.
+        if (auto d = parse_draft_lone_surrogate(text)) return std::move(*d);
+    }
     if (j.is_discarded() || !j.is_object())
         return reply(message_kind::none, "bad_json", "messages must be JSON objects");
     auto t = j.find("type");

@@ -68,6 +68,9 @@ client_message parse_client_message(std::string_view text, long long user);
 
 // The draft_* messages (draft_messages.cpp); nullopt for another type.
 std::optional<client_message> parse_draft_message(std::string_view type, const nlohmann::json& j);
+// A draft_push that is no JSON only because of lone surrogate escapes: the push with error
+// lone_surrogate; nullopt otherwise.
+std::optional<client_message> parse_draft_lone_surrogate(std::string_view text);
 
 // Maps "timeline" or "timeline:<own id>" to a stream; sets `foreign` for another user's id
 // and `stats` for "stats" (which is no stream).

@@ -131,4 +131,58 @@ std::optional<client_message> parse_draft_message(std::string_view type, const j
     return m;
 }
 
+std::optional<client_message> parse_draft_lone_surrogate(std::string_view text) {
+    // Each "\uD800".."\uDFFF" escape that is not half of a pair becomes "\uFFFD".
+    auto hex = [&](std::size_t at) -> int {
+        if (at + 6 > text.size() || text[at] != '\\' || text[at + 1] != 'u') return -1;
+        int v = 0;
+        for (std::size_t i = at + 2; i < at + 6; ++i) {
+            const char c = text[i];
+            const int d = c >= '0' && c <= '9'   ? c - '0'
+                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                 : -1;
+            if (d < 0) return -1;
+            v = v * 16 + d;
+        }
+        return v;
+    };
+    std::string fixed;
+    bool changed = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '\\') {
+            fixed += "\\\\";
+            ++i;
+            continue;
+        }
+        const int v = hex(i);
+        if (v >= 0xD800 && v <= 0xDBFF) {
+            const int low = hex(i + 6);
+            if (low >= 0xDC00 && low <= 0xDFFF) {
+                fixed.append(text.substr(i, 12));
+                i += 11;
+                continue;
+            }
+        }
+        if (v >= 0xD800 && v <= 0xDFFF) {
+            fixed += "\\uFFFD";
+            changed = true;
+            i += 5;
+            continue;
+        }
+        fixed += text[i];
+    }
+    if (!changed) return std::nullopt;
+    auto j = json::parse(fixed, nullptr, false);
+    if (!j.is_object() || j.value("type", "") != "draft_push") return std::nullopt;
+    auto m = parse_draft_message("draft_push", j);
+    if (!m) return std::nullopt;
+    if (auto* p = std::get_if<draft_push_message>(&*m)) {
+        p->r.updates.clear();
+        p->r.error = collab::collab_error{collab::collab_errc::lone_surrogate,
+                                          "inserted text contains a lone surrogate"};
+    }
+    return m;
+}
+
 }  // namespace chirp::ws
