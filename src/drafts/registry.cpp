@@ -284,8 +284,9 @@ asio::awaitable<bool> registry_impl::catch_up(entry_ptr e) {
         if (r.st != status::ok) co_return false;
         for (auto& u : r.updates) {
             if (u.version != e->auth->version() + 1) co_return false;
-            auto obj = frames::update_object(u.version, u.client_id, u.changes,
-                                             user_of(*e, u.user_id, sessions_));
+            auto obj = frames::update_object(
+                u.version, u.client_id, u.changes,
+                u.user.id != 0 ? frames::user_json(u.user) : user_of(*e, u.user_id, sessions_));
             if (auto err = e->auth->append({std::move(u.client_id), std::move(u.changes)})) {
                 spdlog::error("draft {} version {}: {}", e->id, u.version, err->message);
                 co_return false;
@@ -336,9 +337,16 @@ void registry_impl::send_reset(std::uint64_t session, draft_entry& e, std::strin
 
 asio::awaitable<void> registry_impl::do_join(entry_ptr e, task& t) {
     if (find_session(t.session) == nullptr) co_return;
-    const auto st = co_await ensure_ready(e);
+    auto st = co_await ensure_ready(e);
     auto* s = find_session(t.session);
     if (s == nullptr) co_return;
+    if (st == status::ok && !e->meta.member(s->ed->user_id())) {
+        // Added a moment ago (the notice may still be on its way): read the members again.
+        e->stale = true;
+        st = co_await ensure_ready(e);
+        s = find_session(t.session);
+        if (s == nullptr) co_return;
+    }
     if (st == status::unavailable) {
         send(t.session, frames::error("unavailable", e->id, "the draft store is unavailable"));
         co_return done(t.session);
@@ -434,6 +442,7 @@ asio::awaitable<void> registry_impl::do_push(entry_ptr e, task& t) {
             continue;
         }
         if (ar.st == status::unavailable) {
+            e->stale = true;  // the append may have committed: read the log before the next
             send(session,
                  frames::error("unavailable", e->id, "the draft store is unavailable; push again"));
             co_return done(session);

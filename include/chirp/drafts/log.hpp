@@ -15,6 +15,10 @@
 #include "chirp/collab/changeset.hpp"
 #include "chirp/domain/wire.hpp"
 
+namespace chirp::store {
+class event_store;
+}
+
 namespace chirp::drafts {
 
 enum class status { ok, not_found, forbidden, conflict, unavailable };
@@ -43,6 +47,7 @@ struct logged_update {
     std::string client_id;
     long long user_id = 0;
     collab::changeset changes;
+    domain::user_ref user;  // who pushed it, when the log knows (user.id 0: only user_id)
 };
 
 struct load_result {
@@ -76,6 +81,9 @@ public:
                                                                std::uint64_t version,
                                                                int limit) = 0;
 };
+
+// The PostgreSQL-backed log over the event store's typed draft seam (store/drafts.hpp).
+std::unique_ptr<draft_log> create_store_log(store::event_store& st);
 
 // An in-memory log (unit tests and tools): drafts created with create(); answers at once.
 class memory_log final : public draft_log {
