@@ -183,8 +183,11 @@ BEGIN
         VALUES (did, (p->>'ownerId')::bigint, p->>'text', 0, e.created_at, e.created_at, e.seq);
         RETURN;
     WHEN 'DraftUpdated' THEN
-        -- The text: see the top of this file.
-        UPDATE drafts SET version = (p->>'version')::bigint WHERE id = did;
+        -- The text: see the top of this file. One statement: this runs per keystroke.
+        UPDATE drafts SET version = (p->>'version')::bigint, updated_at = e.created_at,
+                          last_seq = e.seq
+        WHERE id = did;
+        RETURN;
     WHEN 'DraftCollaboratorAdded' THEN
         INSERT INTO draft_collaborators (draft_id, user_id, seq)
         VALUES (did, (p->>'userId')::bigint, e.seq) ON CONFLICT DO NOTHING;

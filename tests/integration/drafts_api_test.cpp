@@ -92,7 +92,14 @@ collab::update insertion(const std::string& client, long long length, long long 
                          const std::string& text) {
     json j = json::array();
     if (at > 0) j.push_back(at);
-    j.push_back(json::array({0, text}));
+    json ins = json::array({0});  // the inserted lines
+    std::size_t from = 0;
+    for (auto nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', from)) {
+        ins.push_back(text.substr(from, nl - from));
+        from = nl + 1;
+    }
+    ins.push_back(text.substr(from));
+    j.push_back(ins);
     if (length > at) j.push_back(length - at);
     auto cs = collab::changeset::from_json(j);
     if (!cs) throw std::runtime_error("bad change set " + j.dump());
@@ -414,13 +421,14 @@ TEST_F(Drafts, AppendsRaceGapFreeAndFoldToTheProjectedText) {
     {
         pqxx::connection conn(server().db().url());
         pqxx::work tx(conn);
-        EXPECT_THROW(tx.exec_params(
-                         "INSERT INTO events (seq, type, user_id, payload) VALUES "
-                         "(nextval('event_seq'), 'DraftUpdated', $1, jsonb_build_object('draftId', "
-                         "$2::text, 'version', 1, 'clientId', 'z', 'userId', $1::text, "
-                         "'changes', '[1]'::jsonb))",
-                         a, id),
-                     pqxx::unique_violation);
+        EXPECT_THROW(
+            tx.exec_params(
+                "INSERT INTO events (seq, type, user_id, payload) VALUES "
+                "(nextval('event_seq'), 'DraftUpdated', $1::bigint, jsonb_build_object('draftId', "
+                "$2::bigint::text, 'version', 1, 'clientId', 'z', 'userId', $1::bigint::text, "
+                "'changes', '[1]'::jsonb))",
+                a, id),
+            pqxx::unique_violation);
     }
 
     // A rebuild folds the log again: every projection, text included, is the same.
@@ -437,6 +445,14 @@ TEST_F(Drafts, AppendsRaceGapFreeAndFoldToTheProjectedText) {
     const auto pub = create_draft(api(), bob, "to publish");
     invite(api(), bob, pub, alice);
     ok(api().post("/api/drafts/" + pub + "/publish", {{"version", 0}}, bob.token), 201);
+    EXPECT_EQ(one.run((*one).draft_append(std::stoll(pub), 0, b, {insertion("c", 10, 0, "q")},
+                                          "qto publish"))
+                  .error(),
+              errc::forbidden)
+        << "a closed draft takes no more updates";
+    const auto closed = one.run((*one).load_draft(std::stoll(pub)));
+    ASSERT_TRUE(closed);
+    EXPECT_TRUE(closed->closed);
     const auto dis = create_draft(api(), bob, "to discard");
     invite(api(), bob, dis, eve);
     ok(api().del("/api/drafts/" + dis + "/collaborators/" + eve.handle, bob.token));
