@@ -308,10 +308,11 @@ void registry_impl::accepted(draft_entry& e, const std::string& object, std::uin
     if (publish) bus_.publish(e.channel, frames::bus_payload(node_, 'u', version, *frame));
 }
 
-std::string registry_impl::state_frame(draft_entry& e, std::optional<std::uint64_t> since) {
+std::string registry_impl::state_frame(draft_entry& e, std::optional<std::uint64_t> since,
+                                       std::optional<std::vector<std::string>> from_log) {
     const auto& a = *e.auth;
-    std::optional<std::vector<std::string>> updates;
-    if (since && *since >= a.window_start() && *since <= a.version() &&
+    std::optional<std::vector<std::string>> updates = std::move(from_log);
+    if (!updates && since && *since >= a.window_start() && *since <= a.version() &&
         e.objects.size() == a.version() - a.window_start())
         updates.emplace(e.objects.begin() + static_cast<std::ptrdiff_t>(*since - a.window_start()),
                         e.objects.end());
@@ -367,8 +368,33 @@ asio::awaitable<void> registry_impl::do_join(entry_ptr e, task& t) {
     } else if (!t.join.client_id.empty()) {
         m->client_id = t.join.client_id;
     }
-    send(t.session, state_frame(*e, t.join.version));
+    std::optional<std::vector<std::string>> from_log;
+    const auto v = e->auth->version();
+    if (t.join.version && *t.join.version < e->auth->window_start() &&
+        v - *t.join.version <= opts_.window) {
+        // Older than what this process has seen of the draft (it loaded it later), but inside
+        // the window: the updates come from the log. The client rebases its unconfirmed
+        // updates over them itself, so its next push is based on the current version.
+        from_log = co_await logged_objects(e, *t.join.version);
+        if (find_session(t.session) == nullptr) co_return;
+    }
+    send(t.session, state_frame(*e, t.join.version, std::move(from_log)));
     done(t.session);
+}
+
+asio::awaitable<std::optional<std::vector<std::string>>> registry_impl::logged_objects(
+    entry_ptr e, std::uint64_t since) {
+    const auto v = e->auth->version();
+    auto r = co_await log_.updates_since(e->id, since, static_cast<int>(v - since));
+    if (r.st != status::ok || r.updates.size() != v - since) co_return std::nullopt;
+    std::vector<std::string> out;
+    for (auto& u : r.updates) {
+        if (u.version != since + out.size() + 1) co_return std::nullopt;
+        out.push_back(frames::update_object(
+            u.version, u.client_id, u.changes,
+            u.user.id != 0 ? frames::user_json(u.user) : user_of(*e, u.user_id, sessions_)));
+    }
+    co_return out;
 }
 
 asio::awaitable<void> registry_impl::do_push(entry_ptr e, task& t) {

@@ -113,7 +113,10 @@ private:
     void accepted(draft_entry& e, const std::string& object, std::uint64_t version, bool publish);
     void send_reset(std::uint64_t session, draft_entry& e, std::string_view code,
                     std::string_view message);
-    std::string state_frame(draft_entry& e, std::optional<std::uint64_t> since);
+    std::string state_frame(draft_entry& e, std::optional<std::uint64_t> since,
+                            std::optional<std::vector<std::string>> from_log = std::nullopt);
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> logged_objects(
+        entry_ptr e, std::uint64_t since);
 
     // registry_live.cpp
     void broadcast(draft_entry& e, const frame_ptr& frame, std::uint64_t except = 0);

@@ -299,6 +299,27 @@ TEST_F(DraftsRegistry, TwoProcessesConflictAndGap) {
     EXPECT_EQ(text_of(d), "ABCD");
 }
 
+TEST_F(DraftsRegistry, AProcessThatLoadedLaterServesTheWindowFromTheLog) {
+    const auto d = log.create(owner, "", {collab});
+    fake_editor a(1), b(2);
+    auto sa = r1->connect(a);
+    r1->join(sa, {d, std::nullopt, "ca"});
+    settle();
+    r1->push(sa, push_req(d, 0, "ca", {insert(0, 0, u"x")}));
+    settle();
+    r1->push(sa, push_req(d, 1, "ca", {insert(1, 1, u"y")}));
+    settle();
+    // b was on another process at version 0; r2 loads the draft at version 2 now.
+    auto sb = r2->connect(b);
+    r2->join(sb, {d, 0, "cb"});
+    settle();
+    const auto st = b.of("draft_state").back();
+    ASSERT_TRUE(st.contains("updates")) << st.dump();
+    ASSERT_EQ(st["updates"].size(), 2u);
+    EXPECT_EQ(st["updates"][1]["version"], 2);
+    EXPECT_EQ(st["updates"][0]["clientID"], "ca");
+}
+
 TEST_F(DraftsRegistry, PresenceThrottledCoalescedAndEnded) {
     const auto d = log.create(owner, "abc", {collab});
     fake_editor a(1), b(2), c(2);
