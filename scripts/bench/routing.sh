@@ -8,12 +8,14 @@
 # alone, chirp-bench posts R tweets/s for D s to population a on A. Run 2: chirpd A and B, two
 # chirp-bench at once, population a on A and b on B (each process holds only its own
 # population's sessions, each tweet's followers are all on the process it was posted to).
+# Run 3: A and B, only population a (on A): B holds no recipient, what it spends is the
+# per-process cost of the others' traffic (a broadcast reaches it; routing by process does not).
 # Servers on CPU 0, clients on CPU 1 (like bench.sh). CPU per frame = the process's CPU time
 # over the whole client run (from /proc, connects and warm-up included) / frames delivered to
 # its clients (steps + warm-up).
 #
 # Usage: scripts/bench/routing.sh [--chirpd PATH] [--bench PATH] [--rate R] [--duration D]
-#                                 [--followers F] [--label TEXT]
+#                                 [--followers F] [--label TEXT] [--runs "1 2 3"]
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -23,6 +25,7 @@ BENCH=$CHIRP_ROOT/build-bench/chirp-bench
 RATE=20
 DURATION=20
 F=1000
+RUNS="1 2 3"
 LABEL=$(git -C "$CHIRP_ROOT" rev-parse --short HEAD 2>/dev/null || echo build)
 while (($#)); do
     case $1 in
@@ -32,6 +35,7 @@ while (($#)); do
         --duration) DURATION=$2; shift 2 ;;
         --followers) F=$2; shift 2 ;;
         --label) LABEL=$2; shift 2 ;;
+        --runs) RUNS=$2; shift 2 ;;
         -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) chirp_die 2 "unknown argument $1" ;;
     esac
@@ -88,13 +92,14 @@ frames() { # frames JSON: deliveries in the steps plus the warm-up
 HZ=$(getconf CLK_TCK)
 
 printf '%s\n' "routing benchmark ($LABEL): $RATE tweets/s x $F followers per process, $DURATION s"
-for n in 1 2; do
+secs() { python3 -c "print(f'{($2-$1)/$HZ:.2f} s')"; }
+for n in $RUNS; do
     start "$PORT_A" A
     pa=$!
     PIDS+=("$pa")
     chirp_wait_http "http://127.0.0.1:$PORT_A/healthz" 60 "$pa" || chirp_die "chirpd A did not start"
     pb=
-    if ((n == 2)); then
+    if ((n >= 2)); then
         start "$PORT_B" B
         pb=$!
         PIDS+=("$pb")
@@ -105,7 +110,7 @@ for n in 1 2; do
     [[ -n $pb ]] && b0=$(cpu_ticks "$pb")
     client "$PORT_A" a "$pa" &
     ca=$!
-    if [[ -n $pb ]]; then
+    if ((n == 2)); then
         client "$PORT_B" b "$pb" &
         cb=$!
         wait "$cb" || chirp_warn "client b failed: $(tail -3 "$TMP/run-b.txt")"
@@ -113,14 +118,18 @@ for n in 1 2; do
     wait "$ca" || chirp_warn "client a failed: $(tail -3 "$TMP/run-a.txt")"
     a1=$(cpu_ticks "$pa")
     fa=$(frames "$TMP/run-a.json")
-    line="processes=$n A: cpu $(((a1 - a0)))/${HZ}s frames $fa us/frame $(python3 -c "print(round(($a1-$a0)/$HZ*1e6/$fa,2))")"
-    if [[ -n $pb ]]; then
+    line="run $n ($((n == 1 ? 1 : 2)) processes) A: cpu $(secs "$a0" "$a1") frames $fa us/frame $(python3 -c "print(round(($a1-$a0)/$HZ*1e6/$fa,2))")"
+    if ((n == 2)); then
         b1=$(cpu_ticks "$pb")
         fb=$(frames "$TMP/run-b.json")
-        line+="  B: cpu $(((b1 - b0)))/${HZ}s frames $fb us/frame $(python3 -c "print(round(($b1-$b0)/$HZ*1e6/$fb,2))")"
+        line+="  B: cpu $(secs "$b0" "$b1") frames $fb us/frame $(python3 -c "print(round(($b1-$b0)/$HZ*1e6/$fb,2))")"
+    elif ((n == 3)); then
+        b1=$(cpu_ticks "$pb")
+        line+="  B (no clients): cpu $(secs "$b0" "$b1")"
     fi
     printf '%s\n' "$line"
-    grep -h "R=$RATE" "$TMP"/run-*.txt | tail -n 2 || true
+    grep -h "R=$RATE:" "$TMP"/run-*.txt | sed 's/^[0-9:.]* info /    /' || true
+    rm -f "$TMP"/run-*
     for p in "$pa" $pb; do chirp_stop_pid "$p" 20; wait "$p" 2>/dev/null || true; done
     PIDS=()
 done
