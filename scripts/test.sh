@@ -225,6 +225,17 @@ CTL
 
 stage_compose() {
     docker-compose -f docker-compose.yml config -q
+    # The `cluster` profile (nginx, three chirpd, three Redis): its services and the nginx
+    # configuration it mounts, with the WebSocket upgrade headers a load balancer must pass.
+    local services
+    services=$(docker-compose -f docker-compose.yml --profile cluster config --services)
+    local s
+    for s in lb chirpd-1 chirpd-2 chirpd-3 redis-1 redis-2 redis-3 postgres; do
+        grep -qx "$s" <<<"$services" || { echo "profile cluster lacks service $s" >&2; return 1; }
+    done
+    grep -q 'proxy_set_header Upgrade \$http_upgrade' deploy/nginx-cluster.conf &&
+        grep -q 'proxy_set_header Connection \$connection_upgrade' deploy/nginx-cluster.conf ||
+        { echo "deploy/nginx-cluster.conf does not pass the WebSocket upgrade" >&2; return 1; }
 }
 
 stage_build() {

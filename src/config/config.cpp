@@ -72,10 +72,11 @@ const std::vector<option>& options() {
          }},
         {"redis-url", "CHIRP_REDIS_URL",
          "Redis URL, redis://[[user]:password@]host[:port][/db] (default "
-         "redis://127.0.0.1:6379)",
+         "redis://127.0.0.1:6379); a comma-separated list shards users over several servers, "
+         "the first one also carrying the cluster-wide broadcasts",
          false,
          [](config& c, const std::string& v, std::string& err) {
-             if (!redis::parse_url(v, &err)) return false;
+             if (redis::split_url_list(v, &err).empty()) return false;
              c.redis_url = v;
              return true;
          }},

@@ -150,14 +150,43 @@ std::optional<follow_message> decode_follow_message(std::string_view payload) {
 }
 
 std::string encode_presence_message(const presence_message& m) {
-    return (m.online ? '+' : '-') + std::to_string(m.user);
+    auto out = (m.online ? '+' : '-') + std::to_string(m.user);
+    if (m.node != 0) out += ' ' + std::to_string(m.node);
+    return out;
 }
 
 std::optional<presence_message> decode_presence_message(std::string_view payload) {
     if (payload.empty() || (payload[0] != '+' && payload[0] != '-')) return std::nullopt;
-    const auto id = number<long long>(payload.substr(1));
+    auto rest = payload.substr(1);
+    std::uint64_t node = 0;
+    if (const auto sp = rest.find(' '); sp != std::string_view::npos) {
+        const auto n = decode_node_hello(rest.substr(sp + 1));
+        if (!n) return std::nullopt;
+        node = *n;
+        rest = rest.substr(0, sp);
+    }
+    const auto id = number<long long>(rest);
     if (!id) return std::nullopt;
-    return presence_message{payload[0] == '+', *id};
+    return presence_message{payload[0] == '+', *id, node};
+}
+
+std::string encode_presence_entry(long long user, std::uint64_t node) {
+    return std::to_string(user) + '@' + std::to_string(node);
+}
+
+std::optional<std::pair<long long, std::uint64_t>> decode_presence_entry(std::string_view member) {
+    const auto at = member.find('@');
+    if (at == std::string_view::npos) return std::nullopt;
+    const auto user = number<long long>(member.substr(0, at));
+    const auto node = decode_node_hello(member.substr(at + 1));
+    if (!user || !node) return std::nullopt;
+    return std::pair{*user, *node};
+}
+
+std::string encode_node_channel(std::uint64_t node) {
+    std::string out(node_channel_prefix);
+    out += std::to_string(node);
+    return out;
 }
 
 std::string encode_node_hello(std::uint64_t node) {

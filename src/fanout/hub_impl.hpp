@@ -3,6 +3,8 @@
 //                housekeeping and the stats push
 //   publish.cpp  the write side: on_committed, the ordered timeline queue, follower and
 //                celebrity caches, the answer after Redis
+//   shards.cpp   the Redis servers (shards): presence (where each user is connected),
+//                connection events, gap hints, node hellos, housekeeping
 // See hub.cpp for the design.
 #pragma once
 
@@ -23,7 +25,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "chirp/fanout/codec.hpp"
 #include "chirp/fanout/fanout.hpp"
+#include "chirp/fanout/routing.hpp"
 #include "chirp/redis/redis.hpp"
 #include "chirp/store/store.hpp"
 
@@ -66,7 +70,13 @@ public:
     // replay from the log when Redis is back.
     void answer_when_in_redis(std::function<void()> resume);
 
-    asio::awaitable<void> ack_ping(std::vector<std::function<void()>> waiting);
+    // One PING per connected shard; the answers run when every one came back (or failed).
+    struct ack_state {
+        std::size_t left = 0;
+        std::vector<std::function<void()>> waiting;
+    };
+    void ack_ping(std::vector<std::function<void()>> waiting);
+    asio::awaitable<void> ack_ping_one(std::size_t shard, std::shared_ptr<ack_state> st);
 
     // The follower list of an author about to tweet is loaded while the tweet commits (a cold
     // list would otherwise hold the fan-out queue, and every answer behind it, for a query).
@@ -82,27 +92,55 @@ public:
                                         long long conv) override;
 
 private:
+    // One Redis server: its connection (commands and subscriber), the publishes it has not
+    // confirmed yet and the lowest seq not published to it (its gap hint, on its own
+    // chirp:gaps once it is back), and the presence messages heard while its chirp:where
+    // snapshot was read.
+    struct shard {
+        std::size_t index = 0;
+        std::unique_ptr<redis::client> redis;
+        std::deque<std::pair<std::uint64_t, long long>> unconfirmed;  // (write, seq)
+        std::uint64_t overflow_write = 0;
+        long long overflow_seq = 0;
+        long long gap_from = 0;  // the lowest seq not published (0: none)
+        std::uint64_t hinted_lost = 0;
+        bool snapshotting = false;
+        std::vector<presence_message> presence_log;
+    };
+
     static std::int64_t now_s();
 
-    bool is_online(long long u) const;
+    shard& shard_for(long long user) { return *shards_[shard_of(user, shards_.size())]; }
+    redis::client& home() { return *shards_[home_shard]->redis; }
 
     // seq > 0: an event; remembered until Redis confirms it, else the gap to announce.
-    void publish(std::string_view channel, std::string_view payload, long long seq = 0);
+    void publish(shard& sh, std::string_view channel, std::string_view payload, long long seq = 0);
 
-    void note_gap(long long seq);
+    void note_gap(shard& sh, long long seq);
 
-    void publishes_lost();
+    void publishes_lost(shard& sh);
 
-    void publish_gap_hint();
+    void publish_gap_hint(shard& sh);
 
     asio::awaitable<void> gap_watch();
 
-    void on_gap_hint(long long from);
+    void on_gap_hint(shard& sh, long long from);
 
     // Typing frames reach the messages:U channel with seq 0 (ephemeral, never replayed).
     void publish_ephemeral(long long user, const std::string& frame);
 
     void typing_stopped(const store::delivery& d);
+
+    // Presence (shards.cpp): this process's sessions of a user begin / end; a presence
+    // message or snapshot from a shard.
+    void presence_join(long long user);
+    void presence_leave(long long user);
+    void on_presence(shard& sh, const presence_message& m);
+    asio::awaitable<void> refresh_presence(shard& sh);
+
+    void on_connected(shard& sh);
+    void on_lost(shard& sh);
+    void update_redis_up();
 
     struct follower_entry {
         bool loaded = false;
@@ -133,10 +171,8 @@ private:
 
     asio::awaitable<void> load_followers(long long author);
 
-    // One PUBLISH per event, whatever the number of followers: chirp:timeline reaches every
-    // process, and its recipient list (the author and the online followers) tells each which of
-    // its sessions get it. Per-follower channels cost a Redis message (and a parse, an
-    // allocation and a copy of the frame) per delivery; this costs one per process.
+    // Routing by process: one PUBLISH per (process, shard) holding recipients, to
+    // chirp:node:<id> with those recipients; a celebrity's tweet once to author:A.
     void publish_timeline(const store::delivery& d, std::int64_t commit_us,
                           const follower_entry& e);
 
@@ -158,17 +194,18 @@ private:
     asio::awaitable<std::vector<long long>> conversation_members(long long conv);
 
     // A malformed payload (none of ours) is dropped: the sessions' replay covers any gap.
-    void on_message(std::string_view channel, std::string_view payload);
+    void on_message(shard& sh, std::string_view channel, std::string_view payload);
 
     void deliver_to(long long user, stream s, const live_event& ev);
 
-    void on_redis_back();
+    void on_redis_back(shard& sh);
 
-    // Other chirpd processes on this Redis: each says hello on chirp:nodes whenever it connects
-    // to Redis and every 5 s (housekeeping); one that hears a new process answers at once.
+    // Other chirpd processes: each says hello on chirp:nodes of every shard whenever it
+    // connects to it and every 5 s (housekeeping); one that hears a new process answers at
+    // once. On every shard, so that losing any one of them does not hide the others.
     bool other_processes();
 
-    void say_hello();
+    void say_hello(shard& sh);
 
     // Presence refresh (every 20 s) and the stats channel (every 5 s).
     asio::awaitable<void> housekeeping();
@@ -183,14 +220,11 @@ private:
     bool stopping_ = false;
     asio::steady_timer timer_;
     asio::steady_timer gap_timer_{ioc_};
-    std::unique_ptr<redis::client> redis_;
-    std::deque<std::pair<std::uint64_t, long long>> unconfirmed_;  // (write, seq)
-    std::uint64_t overflow_write_ = 0;
-    long long overflow_seq_ = 0;
-    long long gap_from_ = 0;  // the lowest seq not published (0: none)
-    std::uint64_t hinted_lost_ = 0;
+    std::vector<std::unique_ptr<shard>> shards_;
     std::unordered_map<long long, std::vector<session_base*>> local_;
-    std::unordered_set<long long> online_remote_;
+    // Where every online user has sessions (this process's own entries included).
+    presence_map where_;
+    std::vector<route> routes_;  // scratch of publish_timeline
     std::unordered_map<long long, follower_entry> followers_;
     std::deque<pending_timeline> timeline_queue_;
     std::uint64_t timeline_enqueued_ = 0, timeline_published_ = 0;
@@ -198,6 +232,7 @@ private:
     std::vector<std::function<void()>> ack_waiting_;
     const std::uint64_t node_id_ =
         std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32) | 1;
+    const std::string node_channel_ = encode_node_channel(node_id_);
     std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> nodes_;
     bool ack_scheduled_ = false;
     std::unordered_map<long long, std::vector<long long>> user_celebs_;

@@ -32,7 +32,7 @@ void hub_impl::on_committed(const store::write_result& r, std::function<void()> 
         const auto kind = d.channel == store::channel_kind::notifications
                               ? channel_kind::notifications
                               : channel_kind::messages;
-        for (auto u : d.users) publish(encode_channel({kind, u}), payload, d.seq);
+        for (auto u : d.users) publish(shard_for(u), encode_channel({kind, u}), payload, d.seq);
         if (d.channel == store::channel_kind::messages) typing_stopped(d);
     }
     // The writer's answer waits until Redis has executed this write's publishes (and the
@@ -47,14 +47,14 @@ void hub_impl::on_committed(const store::write_result& r, std::function<void()> 
 }
 
 // Runs `resume` once Redis has executed every command queued so far: a PING queued behind
-// them on the same connection is answered after them. The answers of one loop turn (a
-// group commit) share one PING. With Redis down, at once: the write stands, and sessions
-// replay from the log when Redis is back.
+// them on each shard's connection is answered after them. The answers of one loop turn (a
+// group commit) share the PINGs. A shard that is down is not waited for: the write stands,
+// and the sessions of its users replay from the log when it is back.
 void hub_impl::answer_when_in_redis(std::function<void()> resume) {
-    if (!redis_->ready() || stopping_ || !other_processes()) {
+    if (stopping_ || !other_processes()) {
         // Alone: nobody else can publish in between; the answer leaves with the publishes
-        // written to Redis' socket (a PING would wait behind the fan-out's socket writes).
-        redis_->flush();
+        // written to Redis' sockets (a PING would wait behind the fan-out's socket writes).
+        for (auto& sh : shards_) sh->redis->flush();
         resume();
         return;
     }
@@ -63,16 +63,29 @@ void hub_impl::answer_when_in_redis(std::function<void()> resume) {
     ack_scheduled_ = true;
     asio::post(ioc_, [this] {
         ack_scheduled_ = false;
-        asio::co_spawn(ioc_, ack_ping(std::exchange(ack_waiting_, {})), asio::detached);
+        ack_ping(std::exchange(ack_waiting_, {}));
     });
 }
 
-asio::awaitable<void> hub_impl::ack_ping(std::vector<std::function<void()>> waiting) {
+void hub_impl::ack_ping(std::vector<std::function<void()>> waiting) {
+    auto st = std::make_shared<ack_state>();
+    st->waiting = std::move(waiting);
+    for (const auto& sh : shards_) st->left += sh->redis->ready() ? 1 : 0;
+    if (st->left == 0) {
+        for (auto& f : st->waiting) f();
+        return;
+    }
+    for (const auto& sh : shards_)
+        if (sh->redis->ready()) asio::co_spawn(ioc_, ack_ping_one(sh->index, st), asio::detached);
+}
+
+asio::awaitable<void> hub_impl::ack_ping_one(std::size_t shard, std::shared_ptr<ack_state> st) {
     auto ping = util::strings("PING");
     // nullopt (connection lost, or Redis too slow) resumes all the same: the write stands, and
     // if its publishes are lost, the gap hint makes every process replay them.
-    co_await redis_->call(std::move(ping), ack_deadline);
-    for (auto& f : waiting) f();
+    co_await shards_[shard]->redis->call(std::move(ping), ack_deadline);
+    if (--st->left == 0)
+        for (auto& f : st->waiting) f();
 }
 
 // The follower list of an author about to tweet is loaded while the tweet commits (a cold
@@ -151,22 +164,24 @@ asio::awaitable<void> hub_impl::load_followers(long long author) {
     drain_timeline(author);
 }
 
-// One PUBLISH per event, whatever the number of followers: chirp:timeline reaches every
-// process, and its recipient list (the author and the online followers) tells each which of
-// its sessions get it. Per-follower channels cost a Redis message (and a parse, an
-// allocation and a copy of the frame) per delivery; this costs one per process.
+// Routing by process: the recipients (the author and the followers) grouped by the
+// processes their sessions are on and by their shards, one PUBLISH per group to
+// chirp:node:<id> on that shard with the group's recipients (routing.hpp). A process receives
+// only events for its own users, and a shard carries only its users' part. A celebrity's
+// followers are not routed: one publish to author:A (on A's shard) reaches every process
+// subscribed to it.
 void hub_impl::publish_timeline(const store::delivery& d, std::int64_t commit_us,
                                 const follower_entry& e) {
     const bool celebrity = e.loaded && static_cast<std::size_t>(e.count) > cfg_.celebrity_threshold;
-    timeline_message m{d.seq, commit_us, {d.author}, *d.frame};
-    if (e.loaded && !celebrity) {
-        m.recipients.reserve(e.ids.size() + 1);
-        for (auto f : e.ids)
-            if (is_online(f)) m.recipients.push_back(f);
+    routes_.clear();
+    route_recipients(std::span<const long long>(&d.author, 1), where_, routes_);
+    if (e.loaded && !celebrity) route_recipients(e.ids, where_, routes_);
+    for (auto& r : routes_) {
+        timeline_message m{d.seq, commit_us, std::move(r.recipients), *d.frame};
+        publish(*shards_[r.shard], encode_node_channel(r.node), encode_timeline_message(m), d.seq);
     }
-    publish(timeline_channel, encode_timeline_message(m), d.seq);
     if (celebrity)  // fan-out on read
-        publish(encode_channel({channel_kind::author, d.author}),
+        publish(shard_for(d.author), encode_channel({channel_kind::author, d.author}),
                 encode_live_message({d.seq, commit_us, *d.frame}), d.seq);
 }
 
@@ -180,7 +195,7 @@ void hub_impl::follow_changed(long long followee, long long follower, bool local
             followers_.erase(it);
     }
     if (local_commit) {
-        publish(follows_channel, encode_follow_message({followee, follower}));
+        publish(*shards_[home_shard], follows_channel, encode_follow_message({followee, follower}));
     }
     // Reloaded in place: the user's author:A subscriptions stay while the list is fetched, so
     // a celebrity's tweet committed meanwhile is still delivered (dropping them first lost it).
@@ -220,7 +235,7 @@ asio::awaitable<void> hub_impl::load_celebrities(long long user) {
         if (std::find(mine.begin(), mine.end(), a) != mine.end()) continue;
         mine.push_back(a);
         if (celeb_local_[a].insert(user).second && celeb_local_[a].size() == 1)
-            redis_->subscribe(encode_channel({channel_kind::author, a}));
+            shard_for(a).redis->subscribe(encode_channel({channel_kind::author, a}));
     }
     for (auto it = mine.begin(); it != mine.end();) {
         if (std::find(ids.begin(), ids.end(), *it) != ids.end()) {
@@ -238,7 +253,7 @@ void hub_impl::release_celebrity(long long author, long long user) {
     set->second.erase(user);
     if (set->second.empty()) {
         celeb_local_.erase(set);
-        redis_->unsubscribe(encode_channel({channel_kind::author, author}));
+        shard_for(author).redis->unsubscribe(encode_channel({channel_kind::author, author}));
     }
 }
 

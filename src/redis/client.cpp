@@ -544,7 +544,11 @@ private:
 std::unique_ptr<client> create_client(asio::io_context& ioc, const std::string& url, callbacks cbs,
                                       options opts) {
     std::string error;
-    auto ep = parse_url(url, &error);
+    // A list (--redis-url a,b,c): its first server, the home shard (url.hpp).
+    const auto comma = url.find(',');
+    auto ep = parse_url(
+        comma == std::string::npos ? std::string_view(url) : std::string_view(url).substr(0, comma),
+        &error);
     if (!ep) throw std::invalid_argument("--redis-url: " + error);
     return std::make_unique<client_impl>(ioc, std::move(*ep), std::move(cbs), opts);
 }

@@ -86,4 +86,32 @@ std::optional<endpoint> parse_url(std::string_view url, std::string* error) {
     return e;
 }
 
+std::vector<std::string> split_url_list(std::string_view list, std::string* error) {
+    std::vector<std::string> out;
+    std::vector<std::pair<std::string, int>> servers;
+    std::size_t at = 0;
+    while (true) {
+        const auto comma = list.find(',', at);
+        const auto one = list.substr(at, comma == std::string_view::npos ? list.npos : comma - at);
+        std::string why;
+        const auto ep = parse_url(one, &why);
+        if (!ep) {
+            if (error != nullptr)
+                *error = one.empty() ? "an empty URL in the list" : std::string(one) + ": " + why;
+            return {};
+        }
+        for (const auto& [host, port] : servers)
+            if (host == ep->host && port == ep->port) {
+                if (error != nullptr)
+                    *error = ep->host + ":" + std::to_string(ep->port) + " is listed twice";
+                return {};
+            }
+        servers.emplace_back(ep->host, ep->port);
+        out.emplace_back(one);
+        if (comma == std::string_view::npos) break;
+        at = comma + 1;
+    }
+    return out;
+}
+
 }  // namespace chirp::redis

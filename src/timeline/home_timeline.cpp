@@ -24,6 +24,8 @@
 //    received (its snapshot may predate it); changes arriving later are applied to it.
 //  - A version gap (lost message), a Redis reconnect or an unknown order: everything is
 //    dropped and rebuilt; until a baseline version is known, PostgreSQL answers.
+//  - With several Redis servers (--redis-url a,b,c) all of this lives on the home shard (the
+//    first); losing it resets every process's cache until it is back (PostgreSQL answers).
 //  - Counts carried by a message are the state at that commit; messages apply in commit
 //    order. Replies, retweets and deletions erase the parents they change.
 #include <spdlog/spdlog.h>
@@ -57,6 +59,7 @@ home_timeline_impl::home_timeline_impl(asio::io_context& ioc, const config& cfg,
         asio::co_spawn(ioc_, establish_baseline(), asio::detached);
     };
     cbs.on_lost = [this] { reset("redis lost"); };
+    // The broadcast and its version key live on the home shard: the first URL of the list.
     redis_ = redis::create_client(ioc, cfg.redis_url, std::move(cbs),
                                   {cfg.redis_timeout, cfg.redis_queue_bytes});
 }

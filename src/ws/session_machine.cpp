@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <utility>
 
 #include "chirp/config/config.hpp"
 #include "chirp/metrics/metrics.hpp"
@@ -32,6 +33,7 @@ struct session_machine::job {
     bool subscribe = false;  // waits for the hub, sends `reply`; the reader waits for it
     bool replay = false;     // read the log (a subscribe with since, a settle, a resync)
     bool resync = false;     // answer "resync" without reading the log (replay rate limit)
+    bool settle = false;     // a settling replay: reads from the stream's settle_from
     bool started = false;
     bool begun = false;  // streams[at] has its run
     std::optional<long long> since;
@@ -471,11 +473,15 @@ void session_machine::pump_jobs() {
             }
             if (!c.run) c.run = std::make_unique<replay_run>();
             if (j.since) c.last = *j.since;
-            if (j.from > 0 && j.from <= c.last && !c.sent.empty()) {
+            // A settling replay reads from just above what the replay it settles read: a
+            // process that did not know yet where this user is may have published an event
+            // nowhere while a later one (from a process that knew) went out live, above it.
+            const long long from = j.settle ? std::exchange(c.settle_from, 0) : j.from;
+            if (from > 0 && from <= c.last && !c.sent.empty()) {
                 // Events from `from` on may have been missed below `last` (a process could not
                 // publish them): read from there, but no lower than the duplicate window
                 // reaches, which tells exactly what was sent above its front.
-                c.last = std::min(c.last, std::max(j.from, c.sent.front()) - 1);
+                c.last = std::min(c.last, std::max(from, c.sent.front()) - 1);
             }
             c.run->announce = j.subscribe && j.replay;
             j.begun = true;
@@ -525,6 +531,11 @@ void session_machine::pump_jobs() {
                 if (r.announce) metrics_.replays.fetch_add(1, std::memory_order_relaxed);
                 continue;
             case phase::marker:
+                // A settling replay follows every other replay (a subscribe's, a resync's): it
+                // will read from here.
+                if (j.replay && !j.settle)
+                    c.settle_from =
+                        c.settle_from == 0 ? c.last + 1 : std::min(c.settle_from, c.last + 1);
                 if (r.announce) {
                     if (!room()) return;
                     json m = {{"type", "replayed"},
@@ -576,6 +587,7 @@ void session_machine::on_timer() {
         // online. Streams that are replaying already are skipped when the job reaches them.
         job j;
         j.replay = true;
+        j.settle = true;
         for (std::size_t i = 0; i < stream_count; ++i)
             if (slot.mask & (1u << i)) j.streams[j.count++] = static_cast<stream>(i);
         slot = settle_slot{};

@@ -191,6 +191,9 @@ private:
     struct channel_state {
         bool on = false;
         long long last = 0;
+        // The first seq the pending settling replay reads (just above the replay it
+        // settles; 0: from `last`); below `last`, the duplicate window keeps it exactly-once.
+        long long settle_from = 0;
         sent_window sent;
         std::unique_ptr<replay_run> run;  // while replaying: live events are buffered
     };

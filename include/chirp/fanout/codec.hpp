@@ -5,14 +5,17 @@
 // Views in decoded values point into the payload given to the decoder.
 //
 //   channel            payload
-//   chirp:timeline     "<seq> <commit_us>\n<recipient>,<recipient>,...\n<frame>"
+//   chirp:node:<id>    "<seq> <commit_us>\n<recipient>,<recipient>,...\n<frame>" (a timeline
+//                      event, to the recipients process <id> holds on this shard)
 //   notifications:U,   "<seq> <commit_us>\n<frame>"   (seq 0: ephemeral, e.g. typing)
 //   messages:U,
 //   author:A
 //   chirp:follows      "<followee> <follower>"
-//   chirp:presence     "+<user>" (online here) or "-<user>" (left here)
+//   chirp:presence     "+<user> <node>" (online on process <node>) or "-<user> <node>" (left
+//                      it), on the user's shard; without " <node>": node 0 (unknown)
 //   chirp:nodes        "<node id>" (a non-zero 64-bit number)
-//   chirp:online       sorted set; members "<user>", scores the expiry in unix seconds
+//   chirp:where        sorted set on each shard; members "<user>@<node>" (the user's sessions
+//                      on process <node>), scores the expiry in unix seconds
 #pragma once
 
 #include <cstdint>
@@ -24,11 +27,11 @@
 
 namespace chirp::fanout {
 
-inline constexpr std::string_view timeline_channel = "chirp:timeline";
+inline constexpr std::string_view node_channel_prefix = "chirp:node:";
 inline constexpr std::string_view follows_channel = "chirp:follows";
 inline constexpr std::string_view presence_channel = "chirp:presence";
 inline constexpr std::string_view nodes_channel = "chirp:nodes";
-inline constexpr std::string_view online_key = "chirp:online";
+inline constexpr std::string_view where_key = "chirp:where";
 
 // --- channels of one user or author ------------------------------------------------------------
 
@@ -41,7 +44,7 @@ struct user_channel {
 };
 
 std::string encode_channel(const user_channel& c);
-// nullopt for every other channel (chirp:timeline, chirp:follows, ...).
+// nullopt for every other channel (chirp:node:<id>, chirp:follows, ...).
 std::optional<user_channel> decode_channel(std::string_view channel);
 
 // --- events ------------------------------------------------------------------------------------
@@ -57,8 +60,8 @@ struct live_message {
 std::string encode_live_message(const live_message& m);
 std::optional<live_message> decode_live_message(std::string_view payload);
 
-// On chirp:timeline: one message per event for every process; each delivers it to the
-// recipients it holds sessions of.
+// On chirp:node:<id>: one message per event, process and shard (routing.hpp); the process
+// delivers it to the recipients' sessions.
 struct timeline_message {
     long long seq = 0;
     std::int64_t commit_us = 0;
@@ -84,11 +87,19 @@ std::optional<follow_message> decode_follow_message(std::string_view payload);
 struct presence_message {
     bool online = true;
     long long user = 0;
+    std::uint64_t node = 0;  // the process (0: not said)
     bool operator==(const presence_message&) const = default;
 };
 
 std::string encode_presence_message(const presence_message& m);
 std::optional<presence_message> decode_presence_message(std::string_view payload);
+
+// A member of chirp:where: "<user>@<node>".
+std::string encode_presence_entry(long long user, std::uint64_t node);
+std::optional<std::pair<long long, std::uint64_t>> decode_presence_entry(std::string_view member);
+
+// The channel of one process (its timeline events): chirp:node:<id>.
+std::string encode_node_channel(std::uint64_t node);
 
 std::string encode_node_hello(std::uint64_t node);
 // nullopt also for node 0 (no process has it).
@@ -98,7 +109,7 @@ std::optional<std::uint64_t> decode_node_hello(std::string_view payload);
 std::string encode_gap_hint(std::uint64_t node, long long from);
 std::optional<std::pair<std::uint64_t, long long>> decode_gap_hint(std::string_view payload);
 
-// A member of chirp:online (and any other decimal user id kept in Redis).
+// A decimal user id kept in Redis.
 std::string encode_user_id(long long user);
 std::optional<long long> decode_user_id(std::string_view text);
 

@@ -98,7 +98,8 @@ public:
 };
 
 // url: redis://[[user]:password@]host[:port][/db] (url.hpp); throws std::invalid_argument
-// when malformed.
+// when malformed. Given a list (--redis-url a,b,c), the first server: the home shard, where
+// cluster-wide channels live (fanout/routing.hpp); the fan-out makes one client per server.
 std::unique_ptr<client> create_client(boost::asio::io_context& ioc, const std::string& url,
                                       callbacks cbs, options opts = {});
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chirp::redis {
 
@@ -20,5 +21,12 @@ struct endpoint {
 // Percent-escapes (%40 for '@', ...) are decoded in the user and the password. nullopt (and
 // the reason in *error) when the URL is malformed.
 std::optional<endpoint> parse_url(std::string_view url, std::string* error = nullptr);
+
+// --redis-url may list several servers, comma-separated ("redis://a:6379,redis://b:6379"):
+// the shards of the fan-out (fanout/routing.hpp), the first one its home. Each URL is parsed
+// as above (its own AUTH and database). Empty when the list is malformed (*error says why):
+// an empty element, a malformed URL, or one server (host and port) listed twice (pub/sub
+// channels ignore the database, so two shards on one server would hear each other).
+std::vector<std::string> split_url_list(std::string_view list, std::string* error = nullptr);
 
 }  // namespace chirp::redis
