@@ -179,7 +179,10 @@ std::int64_t hub_impl::now_s() {
 }
 
 bool hub_impl::is_online(long long u) const {
-    return local_.count(u) != 0 || online_remote_.count(u) != 0;
+    // Until this process has read chirp:online once, it does not know who is online elsewhere:
+    // every follower counts (a process started or restarted beside running ones, e.g. a worker
+    // of --workers N, would otherwise leave their followers out of its first seconds of tweets).
+    return !presence_loaded_ || local_.count(u) != 0 || online_remote_.count(u) != 0;
 }
 
 void hub_impl::publish(std::string_view channel, std::string_view payload, long long seq) {
@@ -404,6 +407,7 @@ asio::awaitable<void> hub_impl::housekeeping() {
                     if (auto u = decode_user_id(e.str)) online.insert(*u);
                 metrics_.online_users.store(static_cast<std::int64_t>(online.size()));
                 online_remote_ = std::move(online);
+                presence_loaded_ = true;
             }
         } else {
             metrics_.online_users.store(static_cast<std::int64_t>(local_.size()));

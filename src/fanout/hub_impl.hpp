@@ -191,6 +191,7 @@ private:
     std::uint64_t hinted_lost_ = 0;
     std::unordered_map<long long, std::vector<session_base*>> local_;
     std::unordered_set<long long> online_remote_;
+    bool presence_loaded_ = false;  // chirp:online read once (until then: everyone online)
     std::unordered_map<long long, follower_entry> followers_;
     std::deque<pending_timeline> timeline_queue_;
     std::uint64_t timeline_enqueued_ = 0, timeline_published_ = 0;
