@@ -138,6 +138,21 @@ public:
     }
 
 protected:
+    // chirpd answered /healthz once one worker listened: wait (bounded) for all of them.
+    void SetUp() override {
+        server_test<WorkersTest>::SetUp();
+        const auto until = std::chrono::steady_clock::now() + 30s;
+        for (;;) {
+            std::size_t listening = 0;
+            for (const auto& [index, pid] : worker_pids(server().chirpd().pid()))
+                listening += listens_on(pid, server().port()) ? 1 : 0;
+            if (listening == static_cast<std::size_t>(workers)) return;
+            ASSERT_LT(std::chrono::steady_clock::now(), until)
+                << listening << " of " << workers << " workers listen";
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+
     // Followers of `author`, each with a stream, added until every worker holds at least
     // `per_worker` of them (connections land where the kernel's hash puts them).
     std::vector<std::unique_ptr<follower_stream>> spread_followers(const test_user& author,
