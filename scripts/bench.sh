@@ -9,10 +9,19 @@
 # to the JSON in bench-results/<time>-<commit>/ (and bench-results/latest). Each scenario
 # stops by itself; every server is stopped on the way out.
 #
-# Usage: scripts/bench.sh [--quick] [--only "idle fanout celebrity notify storm wrk append smoke"]
-#                         [--no-build] [--keep] [--no-relay] [--rt] [--ladder LIST] [--duration S]
+# Usage: scripts/bench.sh [--quick] [--only "idle fanout celebrity notify storm wrk append smoke
+#                         scale"] [--no-build] [--keep] [--no-relay] [--rt] [--ladder LIST]
+#                         [--duration S] [--workers N] [--redis-shards N] [--scale-workers LIST]
 #   --quick     short run (5 s steps, smaller N): a few minutes instead of ~20
-#   --only      run these scenarios only (default: all but smoke)
+#   --only      run these scenarios only (default: all but smoke and scale)
+#   --workers   chirpd serving processes (`chirpd --workers N`) for every scenario but scale;
+#               chirpd then runs on CPUs 0..N-1 instead of CPU 0 (default 1)
+#   --redis-shards  start N Redis servers and give chirpd their URLs as one comma-separated
+#               --redis-url list (needs a chirpd whose --redis-url takes a list; default 1)
+#   --scale-workers  worker counts of the scale scenario (default 1,2 and the CPU count if more)
+#   scale       the fan-out ladder once per worker count (CPUs 0..N-1 for chirpd, the client
+#               on CPU 1 as always, so from 2 workers on it shares a core with the server),
+#               next to the relay's ladder: capacity per worker count in the summary
 #   --ladder    the fan-out ladder: comma-separated tweets/s, ascending, for chirpd and the relay
 #               alike (e.g. 40,50,60,70,80,90,100,110,120 to resolve capacity to 10 tweets/s;
 #               default 10,25,50,75,100,150,200,300,500, quick 10,50,100,200)
@@ -43,6 +52,9 @@ RELAY=1
 RT=
 LADDER_ARG=
 DURATION_ARG=
+WORKERS=1
+REDIS_SHARDS=1
+SCALE_WORKERS=
 ARGS=("$@")
 while (($#)); do
     case $1 in
@@ -54,6 +66,9 @@ while (($#)); do
         --rt) RT=1 ;;
         --ladder) LADDER_ARG=${2-}; shift ;;
         --duration) DURATION_ARG=${2-}; shift ;;
+        --workers) WORKERS=${2-}; shift ;;
+        --redis-shards) REDIS_SHARDS=${2-}; shift ;;
+        --scale-workers) SCALE_WORKERS=${2-}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; chirp_die 2 "unknown argument: $1" ;;
     esac
@@ -65,7 +80,15 @@ NUM='[0-9]+([.][0-9]+)?'
     chirp_die 2 "--ladder takes comma-separated tweets/s, e.g. 40,50,60 (got '$LADDER_ARG')"
 [[ -z $DURATION_ARG || ($DURATION_ARG =~ ^$NUM$ && ! $DURATION_ARG =~ ^0+([.]0+)?$) ]] ||
     chirp_die 2 "--duration takes a positive number of seconds (got '$DURATION_ARG')"
-# Extra arguments for `chirpd serve` (e.g. a later --workers N), split on white space.
+[[ $WORKERS =~ ^[1-9][0-9]*$ ]] || chirp_die 2 "--workers takes a positive count (got '$WORKERS')"
+[[ $REDIS_SHARDS =~ ^[1-9][0-9]*$ ]] || chirp_die 2 "--redis-shards takes a positive count (got '$REDIS_SHARDS')"
+[[ -z $SCALE_WORKERS || $SCALE_WORKERS =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] ||
+    chirp_die 2 "--scale-workers takes comma-separated counts, e.g. 1,2,4 (got '$SCALE_WORKERS')"
+if [[ -z $SCALE_WORKERS ]]; then
+    SCALE_WORKERS=1,2
+    (($(nproc) > 2)) && SCALE_WORKERS=1,2,$(nproc)
+fi
+# Extra arguments for `chirpd serve`, split on white space.
 read -r -a CHIRPD_EXTRA <<<"${CHIRP_BENCH_CHIRPD_ARGS:-}"
 
 BUILD=${CHIRP_BENCH_BUILD:-$CHIRP_ROOT/build-bench}
@@ -90,6 +113,12 @@ if [[ -n $RT && -z ${CHIRP_BENCH_RT_ACTIVE:-} ]]; then
     exec chrt -f 5 "${BASH_SOURCE[0]}" "${ARGS[@]}" --no-build
 fi
 "$BENCH" selftest >/dev/null || chirp_die "chirp-bench selftest failed"
+if ((REDIS_SHARDS > 1)) && ! "$CHIRPD" --help 2>&1 | grep -qi 'comma-separated.*redis\|redis.*comma-separated'; then
+    chirp_die 2 "--redis-shards $REDIS_SHARDS: this chirpd takes a single --redis-url (no Redis sharding in this build)"
+fi
+if ((WORKERS > 1)) || want scale; then
+    "$CHIRPD" --help 2>&1 | grep -q -- '--workers' || chirp_die 2 "this chirpd has no --workers"
+fi
 
 COMMIT=$(git -C "$CHIRP_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 OUT_ROOT=${CHIRP_BENCH_OUT:-$CHIRP_ROOT/bench-results}
@@ -103,6 +132,13 @@ PG_PORT=$(chirp_free_port)
 REDIS_PORT=$(chirp_free_port "$PG_PORT")
 PORT=$(chirp_free_port "$PG_PORT" "$REDIS_PORT")
 RELAY_PORT=$(chirp_free_port "$PG_PORT" "$REDIS_PORT" "$PORT")
+# --redis-shards: the first Redis is REDIS_PORT (seeding, bench-append use it), the others follow.
+REDIS_PORTS=("$REDIS_PORT")
+while ((${#REDIS_PORTS[@]} < REDIS_SHARDS)); do
+    REDIS_PORTS+=("$(chirp_free_port "$PG_PORT" "$PORT" "$RELAY_PORT" "${REDIS_PORTS[@]}")")
+done
+REDIS_URL=
+for p in "${REDIS_PORTS[@]}"; do REDIS_URL+=${REDIS_URL:+,}redis://127.0.0.1:$p; done
 SECRET=$(head -c 32 /dev/urandom | base64)
 DB_URL="postgresql://chirp@127.0.0.1:$PG_PORT/chirp"
 
@@ -117,7 +153,10 @@ cleanup() {
     trap '' INT TERM
     [[ -n $RELAY_PID ]] && chirp_stop_pid "$RELAY_PID" 10
     [[ -n $CHIRPD_PID ]] && chirp_stop_pid "$CHIRPD_PID" 20
-    [[ -n $REDIS_STARTED ]] && chirp_redis_stop "$TMP/redis" "$REDIS_PORT"
+    if [[ -n $REDIS_STARTED ]]; then
+        chirp_redis_stop "$TMP/redis" "$REDIS_PORT"
+        for ((i = 1; i < ${#REDIS_PORTS[@]}; i++)); do chirp_redis_stop "$TMP/redis$i" "${REDIS_PORTS[$i]}"; done
+    fi
     [[ -n $PG_STARTED ]] && chirp_pg_stop "$TMP/pg" fast
     cp "$TMP"/*.log "$TMP"/pg-sock/*.log "$TMP"/redis/redis.log "$OUT/" 2>/dev/null
     if [[ -n $KEEP ]]; then chirp_log "kept $TMP"; else rm -rf "$TMP"; fi
@@ -138,11 +177,26 @@ chirp_pg_start "$TMP/pg" "$TMP/pg-sock" "$PG_PORT" "$TMP/pg-sock/postgresql.log"
 chirp_pg_ensure_db "$PG_PORT" chirp chirp
 REDIS_STARTED=1
 chirp_redis_start "$TMP/redis" "$REDIS_PORT"
+for ((i = 1; i < ${#REDIS_PORTS[@]}; i++)); do chirp_redis_start "$TMP/redis$i" "${REDIS_PORTS[$i]}"; done
+((REDIS_SHARDS > 1)) && chirp_log "Redis shards: $REDIS_URL"
+
+# chirpd's processes and CPUs: --workers N for every scenario (the scale scenario sets its
+# own); N workers run on CPUs CPU_SERVER..CPU_SERVER+N-1 (wrapping at the CPU count).
+server_cpus() {
+    local n=$1 ncpu i list=
+    ncpu=$(nproc)
+    ((n > ncpu)) && n=$ncpu
+    for ((i = 0; i < n; i++)); do list+=${list:+,}$(((CPU_SERVER + i) % ncpu)); done
+    echo "$list"
+}
+CHIRPD_WORKERS=$WORKERS
 
 start_chirpd() {
-    chirp_log "starting chirpd on 127.0.0.1:$PORT (CPU $CPU_SERVER)${CHIRPD_EXTRA[*]:+ with ${CHIRPD_EXTRA[*]}}"
-    taskset -c "$CPU_SERVER" "$CHIRPD" serve --port "$PORT" --bind 127.0.0.1 \
-        --database-url "$DB_URL" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
+    local cpus
+    cpus=$(server_cpus "$CHIRPD_WORKERS")
+    chirp_log "starting chirpd on 127.0.0.1:$PORT ($CHIRPD_WORKERS worker(s), CPU $cpus)${CHIRPD_EXTRA[*]:+ with ${CHIRPD_EXTRA[*]}}"
+    taskset -c "$cpus" "$CHIRPD" serve --port "$PORT" --bind 127.0.0.1 \
+        --database-url "$DB_URL" --redis-url "$REDIS_URL" --workers "$CHIRPD_WORKERS" \
         --jwt-secret "$SECRET" --fast-password-hash --log-level warn "${CHIRPD_EXTRA[@]}" \
         </dev/null >>"$TMP/chirpd.log" 2>&1 &
     CHIRPD_PID=$!
@@ -232,6 +286,7 @@ IDLE_N=$(awk -v list="$IDLE_N" -v lim="$FD_LIMIT" 'BEGIN { n = split(list, a, ",
     echo "fd limit: $FD_LIMIT"
     echo "fan-out ladder: $LADDER tweets/s, $DURATION s per step"
     echo "chirpd serve extra arguments: ${CHIRPD_EXTRA[*]:-none}"
+    echo "chirpd workers: $WORKERS (scale scenario: $SCALE_WORKERS), Redis servers: $REDIS_SHARDS"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "scheduling: $(if [[ -n ${CHIRP_BENCH_RT_ACTIVE:-} ]]; then echo 'SCHED_FIFO 5 (--rt)'; else echo normal; fi)"
     lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L2|L3)' || true
@@ -239,10 +294,10 @@ IDLE_N=$(awk -v list="$IDLE_N" -v lim="$FD_LIMIT" 'BEGIN { n = split(list, a, ",
 } >"$OUT/machine.txt"
 
 # --- the relay first (the machine's ceiling), then chirpd with the same ladders
-if [[ -n $RELAY ]] && { want idle || want fanout || want celebrity; }; then
+if [[ -n $RELAY ]] && { want idle || want fanout || want celebrity || want scale; }; then
     start_relay
     want idle && bench_relay idle idle --connections "$IDLE_N"
-    want fanout && bench_relay fanout fanout --authors 10 --followers 1000 --rates "$LADDER" --duration "$DURATION"
+    { want fanout || want scale; } && bench_relay fanout fanout --authors 10 --followers 1000 --rates "$LADDER" --duration "$DURATION"
     want celebrity && bench_relay celebrity celebrity --followers "$CELEB_F" --rates 5,10 --duration "$DURATION"
     stop_relay
 fi
@@ -265,7 +320,7 @@ seed() {
 PW=bench-password-1
 want smoke && seed "users=50,prefix=bsm,password=$PW,follow=2:48"
 want idle && seed "users=$IDLE_MAX,prefix=bi,password=$PW"
-{ want fanout || want wrk; } && seed "users=1010,prefix=bf,password=$PW,follow=10:1000"
+{ want fanout || want wrk || want scale; } && seed "users=1010,prefix=bf,password=$PW,follow=10:1000"
 { want celebrity || want storm; } && seed "users=$((CELEB_F + 1)),prefix=bc,password=$PW,follow=1:$CELEB_F"
 want notify && seed "users=$((10 + LIKERS)),prefix=bn,password=$PW"
 
@@ -274,6 +329,15 @@ want idle && bench idle idle bi --connections "$IDLE_N"
 want fanout && bench fanout fanout bf --authors 10 --followers 1000 --rates "$LADDER" --duration "$DURATION"
 want celebrity && bench celebrity celebrity bc --followers "$CELEB_F" --rates 5,10 --duration "$DURATION"
 want notify && bench notify notify bn --rates "$NOTIFY_RATES" --duration "$DURATION" --likers "$LIKERS"
+if want scale; then
+    # The same ladder with 1, 2 (and more) workers; the summary prints capacity per count.
+    for w in ${SCALE_WORKERS//,/ }; do
+        CHIRPD_WORKERS=$w
+        bench "scale-w$w" fanout bf --authors 10 --followers 1000 --rates "$LADDER" --duration "$DURATION"
+    done
+    stop_chirpd
+    CHIRPD_WORKERS=$WORKERS
+fi
 want storm && bench storm storm bc --clients "$((STORM_N < CELEB_F ? STORM_N : CELEB_F))" --rate 5 --before 3 --after 5 --jitter 2
 
 # --- REST reads with wrk: a follower of the fan-out authors (their tweets fill its timeline)

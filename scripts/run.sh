@@ -3,7 +3,9 @@
 #
 # Installs the missing Debian packages, builds chirpd (Release, build/) and the web client,
 # starts a private PostgreSQL 15 (var/pg) and Redis (var/redis), then chirpd on
-# http://localhost:8000. Ctrl-C stops all three; the next run reuses the data.
+# http://localhost:8000: one worker process per CPU under a supervisor (chirpd's default;
+# `--workers 1` or CHIRP_WORKERS=1 for a single process). Ctrl-C stops all three; the next
+# run reuses the data.
 #
 # Usage: scripts/run.sh [chirpd flags...]     e.g. scripts/run.sh --log-format json
 # Environment: CHIRP_PORT (8000), CHIRP_PG_PORT (5433), CHIRP_REDIS_PORT (6380);
@@ -14,7 +16,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
 fi
 
@@ -129,7 +131,8 @@ chmod 600 "$VAR/jwt_secret"
 CHIRP_JWT_SECRET=$(<"$VAR/jwt_secret")
 export CHIRP_JWT_SECRET
 
-# --- chirpd (applies the migrations itself at start)
+# --- chirpd (applies the migrations itself at start; by default a supervisor with one worker
+# per CPU, which drains them all on the SIGTERM of the cleanup)
 args=(--port "$PORT"
     --database-url "postgresql://chirp@127.0.0.1:$PG_PORT/chirp"
     --redis-url "redis://127.0.0.1:$REDIS_PORT")

@@ -119,8 +119,8 @@ chirp_log "seeding $AUTHORS authors followed by $CLIENTS followers"
 chirp_log "starting chirpd on 127.0.0.1:$PORT"
 "$CHIRPD" serve --port "$PORT" --bind 127.0.0.1 --database-url "$DB_URL" \
     --redis-url "redis://127.0.0.1:$REDIS_PORT" --jwt-secret "$SECRET" --fast-password-hash \
-    --log-level warn </dev/null >>"$TMP/chirpd.log" 2>&1 &
-CHIRPD_PID=$!
+    --log-level warn --workers 1 </dev/null >>"$TMP/chirpd.log" 2>&1 &
+CHIRPD_PID=$! # one process: the soak counts its descriptors by pid
 chirp_wait_http "http://127.0.0.1:$PORT/healthz" 120 "$CHIRPD_PID" ||
     chirp_die "chirpd did not start (log: $TMP/chirpd.log)"
 

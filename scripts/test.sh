@@ -167,7 +167,9 @@ start_servers() {
 
 # chirpd_ctl_create NAME [chirpd flags...] — a fresh database chirp_NAME, a free port, and an
 # executable $TMP/NAME/ctl {start|stop|restart} that runs build-test/chirpd against the
-# throw-away servers (log in $LOGS/chirpd-NAME.log). Prints the port.
+# throw-away servers (log in $LOGS/chirpd-NAME.log). Prints the port. One process (--workers
+# 1, overridable in the flags): these stages check the API of a process, and some of its limits
+# are per process (api-spec's login throttle); integration.workers_test covers --workers N.
 chirpd_ctl_create() {
     local name=$1 port db=chirp_$1
     shift
@@ -179,7 +181,7 @@ chirpd_ctl_create() {
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" flushall >/dev/null
     local -a cmd=("$BUILD/chirpd" --port "$port" --bind 127.0.0.1
         --database-url "postgresql://chirp@127.0.0.1:$PG_PORT/$db"
-        --redis-url "redis://127.0.0.1:$REDIS_PORT" "$@")
+        --redis-url "redis://127.0.0.1:$REDIS_PORT" --workers 1 "$@")
     {
         printf '#!/usr/bin/env bash\n'
         printf '# Controls the chirpd of test stage %s: start | stop | restart\n' "$name"

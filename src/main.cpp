@@ -1,11 +1,16 @@
 // chirpd: parses the configuration (flags and CHIRP_* variables) and runs the command.
-// Bad configuration prints one line and exits with code 2.
+// Bad configuration prints one line and exits with code 2. `serve` with more than one worker
+// (--workers, default one per CPU) becomes the supervisor of that many chirpd processes
+// (app/supervisor.hpp).
 #include <malloc.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "chirp/app/app.hpp"
+#include "chirp/app/supervisor.hpp"
 
 int main(int argc, char** argv) {
     // Responses of a few to tens of KiB are allocated and freed at the top of the heap on every
@@ -24,5 +29,13 @@ int main(int argc, char** argv) {
         return 2;
     }
     chirp::app::setup_logging(parsed.cfg);
+    if (chirp::app::wants_supervisor(parsed.cfg, chirp::app::available_cpus())) {
+        try {
+            return chirp::app::supervise(parsed.cfg, std::vector<std::string>(argv, argv + argc));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "chirpd supervisor: %s\n", e.what());
+            return 1;
+        }
+    }
     return chirp::app::run(parsed.cfg);
 }

@@ -6,12 +6,15 @@
 // fan-out; the HTTP handlers get the cache, the fan-out and the stats fields; the sessions
 // get the hub. Shutdown on SIGINT/SIGTERM, in order: stop accepting, close WebSockets with
 // 1001, let HTTP requests in flight finish (at most ~8 s), stop the loop, then flush the event
-// writer so no acknowledged or queued event is lost, all within 10 s.
+// writer so no acknowledged or queued event is lost, all within 10 s. As a worker of
+// `--workers N` (supervisor.cpp) it skips the migrations (the supervisor ran them), listens
+// with SO_REUSEPORT, tells the supervisor once it listens, and names itself in logs and stats.
 #include "chirp/app/app.hpp"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,6 +24,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <thread>
 
+#include "chirp/app/supervisor.hpp"
 #include "chirp/auth/jwt.hpp"
 #include "chirp/drafts/service.hpp"
 #include "chirp/fanout/fanout.hpp"
@@ -84,24 +88,17 @@ public:
     }
 };
 
-bool connect_with_retry(const std::string& url) {
-    for (int attempt = 0;; ++attempt) {
-        try {
-            store::apply_migrations(url);
-            return true;
-        } catch (const std::exception& e) {
-            if (attempt >= 20) {
-                spdlog::critical("cannot prepare the database: {}", e.what());
-                return false;
-            }
-            spdlog::warn("database not ready ({}); retrying", e.what());
-            std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        }
-    }
+// A worker of a supervisor (--worker-index) tells it once it listens: one byte on the pipe.
+void tell_supervisor_ready(const config& cfg) {
+    if (cfg.worker_ready_fd < 0) return;
+    const char ready = 'r';
+    [[maybe_unused]] const auto n = ::write(cfg.worker_ready_fd, &ready, 1);
+    ::close(cfg.worker_ready_fd);
 }
 
 int serve(const config& cfg) {
-    if (!connect_with_retry(cfg.database_url)) return 1;
+    // A supervisor's workers find the migrations applied (supervisor.cpp).
+    if (cfg.worker_index < 0 && !migrate_with_retry(cfg.database_url)) return 1;
 
     asio::io_context ioc(1);
     metrics::registry metrics;
@@ -113,6 +110,7 @@ int serve(const config& cfg) {
     std::unique_ptr<fanout::service> hub;
     std::unique_ptr<timeline::home_timeline> home;
     auto stats_fields = [&](std::string& out) {
+        if (cfg.worker_index >= 0) out += ",\"worker\":" + std::to_string(cfg.worker_index);
         hub->stats_fields(out);
         home->stats_fields(out);
     };
@@ -158,6 +156,7 @@ int serve(const config& cfg) {
     home->start();
     draft_live->start();
     spdlog::info("chirpd listening on http://{}:{}", cfg.bind, server->port());
+    tell_supervisor_ready(cfg);
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -192,16 +191,41 @@ int serve(const config& cfg) {
 
 }  // namespace
 
+bool migrate_with_retry(const std::string& url) {
+    for (int attempt = 0;; ++attempt) {
+        try {
+            store::apply_migrations(url);
+            return true;
+        } catch (const std::exception& e) {
+            if (attempt >= 20) {
+                spdlog::critical("cannot prepare the database: {}", e.what());
+                return false;
+            }
+            spdlog::warn("database not ready ({}); retrying", e.what());
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
+    }
+}
+
 void setup_logging(const config& cfg) {
     auto logger = spdlog::stderr_color_mt("chirp");
+    // Which process wrote a line when several share the log: "w<K>" for worker K, "sup" for
+    // the supervisor, nothing for a single process.
+    std::string proc;
+    if (cfg.worker_index >= 0)
+        proc = "w" + std::to_string(cfg.worker_index);
+    else if (wants_supervisor(cfg, available_cpus()))
+        proc = "sup";
     if (cfg.log_format == "json") {
         auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
         f->add_flag<json_message_flag>('*').set_pattern(
-            R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%*})");
+            R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",)" +
+            (proc.empty() ? std::string() : "\"proc\":\"" + proc + "\",") + "%*}");
         logger->set_formatter(std::move(f));
     } else {
         auto f = std::make_unique<spdlog::pattern_formatter>();
-        f->add_flag<text_message_flag>('*').set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %*");
+        f->add_flag<text_message_flag>('*').set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ " +
+                                                        (proc.empty() ? "" : proc + " ") + "%*");
         logger->set_formatter(std::move(f));
     }
     spdlog::set_default_logger(logger);

@@ -12,6 +12,7 @@
 #include "histogram.hpp"
 #include "options.hpp"
 #include "relay.hpp"
+#include "scale_summary.hpp"
 #include "scan.hpp"
 #include "scenarios.hpp"
 #include "soak.hpp"
@@ -302,6 +303,7 @@ int summary(const options& opts) {
                 "-", "");
         }
     }
+    out += scale_summary(dir);
     out += targets(dir);
     std::fputs(out.c_str(), stdout);
     return 0;

@@ -57,7 +57,9 @@ std::optional<int> find_pid_by_port(int port) {
     return std::nullopt;
 }
 
-std::optional<proc_sample> sample_process(int pid) {
+namespace {
+
+std::optional<proc_sample> sample_one(int pid) {
     proc_sample s;
     {
         std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -83,6 +85,32 @@ std::optional<proc_sample> sample_process(int pid) {
             break;
         }
     }
+    return s;
+}
+
+// The pids of the process's children (the workers of a `chirpd --workers N` supervisor).
+std::vector<int> children_of(int pid) {
+    std::vector<int> out;
+    const std::string dir = "/proc/" + std::to_string(pid) + "/task/";
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(dir, ec)) {
+        std::ifstream in(task.path() / "children");
+        for (int child = 0; in >> child;) out.push_back(child);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::optional<proc_sample> sample_process(int pid) {
+    auto s = sample_one(pid);
+    if (!s) return s;
+    for (const int child : children_of(pid))
+        if (const auto c = sample_one(child)) {
+            s->rss_bytes += c->rss_bytes;
+            s->cpu_seconds += c->cpu_seconds;
+            s->threads += c->threads;
+        }
     return s;
 }
 

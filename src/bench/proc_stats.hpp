@@ -16,6 +16,8 @@ struct proc_sample {
 
 // The pid of the process listening on 127.0.0.1/0.0.0.0/[::]:port, if we can see it.
 std::optional<int> find_pid_by_port(int port);
+// The process and its children together (a `chirpd --workers N` supervisor and its workers;
+// a single process has none): RSS, CPU time and threads summed.
 std::optional<proc_sample> sample_process(int pid);
 // Raises RLIMIT_NOFILE to at least `wanted` when allowed; returns the resulting soft limit.
 std::uint64_t raise_fd_limit(std::uint64_t wanted);

@@ -218,6 +218,16 @@ const std::vector<option>& options() {
         {"db-queue-timeout-ms", "CHIRP_DB_QUEUE_TIMEOUT_MS",
          "longest wait of a read or write for a PostgreSQL connection, then 503 (default 1000)",
          false, MS_OPT(db_queue_timeout, 10, 600000)},
+        {"workers", "CHIRP_WORKERS",
+         "serving processes sharing the port under a supervisor; 0: one per CPU, 1: a single "
+         "process without supervisor (default 0)",
+         false, INT_OPT(workers, 0, 1024)},
+        {"worker-index", "CHIRP_WORKER_INDEX",
+         "internal, set by the supervisor: this process is worker K (no migrations, SO_REUSEPORT)",
+         false, INT_OPT(worker_index, 0, 1023)},
+        {"worker-ready-fd", "CHIRP_WORKER_READY_FD",
+         "internal, set by the supervisor: descriptor told once the worker listens", false,
+         INT_OPT(worker_ready_fd, 3, 65535)},
     };
     return opts;
 }

@@ -105,6 +105,9 @@ private:
         long long gap_from = 0;  // the lowest seq not published (0: none)
         std::uint64_t hinted_lost = 0;
         bool snapshotting = false;
+        // Its chirp:where was read once: until then this process does not know where that
+        // shard's users are connected (see publish_timeline).
+        bool presence_read = false;
         std::vector<presence_message> presence_log;
     };
 

@@ -180,6 +180,11 @@ void hub_impl::publish_timeline(const store::delivery& d, std::int64_t commit_us
         timeline_message m{d.seq, commit_us, std::move(r.recipients), *d.frame};
         publish(*shards_[r.shard], encode_node_channel(r.node), encode_timeline_message(m), d.seq);
     }
+    // A shard whose presence this process has not read yet (it just started): its users
+    // connected to other processes were routed nowhere. The shard's gap hint makes every
+    // process replay them from this seq once it can be sent (duplicates dropped by seq).
+    for (auto& sh : shards_)
+        if (!sh->presence_read) note_gap(*sh, d.seq);
     if (celebrity)  // fan-out on read
         publish(shard_for(d.author), encode_channel({channel_kind::author, d.author}),
                 encode_live_message({d.seq, commit_us, *d.frame}), d.seq);

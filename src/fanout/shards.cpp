@@ -147,6 +147,7 @@ asio::awaitable<void> hub_impl::refresh_presence(shard& sh) {
     for (const auto& e : res->elements)
         if (auto p = decode_presence_entry(e.str)) entries.push_back(*p);
     where_.replace_shard(sh.index, entries, node_id_);
+    sh.presence_read = true;
     for (const auto& m : std::exchange(sh.presence_log, {})) {
         if (m.online)
             where_.add(m.user, m.node);
@@ -209,7 +210,12 @@ void hub_impl::say_hello(shard& sh) {
 asio::awaitable<void> hub_impl::housekeeping() {
     int tick = 0;
     while (!stopping_) {
-        timer_.expires_after(std::chrono::seconds(5));
+        // A process just started (a restarted worker) reads every shard's presence at once,
+        // and again every 200 ms until each was read (Redis may not be connected yet).
+        const bool all_read = std::all_of(shards_.begin(), shards_.end(),
+                                          [](const auto& sh) { return sh->presence_read; });
+        timer_.expires_after(all_read ? std::chrono::milliseconds(5000)
+                                      : std::chrono::milliseconds(tick == 0 ? 0 : 200));
         auto [ec] = co_await timer_.async_wait(tuple_awaitable);
         if (ec || stopping_) break;
         std::vector<std::vector<std::string>> zadd(shards_.size());

@@ -507,6 +507,8 @@ awaitable_response prometheus(services& svc, request&) {
           "counter", m.replays_rate_limited.load());
     gauge("chirp_write_timeouts_total", "Connections dropped at a write or close deadline.",
           "counter", m.write_timeouts.load());
+    gauge("chirp_worker", "Index of the worker process that answered (-1: a single process).",
+          "gauge", svc.cfg.worker_index);
     response resp = json_response(200, std::move(out));
     resp.content_type = "text/plain; version=0.0.4";
     co_return resp;

@@ -85,6 +85,7 @@ public:
           acceptor_(svc.ioc),
           purge_timer_(svc.ioc),
           files_(svc.cfg.web_root),
+          worker_header_(svc.cfg.worker_index >= 0 ? std::to_string(svc.cfg.worker_index) : ""),
           json_logs_(svc.cfg.log_format == "json") {}
 
     void start() override {
@@ -100,11 +101,18 @@ public:
         if (acceptor_.open(ep.protocol(), ec); ec) fail("socket");
         if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec)
             fail("setsockopt");
+        // A supervisor's worker shares the port with its siblings: the kernel spreads new
+        // connections over their sockets (app/supervisor.cpp).
+        if (svc_.cfg.worker_index >= 0) {
+            using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+            if (acceptor_.set_option(reuse_port(true), ec); ec) fail("setsockopt SO_REUSEPORT");
+        }
         if (acceptor_.bind(ep, ec); ec) fail("bind");
         if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) fail("listen");
         port_ = acceptor_.local_endpoint().port();
         asio::co_spawn(svc_.ioc, accept_loop(), asio::detached);
-        asio::co_spawn(svc_.ioc, purge_loop(), asio::detached);
+        // One purge per server, not per worker: worker 0 (restarted with the same index).
+        if (svc_.cfg.worker_index <= 0) asio::co_spawn(svc_.ioc, purge_loop(), asio::detached);
     }
 
     void stop() override {
@@ -221,6 +229,7 @@ private:
                                       bool keep_alive, bool head = false) {
         bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
         res.set(bhttp::field::server, "chirpd");
+        if (!worker_header_.empty()) res.set("X-Chirp-Worker", worker_header_);
         res.set(bhttp::field::content_type, r.content_type);
         for (const auto& [k, v] : r.headers) res.set(k, v);
         res.body() = std::move(r.body);
@@ -377,6 +386,7 @@ private:
     tcp::acceptor acceptor_;
     asio::steady_timer purge_timer_;
     static_files files_;
+    std::string worker_header_;  // X-Chirp-Worker: this worker's index; empty when single
     bool json_logs_;
     bool stopping_ = false;
     std::uint16_t port_ = 0;

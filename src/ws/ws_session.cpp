@@ -156,7 +156,10 @@ private:
         s->ws_.set_option(opt);
         s->ws_.read_message_max(64 * 1024);
         s->ws_.set_option(websocket::stream_base::decorator(
-            [](websocket::response_type& res) { res.set(beast::http::field::server, "chirpd"); }));
+            [w = d.cfg.worker_index](websocket::response_type& res) {
+                res.set(beast::http::field::server, "chirpd");
+                if (w >= 0) res.set("X-Chirp-Worker", std::to_string(w));  // app/supervisor.hpp
+            }));
         auto [ec] = co_await s->ws_.async_accept(req, tuple_awaitable);
         s->req_.reset();  // the upgrade request is not needed any more
         if (ec) co_return false;

@@ -63,6 +63,13 @@ struct config {
     // Redis: command deadline and health-check deadline (a PING every quarter of it).
     std::chrono::milliseconds redis_timeout{2000};
     std::size_t redis_queue_bytes = 16 * 1024 * 1024;  // bytes queued toward Redis at most
+    // Processes (issue 12, item 1; docs/architecture.md "Processes"): `serve` with more than
+    // one worker runs a supervisor that starts that many single-threaded serving processes
+    // sharing the port (SO_REUSEPORT). 0: one per CPU this process may run on; 1: one process,
+    // no supervisor.
+    int workers = 0;
+    int worker_index = -1;     // set by the supervisor for its workers (0..N-1); -1: not a worker
+    int worker_ready_fd = -1;  // set by the supervisor: one byte is written here once listening
 };
 
 // The public development secret of docker-compose.yml: refused unless --dev.

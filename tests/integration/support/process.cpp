@@ -92,6 +92,26 @@ bool listens_on(pid_t pid, std::uint16_t port) {
     return false;
 }
 
+std::vector<pid_t> child_pids(pid_t pid) {
+    std::vector<pid_t> out;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        const auto name = entry.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream in(entry.path() / "stat");
+        std::string stat;
+        if (!std::getline(in, stat)) continue;
+        // "pid (comm) state ppid ...": the command may hold spaces and parentheses.
+        const auto close = stat.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream rest(stat.substr(close + 1));
+        std::string state;
+        long ppid = 0;
+        if (rest >> state >> ppid && ppid == pid) out.push_back(std::stoi(name));
+    }
+    return out;
+}
+
 namespace {
 
 // Environment for children: ours minus CHIRP_* (CHIRP_TEST_* stays, chirpd ignores it).
@@ -270,7 +290,10 @@ void chirpd_process::start() {
                                          // The abuse limits are off for test servers (they
                                          // register and write from one address and user at
                                          // full speed); limits_test.cpp switches them on.
-                                         "--write-rate-limit", "0", "--register-rate-limit", "0"};
+                                         "--write-rate-limit", "0", "--register-rate-limit", "0",
+                                         // One process (no supervisor) unless a test asks
+                                         // for workers (workers_test.cpp).
+                                         "--workers", "1"};
         argv.insert(argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
         const auto log_start = log_size();
         pid_ = spawn(argv, log_path_, opts_.extra_env);
@@ -289,6 +312,8 @@ void chirpd_process::start() {
                 // The answer must come from our process, not from whoever else took the port.
                 if (probe.get("/healthz").status == 200) {
                     if (listens_on(pid_, port_)) return;
+                    for (const pid_t child : child_pids(pid_))  // a supervisor's workers
+                        if (listens_on(child, port_)) return;
                     // Ours will exit with "address in use": then another port is tried.
                     last_error =
                         "port " + std::to_string(port_) + " is answered by another process";

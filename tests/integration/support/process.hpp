@@ -18,6 +18,9 @@ std::uint16_t free_port();
 // True when the process holds a socket listening on the port (from /proc).
 bool listens_on(pid_t pid, std::uint16_t port);
 
+// The processes whose parent is `pid` (from /proc): a `chirpd --workers N` supervisor's workers.
+std::vector<pid_t> child_pids(pid_t pid);
+
 struct command_result {
     int exit_code = -1;  // the exit status, or 128 + signal
     std::string output;  // stdout and stderr together
@@ -46,8 +49,9 @@ public:
     chirpd_process& operator=(const chirpd_process&) = delete;
 
     // Starts `chirpd --dev --port P --database-url ... --redis-url ... --fast-password-hash
-    // --log-level warn <extra>` and waits until /healthz answers; throws (with the log) when
-    // it exits or does not answer in time.
+    // --log-level warn --workers 1 <extra>` and waits until /healthz answers; throws (with the
+    // log) when it exits or does not answer in time. With `--workers N` in extra, the process
+    // is the supervisor and the answer comes from one of its workers.
     void start();
     // SIGTERM, then waitpid (SIGKILL after 30 s). Returns the exit code (128 + signal when
     // killed); 0 means a clean shutdown. Idempotent.

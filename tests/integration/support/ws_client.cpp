@@ -135,6 +135,7 @@ ws_client::ws_client(std::uint16_t port, ws_options opts)
             throw ws_handshake_error(res.result_int(), res.body());
         throw std::runtime_error("WebSocket handshake: " + ec.message());
     }
+    worker_ = std::string(res["X-Chirp-Worker"]);
     sock.expires_never();
     im.ioc.restart();
     asio::post(im.ioc, [self = impl_] { self->start_read(); });

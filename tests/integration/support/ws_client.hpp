@@ -123,6 +123,10 @@ public:
     // Sends a normal close (1000) and waits briefly for the server's answer.
     void close();
 
+    // The X-Chirp-Worker header of the upgrade answer: which worker of a `chirpd --workers N`
+    // serves this connection ("0".."N-1"); empty from a single process.
+    const std::string& worker() const { return worker_; }
+
     // Frames skipped by expect(), for failure messages.
     const std::vector<std::string>& skipped() const { return skipped_; }
 
@@ -140,6 +144,7 @@ private:
     std::string write_error_;
     std::vector<std::string> skipped_;
     std::chrono::milliseconds write_timeout_;
+    std::string worker_;
 };
 
 // Events ({"type":"event"}) among frames, in order.

@@ -1,0 +1,304 @@
+// `chirpd --workers 3` (issue 12, item 1): a supervisor and three worker processes sharing the
+// port with SO_REUSEPORT behave as one server. WebSocket clients are connected until they sit
+// on every worker (the upgrade answer's X-Chirp-Worker header says which); followers spread
+// over the workers get every tweet exactly once and in order; a worker killed with SIGKILL is
+// restarted by the supervisor and its clients reconnect with `since` and miss nothing; SIGTERM
+// to the supervisor drains every worker (1001 to the clients) and exits 0 in bounded time.
+// Real processes on loopback, all started by this binary and ended by pid.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/api.hpp"
+#include "support/server.hpp"
+#include "support/ws_client.hpp"
+
+namespace chirp::test {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr int workers = 3;
+
+bool is_tweet(const json& f) {
+    return f.value("type", "") == "event" && f.at("event").value("type", "") == "TweetCreated";
+}
+
+// The worker index of a supervisor's child, from its command line (--worker-index K).
+int worker_index_of(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    std::vector<std::string> args;
+    for (std::string a; std::getline(in, a, '\0');) args.push_back(a);
+    int index = -1;
+    for (std::size_t i = 0; i + 1 < args.size(); ++i)
+        if (args[i] == "--worker-index") index = std::stoi(args[i + 1]);
+    return index;
+}
+
+// Worker index -> pid of the supervisor's live workers.
+std::map<int, pid_t> worker_pids(pid_t supervisor) {
+    std::map<int, pid_t> out;
+    for (const pid_t p : child_pids(supervisor))
+        if (const int i = worker_index_of(p); i >= 0) out[i] = p;
+    return out;
+}
+
+// A follower's timeline that survives its connection: on a close it reconnects and
+// resubscribes with `since` = the last seq it saw. Remembers the worker of each connection.
+class follower_stream {
+public:
+    follower_stream(std::uint16_t port, test_user user) : port_(port), user_(std::move(user)) {
+        thread_ = std::thread([this] { run(); });
+    }
+    ~follower_stream() {
+        stop_ = true;
+        thread_.join();
+    }
+    // The worker of the first connection, once subscribed ("" until then).
+    std::string first_worker() {
+        std::unique_lock lk(mu_);
+        cv_.wait_for(lk, 20s, [&] { return !workers_.empty(); });
+        return workers_.empty() ? std::string() : workers_.front();
+    }
+    bool wait_for(std::size_t n, std::chrono::milliseconds timeout) {
+        std::unique_lock lk(mu_);
+        return cv_.wait_for(lk, timeout, [&] { return ids_.size() >= n; });
+    }
+    std::vector<std::string> ids() {
+        std::lock_guard lk(mu_);
+        return ids_;
+    }
+    std::vector<std::string> connection_workers() {
+        std::lock_guard lk(mu_);
+        return workers_;
+    }
+    const test_user& user() const { return user_; }
+
+private:
+    void run() {
+        while (!stop_) {
+            try {
+                ws_client c(port_);
+                c.auth(user_.token);
+                std::optional<std::string> since;
+                {
+                    std::lock_guard lk(mu_);
+                    if (!seqs_.empty()) since = std::to_string(seqs_.back());
+                }
+                c.subscribe({"timeline"}, since);
+                {
+                    std::lock_guard lk(mu_);
+                    workers_.push_back(c.worker());
+                    cv_.notify_all();
+                }
+                while (!stop_) {
+                    auto f = c.next(100ms);
+                    if (!f) {
+                        if (!c.open()) break;
+                        continue;
+                    }
+                    if (!is_tweet(*f)) continue;
+                    std::lock_guard lk(mu_);
+                    seqs_.push_back(seq_of(*f));
+                    ids_.push_back(f->at("event").at("payload").at("tweet").at("id"));
+                    cv_.notify_all();
+                }
+            } catch (const std::exception&) {
+                // The worker went away mid-handshake: connect again (another worker answers).
+            }
+            if (!stop_) std::this_thread::sleep_for(50ms);
+        }
+    }
+
+    std::uint16_t port_;
+    test_user user_;
+    std::atomic<bool> stop_{false};
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::string> ids_, workers_;
+    std::vector<long long> seqs_;
+    std::thread thread_;
+};
+
+class WorkersTest : public server_test<WorkersTest> {
+public:
+    static server_options options() {
+        return {.args = {"--workers", std::to_string(workers)}, .name = "chirpd-workers"};
+    }
+
+protected:
+    // chirpd answered /healthz once one worker listened: wait (bounded) for all of them.
+    void SetUp() override {
+        server_test<WorkersTest>::SetUp();
+        const auto until = std::chrono::steady_clock::now() + 30s;
+        for (;;) {
+            std::size_t listening = 0;
+            for (const auto& [index, pid] : worker_pids(server().chirpd().pid()))
+                listening += listens_on(pid, server().port()) ? 1 : 0;
+            if (listening == static_cast<std::size_t>(workers)) return;
+            ASSERT_LT(std::chrono::steady_clock::now(), until)
+                << listening << " of " << workers << " workers listen";
+            std::this_thread::sleep_for(20ms);
+        }
+    }
+
+    // Followers of `author`, each with a stream, added until every worker holds at least
+    // `per_worker` of them (connections land where the kernel's hash puts them).
+    std::vector<std::unique_ptr<follower_stream>> spread_followers(const test_user& author,
+                                                                   int per_worker) {
+        std::vector<std::unique_ptr<follower_stream>> out;
+        std::map<std::string, int> on;
+        auto enough = [&] {
+            for (int w = 0; w < workers; ++w)
+                if (on[std::to_string(w)] < per_worker) return false;
+            return true;
+        };
+        while (!enough() && out.size() < 60) {
+            auto f = register_user(api(), "wf");
+            follow(api(), f, author);
+            out.push_back(std::make_unique<follower_stream>(server().port(), f));
+            ++on[out.back()->first_worker()];
+        }
+        std::string spread;
+        for (const auto& [w, n] : on) spread += " worker " + w + ": " + std::to_string(n);
+        EXPECT_TRUE(enough()) << out.size() << " connections did not reach every worker:" << spread;
+        return out;
+    }
+};
+
+TEST_F(WorkersTest, ConnectionsSpreadAndEveryWorkerSaysWhoItIs) {
+    // HTTP answers name their worker too, and /api/stats and /metrics are the worker's own.
+    std::set<std::string> seen;
+    for (int i = 0; i < 60 && seen.size() < static_cast<std::size_t>(workers); ++i) {
+        http_client fresh(server().port(), false);  // a new connection per request
+        const auto r = fresh.get("/api/stats");
+        ASSERT_EQ(r.status, 200u) << r.describe();
+        const auto w = r.header("X-Chirp-Worker");
+        EXPECT_EQ(r.json().at("worker").get<int>(), std::stoi(w)) << r.describe();
+        seen.insert(w);
+    }
+    EXPECT_EQ(seen, (std::set<std::string>{"0", "1", "2"}));
+    // Three distinct worker processes under the supervisor, each listening on the port.
+    const auto pids = worker_pids(server().chirpd().pid());
+    ASSERT_EQ(pids.size(), static_cast<std::size_t>(workers));
+    for (const auto& [index, pid] : pids)
+        EXPECT_TRUE(listens_on(pid, server().port())) << "worker " << index;
+    EXPECT_FALSE(listens_on(server().chirpd().pid(), server().port())) << "the supervisor";
+}
+
+TEST_F(WorkersTest, FollowersOnEveryWorkerGetEveryTweetOnceInOrder) {
+    const auto author = register_user(api(), "wa");
+    auto followers = spread_followers(author, 2);
+    // Tweets through every worker (a new connection per request), one after the other.
+    std::vector<std::string> ids;
+    for (int i = 0; i < 24; ++i)
+        ids.push_back(post_tweet(api(), author, "spread " + std::to_string(i)));
+    for (auto& f : followers) {
+        SCOPED_TRACE(f->user().handle + " on worker " + f->first_worker());
+        EXPECT_TRUE(f->wait_for(ids.size(), 20s)) << f->ids().size() << " of " << ids.size();
+    }
+    // Nothing more: a last tweet is the next thing each follower gets.
+    const auto marker = post_tweet(api(), author, "marker");
+    ids.push_back(marker);
+    for (auto& f : followers) {
+        SCOPED_TRACE(f->user().handle + " on worker " + f->first_worker());
+        EXPECT_TRUE(f->wait_for(ids.size(), 20s));
+        EXPECT_EQ(f->ids(), ids);  // every one, once, in order
+        EXPECT_EQ(f->connection_workers().size(), 1u) << "the connection never dropped";
+    }
+}
+
+TEST_F(WorkersTest, AKilledWorkerIsRestartedAndItsClientsResume) {
+    const auto author = register_user(api(), "wk");
+    auto followers = spread_followers(author, 2);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 8; ++i)
+        ids.push_back(post_tweet(api(), author, "before " + std::to_string(i)));
+    for (auto& f : followers) ASSERT_TRUE(f->wait_for(ids.size(), 20s)) << f->user().handle;
+
+    const auto before = worker_pids(server().chirpd().pid());
+    ASSERT_EQ(before.size(), static_cast<std::size_t>(workers));
+    const pid_t victim = before.at(1);
+    ASSERT_EQ(::kill(victim, SIGKILL), 0);
+    // Gone (its sockets closed) before we post: no request may land on its dying socket.
+    const auto gone_by = std::chrono::steady_clock::now() + 10s;
+    while (listens_on(victim, server().port()) && std::chrono::steady_clock::now() < gone_by)
+        std::this_thread::sleep_for(10ms);
+    ASSERT_FALSE(listens_on(victim, server().port()));
+
+    // While worker 1 is away (its clients reconnect to the others) and after it is back.
+    for (int i = 0; i < 8; ++i)
+        ids.push_back(post_tweet(api(), author, "during " + std::to_string(i)));
+    pid_t restarted = -1;
+    const auto back_by = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < back_by) {
+        const auto now = worker_pids(server().chirpd().pid());
+        if (now.count(1) && now.at(1) != victim && listens_on(now.at(1), server().port())) {
+            restarted = now.at(1);
+            break;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_GT(restarted, 0) << "worker 1 was not restarted; log:\n" << server().chirpd().log();
+    EXPECT_EQ(worker_pids(server().chirpd().pid()).at(0), before.at(0)) << "others untouched";
+    EXPECT_EQ(worker_pids(server().chirpd().pid()).at(2), before.at(2)) << "others untouched";
+    EXPECT_NE(server().chirpd().log().find("restarting it"), std::string::npos)
+        << "the supervisor logs the crash";
+    for (int i = 0; i < 8; ++i)
+        ids.push_back(post_tweet(api(), author, "after " + std::to_string(i)));
+
+    int moved = 0;
+    for (auto& f : followers) {
+        SCOPED_TRACE(f->user().handle + " first on worker " + f->first_worker());
+        EXPECT_TRUE(f->wait_for(ids.size(), 30s)) << f->ids().size() << " of " << ids.size();
+        EXPECT_EQ(f->ids(), ids);  // nothing lost, nothing twice, in order
+        if (f->first_worker() == "1") {
+            EXPECT_GE(f->connection_workers().size(), 2u) << "reconnected";
+            ++moved;
+        } else {
+            EXPECT_EQ(f->connection_workers().size(), 1u) << "its worker stayed up";
+        }
+    }
+    EXPECT_GE(moved, 2);
+}
+
+// Last in this suite: it stops the suite's server.
+TEST_F(WorkersTest, SigtermDrainsEveryWorkerWith1001) {
+    std::vector<std::unique_ptr<ws_client>> clients;
+    std::set<std::string> on;
+    for (int i = 0; i < 60 && on.size() < static_cast<std::size_t>(workers); ++i) {
+        const auto user = register_user(api(), "wt");
+        clients.push_back(server().connect_subscribed(user, {"timeline"}));
+        on.insert(clients.back()->worker());
+    }
+    ASSERT_EQ(on.size(), static_cast<std::size_t>(workers));
+    const auto pids = worker_pids(server().chirpd().pid());
+    ASSERT_EQ(pids.size(), static_cast<std::size_t>(workers));
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const int rc = server().chirpd().stop();  // SIGTERM to the supervisor, then waitpid
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(rc, 0) << server().chirpd().log();
+    EXPECT_LT(took, 20s) << "bounded drain";
+    for (const auto& [index, pid] : pids)
+        EXPECT_NE(::kill(pid, 0), 0) << "worker " << index << " still exists";
+    for (auto& c : clients) {
+        const auto closed = c->wait_closed(5s);
+        ASSERT_TRUE(closed) << "worker " << c->worker();
+        EXPECT_EQ(closed->code, 1001u) << "worker " << c->worker() << ": " << closed->describe();
+    }
+}
+
+}  // namespace
+}  // namespace chirp::test
