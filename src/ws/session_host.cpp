@@ -127,8 +127,8 @@ void session_host::failed(const std::exception& e) {
 }
 
 const std::string& session_host::user_json() const {
-    if (user_json_.empty()) user_json_ = m_.user_ref_json();
-    return user_json_;
+    if (!user_json_) user_json_ = std::make_unique<std::string>(m_.user_ref_json());
+    return *user_json_;
 }
 
 void session_host::draft_join(drafts::join_request r) {

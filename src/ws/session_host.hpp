@@ -73,9 +73,10 @@ protected:
 
     session_deps& d_;
     session_machine m_;
-    loop_timer timer_;  // the machine's deadlines
+    loop_timer timer_;                 // the machine's deadlines
     std::uint64_t draft_session_ = 0;  // the registry's id of this session (0: none yet)
-    mutable std::string user_json_;    // rendered at the first draft message
+    // Rendered at the first draft message (a pointer: most sessions never edit a draft).
+    mutable std::unique_ptr<std::string> user_json_;
 };
 
 }  // namespace chirp::ws
