@@ -423,6 +423,49 @@ const scenarios = [
             }
         },
     },
+    {
+        name: 'Drafts offline: B types offline while A types; back online both converge; B undoes only its own edit; A discards',
+        async run() {
+            const { A, B } = world;
+            if (!A.token || !B.token) await ensureBasics();
+            const middle = `middle ${rand().slice(0, 4)}`;
+            const draft = await api('POST', '/api/drafts', A.token, { text: middle });
+            await api('POST', `/api/drafts/${draft.id}/collaborators`, A.token, { handle: B.handle });
+            await A.page.goto(`/drafts/${draft.id}`);
+            await B.page.goto(`/drafts/${draft.id}`);
+            await waitDraftLive(A);
+            await waitDraftLive(B);
+            await waitConnected(B);
+
+            await B.context.setOffline(true);
+            await B.page.locator('[data-testid="conn-status"][data-state="offline"]').waitFor({ timeout: 5000 });
+            await B.page.getByTestId('draft-editor').click();
+            await B.page.keyboard.press('Control+Home');
+            await B.page.keyboard.type('offline ', { delay: 20 });
+            await B.page.locator('[data-testid="draft-sync"]', { hasText: 'kept' }).waitFor({ timeout: 3000 });
+            await A.page.getByTestId('draft-editor').click();
+            await A.page.keyboard.press('Control+End');
+            await A.page.keyboard.type(' online', { delay: 20 });
+            await B.page.screenshot({ path: join(ARTIFACTS, '7-offline-B.png') });
+
+            await B.context.setOffline(false);
+            await waitConnected(B, 15_000);
+            const want = `offline ${middle} online`;
+            await until(async () => (await draftText(A)) === want && (await draftText(B)) === want, 8000, `both editors to show "${want}"`);
+            await waitDraftLive(B);
+
+            // Undo on B removes B's typing only (A's " online" stays), on both screens.
+            await B.page.getByTestId('draft-editor').click();
+            await B.page.keyboard.press('Control+z');
+            const after = `${middle} online`;
+            await until(async () => (await draftText(A)) === after && (await draftText(B)) === after, 5000, `both editors to show "${after}" after B's undo`);
+
+            await A.page.getByTestId('draft-discard').click();
+            await A.page.getByRole('group', { name: 'Confirm discard' }).getByRole('button', { name: 'Discard' }).click();
+            await A.page.waitForURL((url) => url.pathname === '/drafts');
+            await B.page.locator('[data-testid="draft-closed"]', { hasText: 'discarded' }).waitFor({ timeout: 5000 });
+        },
+    },
 ];
 
 // ---- runner -----------------------------------------------------------------------------
