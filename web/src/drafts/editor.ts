@@ -23,6 +23,8 @@ class CaretWidget extends WidgetType {
         caret.className = 'cm-remote-caret';
         caret.style.setProperty('--remote-hue', String(this.hue));
         caret.setAttribute('data-testid', 'remote-cursor');
+        // Names inside the text would be read as text: "Editing now" lists them instead.
+        caret.setAttribute('aria-hidden', 'true');
         caret.setAttribute('data-client', this.clientID);
         const label = document.createElement('span');
         label.className = 'cm-remote-label';

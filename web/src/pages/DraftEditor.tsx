@@ -279,7 +279,7 @@ export function DraftEditorPage({ id }: { id: string }) {
                 </Link>
             </PageHeader>
             <div className="draft">
-                <p className={`draft__sync conn conn--${sync.tone}`} role="status" aria-live="polite" data-testid="draft-sync" data-phase={snap?.phase ?? 'joining'}>
+                <p className={`draft__sync conn conn--${sync.tone}`} data-testid="draft-sync" data-phase={snap?.phase ?? 'joining'}>
                     <span className="conn__dot" aria-hidden="true" />
                     <span>{sync.text}</span>
                     {snap?.loaded && <span className="muted"> · version {snap.version}</span>}

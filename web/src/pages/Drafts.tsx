@@ -95,9 +95,11 @@ export function DraftsPage() {
             setStatus('error');
         }
     }, []);
+    // A live draft invitation (a notification) adds a draft to the list: reload.
+    const latestInvite = useApp((s) => s.notifications.items.find((n) => n.type === 'draft_invite')?.id);
     useEffect(() => {
         void load();
-    }, [load]);
+    }, [load, latestInvite]);
 
     const mine = items.filter((d) => d.owner.id === meId);
     const shared = items.filter((d) => d.owner.id !== meId);
