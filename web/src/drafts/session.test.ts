@@ -286,6 +286,21 @@ describe('DraftSession', () => {
         expect(a.host.state.field(remoteCursorsField).find((x) => x.clientID === 'c-b')).toBeUndefined();
     });
 
+    it('names a caret from the draft\'s people when the presence frame has no displayName', () => {
+        const timers = new VirtualTimers();
+        const host = new HeadlessHost();
+        const sent: Record<string, unknown>[] = [];
+        const session = new DraftSession({ draftId: '3', transport: { send: (f) => (sent.push(f), true) }, host, timers, clientID: 'me' });
+        session.connected();
+        const bob = { id: '8', handle: 'bob', displayName: 'Bob B' };
+        session.handle({ type: 'draft_state', draft: '3', text: 'hey', version: 2, owner: { id: '7', handle: 'al', displayName: 'Al' }, collaborators: [bob], editors: [] });
+        session.handle({ type: 'draft_presence', draft: '3', user: { id: '8', handle: 'bob' }, clientID: 'b1', version: 2, selection: { anchor: 1, head: 1 }, expiresInMs: 15000 });
+        expect(host.state.field(remoteCursorsField)).toEqual([{ clientID: 'b1', user: bob, anchor: 1, head: 1 }]);
+        session.handle({ type: 'draft_presence', draft: '3', user: { id: '8' }, clientID: 'b1', version: 2, selection: null, expiresInMs: 0 });
+        expect(host.state.field(remoteCursorsField)).toEqual([]);
+        expect(session.snapshot.editors).toEqual([]);
+    });
+
     it('draft_closed ends the session', () => {
         const timers = new VirtualTimers();
         const server = new FakeAuthority('7', 'x');

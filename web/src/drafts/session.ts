@@ -124,16 +124,20 @@ function randomClientID(): string {
     return Math.floor(Math.random() * 2 ** 40).toString(36) + Date.now().toString(36).slice(-4);
 }
 
+/** A user reference from a frame; displayName is '' when the frame has none. */
 function asUser(v: unknown): DraftUser | null {
     if (!v || typeof v !== 'object') return null;
     const o = v as Record<string, unknown>;
     if (o.id == null) return null;
-    const handle = String(o.handle ?? '');
-    return { id: String(o.id), handle, displayName: String(o.displayName ?? (handle ? `@${handle}` : 'someone')) };
+    return { id: String(o.id), handle: String(o.handle ?? ''), displayName: typeof o.displayName === 'string' ? o.displayName : '' };
+}
+
+function named(u: DraftUser): DraftUser {
+    return u.displayName ? u : { ...u, displayName: u.handle ? `@${u.handle}` : 'someone' };
 }
 
 function asUsers(v: unknown): DraftUser[] {
-    return Array.isArray(v) ? v.map(asUser).filter((u): u is DraftUser => !!u) : [];
+    return Array.isArray(v) ? v.map(asUser).filter((u): u is DraftUser => !!u).map(named) : [];
 }
 
 export class DraftSession {
@@ -251,7 +255,7 @@ export class DraftSession {
                 this.onPresence(frame);
                 break;
             case 'draft_collaborators':
-                this.owner = asUser(frame.owner) ?? this.owner;
+                this.owner = this.known(asUser(frame.owner)) ?? this.owner;
                 this.collaborators = asUsers(frame.collaborators);
                 this.emit();
                 break;
@@ -297,13 +301,13 @@ export class DraftSession {
     private onState(frame: Record<string, unknown>): void {
         this.clearTimer('pushTimer');
         this.inflight = false;
-        this.owner = asUser(frame.owner) ?? this.owner;
+        this.owner = this.known(asUser(frame.owner)) ?? this.owner;
         this.collaborators = asUsers(frame.collaborators);
         const text = String(frame.text ?? '');
         const version = Number(frame.version);
         for (const e of Array.isArray(frame.editors) ? frame.editors : []) {
             const o = e as Record<string, unknown>;
-            const user = asUser(o.user);
+            const user = this.known(asUser(o.user));
             const id = String(o.clientID ?? '');
             if (user && id && id !== this.clientID && !this.presence.has(id)) {
                 this.presence.set(id, { user, version, selection: null, timer: null });
@@ -465,9 +469,17 @@ export class DraftSession {
 
     // ---- presence ----------------------------------------------------------------------------
 
+    /** Complete a user reference from the draft's people (a frame's user may lack the name). */
+    private known(user: DraftUser | null): DraftUser | null {
+        if (!user) return null;
+        if (user.displayName && user.handle) return user;
+        const person = [this.owner, ...this.collaborators].find((u) => u && u.id === user.id);
+        return person ?? named(user);
+    }
+
     private onPresence(frame: Record<string, unknown>): void {
         const id = String(frame.clientID ?? '');
-        const user = asUser(frame.user);
+        const user = this.known(asUser(frame.user));
         if (!id || id === this.clientID || !user) return;
         const old = this.presence.get(id);
         if (old) this.opts.timers.clearTimeout(old.timer);
