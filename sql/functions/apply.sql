@@ -46,13 +46,18 @@ BEGIN
                (e.payload->>'replyTo')::bigint AS reply_to,
                (e.payload->>'retweetOf')::bigint AS retweet_of,
                COALESCE(e.payload->'mentions', '[]'::jsonb) AS mentions,
-               COALESCE(e.payload->'hashtags', '[]'::jsonb) AS hashtags, e.created_at, e.seq
+               COALESCE(e.payload->'hashtags', '[]'::jsonb) AS hashtags, e.created_at, e.seq,
+               e.payload->'coauthors' AS coauthors
         FROM unnest(evs) e),
     tw AS (
         INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags,
-                            created_at, seq)
+                            created_at, seq, coauthors)
         SELECT ev.tid, ev.user_id, ev.content, ev.reply_to, ev.retweet_of, ev.mentions,
-               ARRAY(SELECT jsonb_array_elements_text(ev.hashtags)), ev.created_at, ev.seq
+               ARRAY(SELECT jsonb_array_elements_text(ev.hashtags)), ev.created_at, ev.seq,
+               -- a published draft's collaborators (drafts.sql), in the order added
+               CASE WHEN ev.coauthors IS NULL THEN '{}'::bigint[]
+                    ELSE ARRAY(SELECT x::bigint FROM jsonb_array_elements_text(ev.coauthors)
+                               WITH ORDINALITY AS c(x, o) ORDER BY c.o) END
         FROM ev),
     st AS (
         INSERT INTO tweet_stats (tweet_id) SELECT ev.tid FROM ev),
@@ -250,6 +255,9 @@ BEGIN
                       WHERE conversation_id = (p->>'conversationId')::bigint LOOP
             PERFORM chirp_notify(target, e, 'message', NULL, (p->>'conversationId')::bigint);
         END LOOP;
+    WHEN 'DraftCreated', 'DraftUpdated', 'DraftCollaboratorAdded', 'DraftCollaboratorRemoved',
+         'DraftPublished', 'DraftDiscarded' THEN
+        PERFORM chirp_apply_draft(e);  -- drafts.sql
     ELSE
         NULL;  -- unknown (future) event types leave the projections alone
     END CASE;

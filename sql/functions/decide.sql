@@ -149,6 +149,9 @@ BEGIN
                                                           WHERE m.id = n)), e);
 
     ELSE
+        IF cmd->>'type' LIKE 'draft\_%' THEN  -- collaborative drafts: drafts.sql
+            RETURN chirp_decide_draft(cmd, actor);
+        END IF;
         RETURN chirp_err(400, 'bad_request', 'unknown command');
     END CASE;
 END $$;
@@ -265,7 +268,8 @@ END $$;
 -- when nothing was appended), otherwise a record (o_json) built after the apply. The liked
 -- tweet comes as typed columns read before the apply (migrations/011_exec_row_liked.sql); the
 -- writer fills in the likes and the liker's flags. A liked retweet, which carries its
--- original, comes as records instead (o_base for nobody, o_for_author for its author).
+-- original, and a published draft, which carries its coauthors, come as records instead
+-- (o_base for nobody, o_for_author for its author).
 CREATE OR REPLACE FUNCTION chirp_decide_likes(cmds jsonb, first_ord bigint, last_ord bigint)
 RETURNS SETOF chirp_exec_row
 LANGUAGE plpgsql SET jit = off SET enable_nestloop = off
@@ -288,7 +292,7 @@ BEGIN
         WHERE u.id = ANY ((SELECT array_agg(DISTINCT r.actor) FROM raw r)::bigint[])),
     known_tweets AS MATERIALIZED (
         SELECT t.id, t.author_id, t.content, t.created_at, t.reply_to, t.retweet_of,
-               t.mentions, t.hashtags
+               t.mentions, t.hashtags, t.coauthors
         FROM tweets t
         WHERE t.id = ANY ((SELECT array_agg(DISTINCT r.tweet_id) FROM raw r)::bigint[])
           AND NOT t.deleted),
@@ -341,10 +345,10 @@ BEGIN
                (SELECT true FROM tweets r WHERE r.author_id = t.author_id
                                             AND r.retweet_of = t.id AND NOT r.deleted LIMIT 1)
                    IS NOT NULL AS retweeted,
-               CASE WHEN t.retweet_of IS NOT NULL THEN
+               CASE WHEN t.retweet_of IS NOT NULL OR cardinality(t.coauthors) > 0 THEN
                    chirp_rec_tweet((SELECT x FROM tweets x WHERE x.id = t.id), NULL)::text
                END AS base,
-               CASE WHEN t.retweet_of IS NOT NULL THEN
+               CASE WHEN t.retweet_of IS NOT NULL OR cardinality(t.coauthors) > 0 THEN
                    chirp_rec_tweet((SELECT x FROM tweets x WHERE x.id = t.id), t.author_id)::text
                END AS for_author
         FROM known_tweets t JOIN authors a ON a.id = t.author_id

@@ -15,7 +15,7 @@ DECLARE
 BEGIN
     PERFORM chirp_lock();
     TRUNCATE users, user_stats, follows, tweets, tweet_stats, likes, notifications,
-             conversations, conversation_members, messages;
+             conversations, conversation_members, messages, drafts, draft_collaborators;
     FOR e IN SELECT * FROM events ORDER BY seq LOOP
         IF run_type IS NOT NULL AND (e.type IS DISTINCT FROM run_type
                                      OR cardinality(run) >= 5000) THEN

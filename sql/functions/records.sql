@@ -8,9 +8,11 @@
 --   chirp_rec_user_ref(uid)            {id, handle, display_name}
 --   chirp_rec_user(u, viewer)          + created_at, followers, following, tweets, followed_by_me
 --   chirp_rec_tweet(t, viewer)         {id, author, content, created_at, reply_to, mentions,
---                                       hashtags, likes, retweets, replies, liked, retweeted,
---                                       retweet_of (the same record, or null)}
---   chirp_rec_notification(n)          {seq, type, actor, tweet, conversation_id, created_at, read}
+--                                       hashtags, coauthors, likes, retweets, replies, liked,
+--                                       retweeted, retweet_of (the same record, or null)}
+--   chirp_rec_notification(n)          {seq, type, actor, tweet, conversation_id, draft_id,
+--                                       created_at, read}
+--   chirp_rec_draft(d)                 drafts.sql
 --   chirp_rec_message(m)               {id, conversation_id, sender, content, created_at, seq}
 --   chirp_rec_conversation(c)          {id, participants, created_at, last_message}
 --   chirp_rec_event(e, type, payload)  {id, type, user_id, created_at, version, payload}
@@ -55,6 +57,9 @@ BEGIN
         'mentions', COALESCE((SELECT jsonb_agg(m->'handle') FROM jsonb_array_elements(t.mentions) m),
                              '[]'::jsonb),
         'hashtags', to_jsonb(t.hashtags),
+        'coauthors', CASE WHEN cardinality(t.coauthors) = 0 THEN '[]'::jsonb
+                          ELSE (SELECT jsonb_agg(chirp_rec_user_ref(c.x) ORDER BY c.o)
+                                FROM unnest(t.coauthors) WITH ORDINALITY AS c(x, o)) END,
         'likes', s.likes, 'retweets', s.retweets, 'replies', s.replies,
         'liked', viewer IS NOT NULL AND EXISTS (
             SELECT 1 FROM likes l WHERE l.tweet_id = t.id AND l.user_id = viewer),
@@ -80,7 +85,8 @@ BEGIN
         'seq', n.seq, 'type', n.type, 'actor', chirp_rec_user_ref(n.actor_id),
         'tweet', (SELECT chirp_rec_tweet(t, n.recipient_id) FROM tweets t
                   WHERE t.id = n.tweet_id AND NOT t.deleted),
-        'conversation_id', n.conversation_id, 'created_at', chirp_us(n.created_at),
+        'conversation_id', n.conversation_id, 'draft_id', n.draft_id,
+        'created_at', chirp_us(n.created_at),
         'read', n.seq <= (SELECT s.notif_read_upto FROM user_stats s
                           WHERE s.user_id = n.recipient_id));
 END $$;

@@ -210,6 +210,12 @@ void append_tweet_lists(std::string& out, const tweet& t) {
     append_strings(out, t.mentions);
     out += R"(,"hashtags":)";
     append_strings(out, t.hashtags);
+    out += R"(,"coauthors":[)";
+    for (std::size_t i = 0; i < t.coauthors.size(); ++i) {
+        if (i != 0) out += ',';
+        render(out, t.coauthors[i]);
+    }
+    out += ']';
 }
 
 void append_tweet_tail(std::string& out, const tweet& t, viewer_flags me) {
@@ -283,6 +289,10 @@ void render(std::string& out, const notification& n) {
         append_id(out, *n.conversation_id);
     else
         out += "null";
+    if (n.draft_id) {
+        out += R"(,"draftId":)";
+        append_id(out, *n.draft_id);
+    }
     out += R"(,"createdAt":)";
     append_quoted_timestamp(out, n.created_at);
     out += R"(,"read":)";
@@ -339,6 +349,29 @@ void render(std::string& out, const audit_event& e) {
     append_int(out, e.version);
     out += R"(,"payload":)";
     out += e.payload_json.empty() ? std::string_view("{}") : std::string_view(e.payload_json);
+    out += '}';
+}
+
+void render(std::string& out, const draft& d) {
+    out += R"({"id":)";
+    append_id(out, d.id);
+    out += R"(,"owner":)";
+    render(out, d.owner);
+    out += R"(,"collaborators":[)";
+    for (std::size_t i = 0; i < d.collaborators.size(); ++i) {
+        if (i != 0) out += ',';
+        render(out, d.collaborators[i]);
+    }
+    out += R"(],"text":)";
+    append_json_string(out, d.text);
+    out += R"(,"version":)";
+    append_int(out, d.version);
+    out += R"(,"codePoints":)";
+    append_int(out, d.code_points);
+    out += R"(,"createdAt":)";
+    append_quoted_timestamp(out, d.created_at);
+    out += R"(,"updatedAt":)";
+    append_quoted_timestamp(out, d.updated_at);
     out += '}';
 }
 

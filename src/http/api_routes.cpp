@@ -512,10 +512,15 @@ awaitable_response prometheus(services& svc, request&) {
     co_return resp;
 }
 
+std::vector<route> with_drafts(std::vector<route> table) {
+    for (auto& r : draft_routes()) table.push_back(std::move(r));
+    return table;
+}
+
 }  // namespace
 
 const std::vector<route>& routes() {
-    static const std::vector<route> table = {
+    static const std::vector<route> table = with_drafts({
         {method::get, "/healthz", healthz},
         {method::get, "/readyz", readyz},
         {method::get, "/metrics", prometheus},
@@ -545,7 +550,7 @@ const std::vector<route>& routes() {
         {method::get, "/api/conversations", conversations},
         {method::get, "/api/conversations/{}/messages", messages},
         {method::post, "/api/conversations/{}/messages", send_message},
-    };
+    });
     return table;
 }
 

@@ -1,6 +1,7 @@
 // What the REST handlers share: auth and input checks, cursor and limit parsing, idempotency
 // hashing, and the mapping of store results to responses (one place, so every handler answers
-// a bad input or a store error the same way). Included by api_routes.cpp only.
+// a bad input or a store error the same way). Included by the route files (api_routes.cpp,
+// drafts_routes.cpp).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -138,8 +139,8 @@ inline std::string request_hash(const services& svc, const request& req) {
 }
 
 // Submits a command for the writer: {"type", "actor", "args", "idem"?}.
-asio::awaitable<store::write_result> submit(services& svc, const request& req, std::string type,
-                                            json args) {
+inline asio::awaitable<store::write_result> submit(services& svc, const request& req,
+                                                   std::string type, json args) {
     json cmd = {{"type", std::move(type)}, {"args", std::move(args)}};
     cmd["actor"] = req.user ? json(std::to_string(req.user->user_id)) : json(nullptr);
     if (!req.idempotency_key.empty())

@@ -21,6 +21,10 @@ using flag_key = std::pair<long long, long long>;  // (tweet, viewer)
 // '{1,2,3}': a bigint[] parameter.
 std::string id_array(const std::vector<long long>& v);
 
+// UserRefs of the users (unknown ids are missing).
+std::unordered_map<long long, domain::user_ref> load_refs(tx_t& tx,
+                                                          const std::vector<long long>& ids);
+
 struct tweet_set {
     std::unordered_map<long long, tweet_record> records;
     std::map<flag_key, domain::viewer_flags> flags;
@@ -53,13 +57,14 @@ tweet_set load_tweets(tx_t& tx, const std::vector<flag_key>& pairs);
 tweet_set load_tweets(tx_t& tx, const std::vector<long long>& ids, long long viewer);
 
 struct notification_row {
-    long long seq = 0, actor = 0, tweet = 0, conversation = 0, recipient = 0;
+    long long seq = 0, actor = 0, tweet = 0, conversation = 0, recipient = 0, draft = 0;
     std::string type;
     domain::timestamp_us created_at = 0;
     bool read = false;
 };
 
-// Columns from `first`: seq, type, actor, tweet, conversation, created_at, read, recipient.
+// Columns from `first`: seq, type, actor, tweet, conversation, created_at, read, recipient,
+// draft.
 notification_row notification_columns(const pqxx::row& row, int first);
 
 // Notifications with their actors and tweets (as each recipient sees them).

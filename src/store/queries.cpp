@@ -13,6 +13,38 @@ const std::vector<named_query>& named_queries() {
     static const std::vector<named_query> q = {
         {"ping", "SELECT 1"},
 
+        // --- collaborative drafts (drafts.cpp) ---------------------------------------------
+        // $1 ids: the drafts, any state
+        {"draft_rows", R"sql(
+            SELECT d.id, d.owner_id, d.text, d.version, d.code_points,
+                   )sql" CHIRP_US("d.created_at") R"sql(, )sql" CHIRP_US("d.updated_at") R"sql(,
+                   d.state
+            FROM unnest($1::bigint[]) WITH ORDINALITY AS r(id, ord) JOIN drafts d ON d.id = r.id
+            ORDER BY r.ord)sql"},
+        // $1 ids: their collaborators in the order added
+        {"draft_collaborator_rows", R"sql(
+            SELECT c.draft_id, c.user_id FROM draft_collaborators c
+            WHERE c.draft_id = ANY ($1::bigint[]) ORDER BY c.draft_id, c.seq)sql"},
+        // $1 user, $2 before (last_seq), $3 limit: open drafts the user owns or collaborates
+        // on, the latest changed first
+        {"drafts_of_user", R"sql(
+            SELECT d.id, d.last_seq FROM drafts d
+            WHERE d.state = 'open' AND ($2::bigint = 0 OR d.last_seq < $2::bigint)
+              AND (d.owner_id = $1::bigint
+                   OR d.id IN (SELECT c.draft_id FROM draft_collaborators c
+                               WHERE c.user_id = $1::bigint))
+            ORDER BY d.last_seq DESC LIMIT $3::int)sql"},
+        // $1 draft, $2 after (version), $3 limit: accepted updates from the log (the unique
+        // index events_draft_version, migration 012)
+        {"draft_updates_since", R"sql(
+            SELECT (e.payload->>'version')::bigint, e.payload->>'clientId', e.user_id,
+                   COALESCE(u.handle, ''), COALESCE(u.display_name, ''),
+                   (e.payload->'changes')::text
+            FROM events e LEFT JOIN users u ON u.id = e.user_id
+            WHERE e.type = 'DraftUpdated' AND (e.payload->>'draftId')::bigint = $1::bigint
+              AND (e.payload->>'version')::bigint > $2::bigint
+            ORDER BY (e.payload->>'version')::bigint LIMIT $3::int)sql"},
+
         // --- users ---------------------------------------------------------------------------
         // $1 ids, $2 viewer: users in the order of $1; followed_by_me NULL for no viewer or self.
         {"user_rows", R"sql(
@@ -58,7 +90,12 @@ const std::vector<named_query>& named_queries() {
                    COALESCE((SELECT string_agg(x.m->>'handle', ' ' ORDER BY x.o)
                              FROM jsonb_array_elements(t.mentions) WITH ORDINALITY AS x(m, o)), ''),
                    array_to_string(t.hashtags, ' '),
-                   COALESCE(s.likes, 0), COALESCE(s.retweets, 0), COALESCE(s.replies, 0)
+                   COALESCE(s.likes, 0), COALESCE(s.retweets, 0), COALESCE(s.replies, 0),
+                   CASE WHEN cardinality(t.coauthors) = 0 THEN ''
+                        ELSE (SELECT json_agg(json_build_array(c.x, cu.handle, cu.display_name)
+                                              ORDER BY c.o)
+                              FROM unnest(t.coauthors) WITH ORDINALITY AS c(x, o)
+                              JOIN users cu ON cu.id = c.x)::text END
             FROM want w JOIN tweets t ON t.id = w.id JOIN users u ON u.id = t.author_id
             LEFT JOIN tweet_stats s ON s.tweet_id = t.id)sql"},
         // $1 ids, $2 viewers (pairwise): each pair's flags, and the flags of the same viewer
@@ -107,7 +144,7 @@ const std::vector<named_query>& named_queries() {
                    )sql" CHIRP_US("n.created_at") R"sql(,
                    n.seq <= COALESCE((SELECT s.notif_read_upto FROM user_stats s
                                       WHERE s.user_id = n.recipient_id), 0),
-                   n.recipient_id
+                   n.recipient_id, COALESCE(n.draft_id, 0)
             FROM notifications n
             WHERE n.recipient_id = $1::bigint AND ($2::bigint = 0 OR n.seq < $2::bigint)
             ORDER BY n.seq DESC LIMIT $3::int)sql"},
@@ -196,7 +233,7 @@ const std::vector<named_query>& named_queries() {
                    COALESCE(n.conversation_id, 0), )sql" CHIRP_US("n.created_at") R"sql(,
                    n.seq <= COALESCE((SELECT s.notif_read_upto FROM user_stats s
                                       WHERE s.user_id = n.recipient_id), 0),
-                   n.recipient_id
+                   n.recipient_id, COALESCE(n.draft_id, 0)
             FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(uid, since, i)
             CROSS JOIN LATERAL (
                 SELECT * FROM notifications x WHERE x.recipient_id = r.uid AND x.seq > r.since

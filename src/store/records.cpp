@@ -80,6 +80,8 @@ std::shared_ptr<const domain::tweet> decode_tweet(const json& j) {
     if (auto o = j.find("retweet_of"); o != j.end()) t->retweet_of = decode_tweet(*o);
     t->mentions = strings(j.value("mentions", json()));
     t->hashtags = strings(j.value("hashtags", json()));
+    if (auto c = j.find("coauthors"); c != j.end() && c->is_array())
+        for (const auto& x : *c) t->coauthors.push_back(decode_ref(x));
     t->likes = num(j, "likes");
     t->retweets = num(j, "retweets");
     t->replies = num(j, "replies");
@@ -110,9 +112,24 @@ domain::notification decode_notification(const json& j) {
     n.actor = decode_ref(j.value("actor", json()));
     n.tweet = decode_tweet(j.value("tweet", json()));
     n.conversation_id = opt_num(j, "conversation_id");
+    n.draft_id = opt_num(j, "draft_id");
     n.created_at = num(j, "created_at");
     n.read = flag(j, "read");
     return n;
+}
+
+domain::draft decode_draft(const json& j) {
+    domain::draft d;
+    d.id = num(j, "id");
+    d.owner = decode_ref(j.value("owner", json()));
+    if (auto c = j.find("collaborators"); c != j.end() && c->is_array())
+        for (const auto& x : *c) d.collaborators.push_back(decode_ref(x));
+    d.text = str(j, "text");
+    d.version = num(j, "version");
+    d.code_points = num(j, "code_points");
+    d.created_at = num(j, "created_at");
+    d.updated_at = num(j, "updated_at");
+    return d;
 }
 
 // chirp_rec_event: the event a live stream shows, its payload decoded by type.
@@ -175,6 +192,14 @@ std::string render_body(const json& body) {
         domain::render(out, decode_conversation(rec));
     } else if (shape == "message") {
         domain::render(out, decode_message(rec));
+    } else if (shape == "draft") {
+        domain::render(out, decode_draft(rec));
+    } else if (shape == "published") {  // {"published":{"tweet","draft"}}: a draft's tweet
+        out += R"({"tweet":)";
+        domain::render(out, *decode_tweet(rec.at("tweet")));
+        out += R"(,"draft":)";
+        domain::render(out, decode_draft(rec.at("draft")));
+        out += '}';
     } else if (shape == "deleted") {  // {"deleted":"<tweet id>"}
         out += R"({"deleted":")";
         out += std::to_string(as_ll(rec));

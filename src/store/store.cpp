@@ -13,6 +13,7 @@
 #include <pqxx/pqxx>
 
 #include "chirp/config/config.hpp"
+#include "drafts.hpp"
 #include "guard.hpp"
 #include "monitor.hpp"
 #include "readers.hpp"
@@ -171,6 +172,26 @@ public:
                                        });
     }
 
+    read<draft_snapshot> load_draft(long long id) override {
+        return run_read<draft_snapshot>("load_draft",
+                                        [=](conn_t& c) { return reads::load_draft(c, id); });
+    }
+    read<page<domain::draft>> drafts_of(long long user, long long before, int limit) override {
+        return run_read<page<domain::draft>>(
+            "drafts_of", [=](conn_t& c) { return reads::drafts_of(c, user, before, limit); });
+    }
+    read<std::vector<draft_update>> draft_updates_since(long long id, long long after,
+                                                        int limit) override {
+        return run_read<std::vector<draft_update>>("draft_updates_since", [=](conn_t& c) {
+            return reads::draft_updates_since(c, id, after, limit);
+        });
+    }
+    read<draft_appended> draft_append(long long id, long long expected, long long user,
+                                      std::vector<collab::update> updates,
+                                      std::string text) override {
+        return appended(submit(draft_append_command(id, expected, user, updates, text)));
+    }
+
     void on_committed(commit_hook fn) override { committed_hook_ = std::move(fn); }
 
     // The monitor's last ping (500 ms apart, 1 s deadline), not a query behind user reads.
@@ -187,6 +208,10 @@ public:
 
 private:
     using conn_t = pqxx::connection;
+
+    static asio::awaitable<result<draft_appended>> appended(asio::awaitable<write_result> w) {
+        co_return to_draft_appended(co_await std::move(w));
+    }
 
     // Queues `fn` (conn_t& → result<T>) for a reader thread. Not a coroutine: see submit().
     template <class T, class F>
@@ -225,6 +250,7 @@ long long rebuild_projections(const std::string& database_url) {
     pqxx::connection conn(database_url);
     pqxx::work tx(conn);
     auto r = tx.exec("SELECT chirp_rebuild()");
+    fold_draft_texts(tx);  // the drafts' texts: the fold of their changes (drafts.cpp)
     tx.commit();
     return r[0][0].as<long long>();
 }

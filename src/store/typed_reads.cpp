@@ -113,6 +113,10 @@ std::unordered_map<long long, tweet_record> load_records(tx_t& tx,
         t.likes = row[11].as<long long>();
         t.retweets = row[12].as<long long>();
         t.replies = row[13].as<long long>();
+        if (const auto co = row[14]; co.size() != 0)  // [[id, handle, name], ...]
+            for (const auto& x : nlohmann::json::parse(co.c_str()))
+                t.coauthors.push_back({x.at(0).get<long long>(), x.at(1).get<std::string>(),
+                                       x.at(2).get<std::string>()});
         out.emplace(t.id, std::move(rec));
     }
     return out;
@@ -164,7 +168,8 @@ page<domain::tweet> tweet_page(tx_t& tx, const std::vector<long long>& ids, int 
 
 // --- notifications, messages, conversations ---------------------------------------------------
 
-// Columns from `first`: seq, type, actor, tweet, conversation, created_at, read, recipient.
+// Columns from `first`: seq, type, actor, tweet, conversation, created_at, read, recipient,
+// draft.
 notification_row notification_columns(const pqxx::row& row, int first) {
     notification_row n;
     n.seq = row[first].as<long long>();
@@ -175,6 +180,7 @@ notification_row notification_columns(const pqxx::row& row, int first) {
     n.created_at = row[first + 5].as<long long>();
     n.read = row[first + 6].as<bool>();
     n.recipient = row[first + 7].as<long long>();
+    n.draft = row[first + 8].as<long long>();
     return n;
 }
 
@@ -198,6 +204,7 @@ std::vector<domain::notification> assemble_notifications(
         if (auto a = refs.find(r.actor); a != refs.end()) n.actor = a->second;
         if (r.tweet != 0) n.tweet = set.get(r.tweet, r.recipient);
         if (r.conversation != 0) n.conversation_id = r.conversation;
+        if (r.draft != 0) n.draft_id = r.draft;
         n.created_at = r.created_at;
         n.read = r.read;
         out.push_back(std::move(n));

@@ -90,7 +90,39 @@ TEST(Wire, Tweet) {
     t->me.liked = true;
     EXPECT_EQ(
         d::to_json(*t),
-        R"({"id":"42","author":{"id":"7","handle":"alice","displayName":"Alice \"A\""},"content":"hello @bob #cpp","createdAt":"2026-11-27T22:01:02.123Z","replyTo":null,"retweetOf":null,"mentions":["bob"],"hashtags":["cpp"],"likes":3,"retweets":1,"replies":2,"likedByMe":true,"retweetedByMe":false})");
+        R"({"id":"42","author":{"id":"7","handle":"alice","displayName":"Alice \"A\""},"content":"hello @bob #cpp","createdAt":"2026-11-27T22:01:02.123Z","replyTo":null,"retweetOf":null,"mentions":["bob"],"hashtags":["cpp"],"coauthors":[],"likes":3,"retweets":1,"replies":2,"likedByMe":true,"retweetedByMe":false})");
+}
+
+// A published draft's tweet credits its collaborators; a draft_invite names its draft.
+TEST(Wire, CoauthorsDraftsAndDraftInvites) {
+    auto t = plain_tweet();
+    t->coauthors = {{8, "bob", "Bob"}, {9, "carol", "Carol"}};
+    const auto j = nlohmann::json::parse(d::to_json(*t));
+    EXPECT_EQ(j["coauthors"].size(), 2u);
+    EXPECT_EQ(j["coauthors"][1]["handle"], "carol");
+    EXPECT_NE(d::to_json(*t).find(R"("hashtags":["cpp"],"coauthors":[{"id":"8","handle":"bob")"),
+              std::string::npos);
+    const auto text = d::render_text(*t);
+    std::string a, b;
+    d::render(a, *t, t->me, nullptr, {});
+    d::render(b, *t, text, t->me, nullptr, nullptr, {});
+    EXPECT_EQ(a, b);
+
+    d::draft dr{12, alice(), {{8, "bob", "Bob"}}, "tw\"o\n", 17, 5, ts, ts + 1000000};
+    EXPECT_EQ(
+        d::to_json(dr),
+        R"({"id":"12","owner":{"id":"7","handle":"alice","displayName":"Alice \"A\""},"collaborators":[{"id":"8","handle":"bob","displayName":"Bob"}],"text":"tw\"o\n","version":17,"codePoints":5,"createdAt":"2026-11-27T22:01:02.123Z","updatedAt":"2026-11-27T22:01:03.123Z"})");
+
+    d::notification n;
+    n.seq = 5;
+    n.type = "draft_invite";
+    n.actor = alice();
+    n.created_at = ts;
+    n.draft_id = 12;
+    EXPECT_NE(d::to_json(n).find(R"("conversationId":null,"draftId":"12","createdAt")"),
+              std::string::npos);
+    n.draft_id.reset();
+    EXPECT_EQ(d::to_json(n).find("draftId"), std::string::npos);
 }
 
 TEST(Wire, ReplyAndRetweetEmbedTheOriginal) {

@@ -53,10 +53,11 @@ struct viewer_flags {
     bool retweeted = false;
 };
 
-// {"id","author","content","createdAt","replyTo","retweetOf","mentions","hashtags","likes",
-//  "retweets","replies","likedByMe","retweetedByMe"}
+// {"id","author","content","createdAt","replyTo","retweetOf","mentions","hashtags","coauthors",
+//  "likes","retweets","replies","likedByMe","retweetedByMe"}
 // replyTo: the parent's id or null; retweetOf: the original (never itself a retweet) or null
-// (also when the original was deleted); mentions: handles as written; hashtags: lower-cased.
+// (also when the original was deleted); mentions: handles as written; hashtags: lower-cased;
+// coauthors: a published draft's collaborators at publish time (UserRefs), else [].
 struct tweet {
     long long id = 0;
     user_ref author;
@@ -66,18 +67,20 @@ struct tweet {
     std::shared_ptr<const tweet> retweet_of;
     std::vector<std::string> mentions;
     std::vector<std::string> hashtags;
+    std::vector<user_ref> coauthors;
     long long likes = 0, retweets = 0, replies = 0;
     viewer_flags me;  // as the viewer of this rendering sees it
 };
 
-// {"id","seq","type","actor","tweet","conversationId","createdAt","read"}
-// id and seq are both the notification's seq (as strings).
+// {"id","seq","type","actor","tweet","conversationId","draftId"?,"createdAt","read"}
+// id and seq are both the notification's seq (as strings); draftId only on draft_invite.
 struct notification {
     long long seq = 0;
-    std::string type;  // like, retweet, reply, follow, mention, message
+    std::string type;  // like, retweet, reply, follow, mention, message, draft_invite
     user_ref actor;
     std::shared_ptr<const domain::tweet> tweet;  // null when none or deleted
     std::optional<long long> conversation_id;
+    std::optional<long long> draft_id;  // draft_invite: the draft
     timestamp_us created_at = 0;
     bool read = false;
 };
@@ -98,6 +101,20 @@ struct conversation {
     std::vector<user_ref> participants;  // ordered by id
     timestamp_us created_at = 0;
     std::optional<message> last_message;
+};
+
+// A collaborative draft (docs/api.md "Drafts"):
+// {"id","owner","collaborators","text","version","codePoints","createdAt","updatedAt"}
+// collaborators: without the owner, in the order they were added; version: accepted updates.
+struct draft {
+    long long id = 0;
+    user_ref owner;
+    std::vector<user_ref> collaborators;
+    std::string text;
+    long long version = 0;
+    long long code_points = 0;
+    timestamp_us created_at = 0;
+    timestamp_us updated_at = 0;
 };
 
 // An audit-trail item (GET /api/events):
@@ -183,6 +200,7 @@ void render(std::string& out, const notification& n);
 void render(std::string& out, const message& m);
 void render(std::string& out, const conversation& c);
 void render(std::string& out, const audit_event& e);
+void render(std::string& out, const draft& d);
 void render(std::string& out, const event& e);
 
 // The live-frame envelope: {"type":"event","channel":C,"seq":"S","event":E}. A replayed frame

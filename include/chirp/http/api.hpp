@@ -17,6 +17,7 @@
 #include "chirp/auth/jwt.hpp"
 #include "chirp/config/config.hpp"
 #include "chirp/domain/errc.hpp"
+#include "chirp/http/drafts.hpp"
 #include "chirp/http/limits.hpp"
 
 namespace chirp {
@@ -93,6 +94,7 @@ struct services {
     fanout::service* fanout = nullptr;                   // prepare_fanout, Redis readiness
     timeline::home_timeline* home_timeline = nullptr;    // GET /api/timeline from memory
     std::function<void(std::string& out)> stats_fields;  // the modules' part of /api/stats
+    draft_notice_hook on_draft_notice;  // drafts changed over REST (http/drafts.hpp); may be empty
     login_limiter logins;
     verified_tokens tokens;
     // Abuse limits (limits.hpp, docs/api.md "Limits"), configured from cfg.
@@ -111,8 +113,9 @@ struct route {
     handler fn;
 };
 
-// The one route table (api_routes.cpp).
+// The one route table (api_routes.cpp); it includes the drafts' routes (drafts_routes.cpp).
 const std::vector<route>& routes();
+std::vector<route> draft_routes();
 
 // Matches req.path/verb; fills req.params. On no match, the error is 404 or 405 (with Allow).
 const route* match(request& req, errc& err, std::string& allow);

@@ -18,6 +18,7 @@ domain::message decode_message(const nlohmann::json& j);                     // 
 domain::conversation decode_conversation(const nlohmann::json& j);  // chirp_rec_conversation
 domain::notification decode_notification(const nlohmann::json& j);  // chirp_rec_notification
 domain::event decode_event(const nlohmann::json& j);                // chirp_rec_event
+domain::draft decode_draft(const nlohmann::json& j);                // chirp_rec_draft
 
 // A delivery of `ev` on `ch` with its frame rendered once (domain::render_frame).
 delivery make_delivery(channel_kind ch, long long seq, domain::event ev);

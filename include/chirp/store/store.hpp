@@ -16,6 +16,7 @@
 
 #include "chirp/domain/errc.hpp"
 #include "chirp/domain/wire.hpp"
+#include "chirp/store/drafts.hpp"
 #include "chirp/store/reads.hpp"
 
 namespace chirp {
@@ -106,6 +107,24 @@ public:
     // Replays of many sessions of one stream at once: frames rendered with the live renderer.
     virtual read<replay_answer> replay(domain::channel stream, std::vector<replay_request> requests,
                                        int limit) = 0;
+
+    // --- collaborative drafts (chirp/store/drafts.hpp) ---
+    // A draft, any state (closed = published or discarded); not_found: no such draft.
+    virtual read<draft_snapshot> load_draft(long long id) = 0;
+    // The open drafts a user owns or collaborates on, the latest changed first; the cursor is
+    // the seq of the draft's last event.
+    virtual read<page<domain::draft>> drafts_of(long long user, long long before, int limit) = 0;
+    // The accepted updates after version `after` (at most `limit`), in version order.
+    virtual read<std::vector<draft_update>> draft_updates_since(long long id, long long after,
+                                                                int limit) = 0;
+    // Appends `updates` (not empty) at version `expected` (the writer, one transaction, the
+    // draft's row locked): one DraftUpdated each, versions expected+1.., and the projection
+    // takes `text` (UTF-8: the text after the updates, as the authority computed it).
+    // conflict (with the current version) when the draft is not at `expected`; not_found: no
+    // such draft; forbidden: closed, or `user` is neither its owner nor a collaborator.
+    virtual read<draft_appended> draft_append(long long id, long long expected, long long user,
+                                              std::vector<collab::update> updates,
+                                              std::string text) = 0;
 
     // Called on the loop for every committed write that has deliveries, before its writer
     // gets the answer: the hook calls `resume` to let the answer go, at once or once the
