@@ -18,10 +18,13 @@
 //
 // No DOM: the editor is reached through EditorHost (an EditorView in the browser, a plain
 // state holder in unit tests) and the socket through DraftTransport.
-import { ChangeSet, EditorState, Transaction, type Extension } from '@codemirror/state';
+import { ChangeSet, EditorState, type Transaction, type Extension } from '@codemirror/state';
 import { collab, getSyncedVersion, receiveUpdates, sendableUpdates } from '@codemirror/collab';
 import { DRAFT_MAX } from '../lib/text';
 import { mapCursor, remoteCursorsField, setRemoteCursors, type DraftUser, type RemoteCursor } from './presence';
+import { asUser, asUsers, lengthLimit, named, randomClientID } from './util';
+
+export { codePointLength } from './util';
 
 export const DRAFT_EDIT_MAX = DRAFT_MAX;
 /** How many received updates are kept to map presence positions from older versions. */
@@ -95,49 +98,6 @@ interface RawPresence {
     version: number;
     selection: { anchor: number; head: number } | null;
     timer: unknown;
-}
-
-/** Code points of a text (what the 1,000 limit counts). */
-export function codePointLength(s: string): number {
-    let n = 0;
-    for (let i = 0; i < s.length; i++) {
-        const c = s.charCodeAt(i);
-        if (c < 0xd800 || c > 0xdbff || i + 1 >= s.length) n++;
-        else {
-            const d = s.charCodeAt(i + 1);
-            if (d >= 0xdc00 && d <= 0xdfff) i++;
-            n++;
-        }
-    }
-    return n;
-}
-
-/** Refuse local edits that make the draft longer than the editing limit (remote ones pass). */
-const lengthLimit = EditorState.transactionFilter.of((tr) => {
-    if (!tr.docChanged || tr.annotation(Transaction.remote)) return tr;
-    const after = codePointLength(tr.newDoc.toString());
-    if (after <= DRAFT_EDIT_MAX) return tr;
-    return after > codePointLength(tr.startState.doc.toString()) ? [] : tr;
-});
-
-function randomClientID(): string {
-    return Math.floor(Math.random() * 2 ** 40).toString(36) + Date.now().toString(36).slice(-4);
-}
-
-/** A user reference from a frame; displayName is '' when the frame has none. */
-function asUser(v: unknown): DraftUser | null {
-    if (!v || typeof v !== 'object') return null;
-    const o = v as Record<string, unknown>;
-    if (o.id == null) return null;
-    return { id: String(o.id), handle: String(o.handle ?? ''), displayName: typeof o.displayName === 'string' ? o.displayName : '' };
-}
-
-function named(u: DraftUser): DraftUser {
-    return u.displayName ? u : { ...u, displayName: u.handle ? `@${u.handle}` : 'someone' };
-}
-
-function asUsers(v: unknown): DraftUser[] {
-    return Array.isArray(v) ? v.map(asUser).filter((u): u is DraftUser => !!u).map(named) : [];
 }
 
 export class DraftSession {
