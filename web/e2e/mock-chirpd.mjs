@@ -9,6 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installDrafts } from './mock-drafts.mjs';
 
 const PORT = Number(process.argv[2] || process.env.PORT || 8000);
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
@@ -64,6 +65,7 @@ function tweetJson(t, viewer) {
         replies: [...tweets.values()].filter((x) => x.replyTo === t.id && !x.deleted).length,
         likedByMe: !!viewer && t.likes.has(viewer),
         retweetedByMe: !!viewer && [...tweets.values()].some((x) => x.retweetOf === t.id && x.authorId === viewer && !x.deleted),
+        coauthors: (t.coauthorIds ?? []).map((u) => ref(users.get(u))),
     };
 }
 
@@ -75,6 +77,7 @@ function notificationJson(n, viewer) {
         actor: ref(users.get(n.actorId)),
         tweet: n.tweetId && !tweets.get(n.tweetId)?.deleted ? tweetJson(tweets.get(n.tweetId), viewer) : null,
         conversationId: n.conversationId,
+        ...(n.draftId ? { draftId: n.draftId } : {}),
         createdAt: n.createdAt,
         read: n.read,
     };
@@ -124,7 +127,7 @@ function publish(channel, type, actorId, recipients, payloadFor) {
 function notify(userId, type, actorId, extra = {}) {
     if (userId === actorId) return;
     const seq = String(nextSeq + 1);
-    const n = { id: id(), seq, userId, type, actorId, tweetId: extra.tweetId ?? null, conversationId: extra.conversationId ?? null, createdAt: now(), read: false };
+    const n = { id: id(), seq, userId, type, actorId, tweetId: extra.tweetId ?? null, conversationId: extra.conversationId ?? null, draftId: extra.draftId ?? null, createdAt: now(), read: false };
     notifications.push(n);
     n.seq = publish('notifications', 'Notification', actorId, [userId], () => ({ notification: notificationJson(n, userId) }));
 }
@@ -244,6 +247,14 @@ route('POST', '/api/tweets', true, ({ me, body }) => {
     for (const h of tweetJson(t).mentions) notify(byHandle(h).id, 'mention', me.id, { tweetId: t.id });
     return [201, tweetJson(t, me.id)];
 });
+// A tweet published from a draft (mock-drafts.mjs), credited to its co-authors.
+function createTweet(me, content, coauthorIds) {
+    const t = { id: id(), authorId: me.id, content, createdAt: now(), replyTo: null, retweetOf: null, likes: new Set(), deleted: false, coauthorIds };
+    tweets.set(t.id, t);
+    publish('timeline', 'TweetCreated', me.id, tweetAudience(me.id), (uid) => ({ tweet: tweetJson(t, uid) }));
+    return tweetJson(t, me.id);
+}
+const drafts = installDrafts({ route, fail, users, ref, byHandle, notify, id, now, createTweet });
 route('GET', '/api/tweets/:id', true, ({ me, params }) => [200, tweetJson(tweetParam(params[0]), me.id)]);
 route('DELETE', '/api/tweets/:id', true, ({ me, params }) => {
     const t = tweetParam(params[0]);
@@ -395,6 +406,7 @@ const server = createServer(async (req, res) => {
     const chunks = [];
     for await (const c of req) chunks.push(c);
     const send = (status, body) => {
+        if (status === 204) return void res.writeHead(204).end();
         res.writeHead(status, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify(body));
     };
@@ -492,8 +504,12 @@ server.on('upgrade', (req, socket) => {
             if (op === 1) onMessage(s, data.toString(), authTimer);
         }
     });
-    socket.on('close', () => sockets.delete(s));
-    socket.on('error', () => sockets.delete(s));
+    const gone = () => {
+        sockets.delete(s);
+        if (s.user) drafts.onClose(s);
+    };
+    socket.on('close', gone);
+    socket.on('error', gone);
 });
 
 function onMessage(s, text, authTimer) {
@@ -539,6 +555,7 @@ function onMessage(s, text, authTimer) {
             return;
         }
         default:
+            if (String(msg.type).startsWith('draft_')) return drafts.onMessage(s, msg);
             return s.send({ type: 'error', code: 'unknown_type', message: `unknown type ${msg.type}` });
     }
 }

@@ -108,7 +108,7 @@ async function openUser(label, profileRoot) {
 async function registerViaUi(u) {
     const { page } = u;
     u.handle = `e${rand()}`.slice(0, 12);
-    u.name = `${u.label === 'A' ? 'Alice' : 'Bob'} ${u.handle.slice(1, 5)}`;
+    u.name = `${{ A: 'Alice', B: 'Bob', C: 'Carol' }[u.label] ?? 'User'} ${u.handle.slice(1, 5)}`;
     await page.goto('/register');
     await page.getByLabel('Name').fill(u.name);
     await page.getByLabel('Handle').fill(u.handle);
@@ -152,7 +152,22 @@ function tweetTexts(u) {
 
 // ---- scenarios ----------------------------------------------------------------------------
 
-const world = { A: null, B: null, tweet: null, tweetText: '' };
+const world = { A: null, B: null, tweet: null, tweetText: '', profileRoot: '' };
+
+/** The text of a draft editor (CodeMirror lines, without the collaborators' caret labels). */
+function draftText(u) {
+    return u.page.evaluate(() => {
+        const content = document.querySelector('[data-testid="draft-editor"]');
+        if (!content) return null;
+        const copy = content.cloneNode(true);
+        copy.querySelectorAll('.cm-remote-caret, .cm-widgetBuffer, .cm-placeholder').forEach((e) => e.remove());
+        return [...copy.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n');
+    });
+}
+
+async function waitDraftLive(u) {
+    await u.page.locator('[data-testid="draft-sync"][data-phase="live"]').waitFor({ timeout: 10_000 });
+}
 
 async function ensureBasics() {
     const { A, B } = world;
@@ -328,6 +343,129 @@ const scenarios = [
             return `connections = ${n}`;
         },
     },
+    {
+        name: 'Drafts: A and B type into one draft at once, see the merged text and each other\'s cursor; A publishes; a follower sees it live with its co-authors',
+        async run() {
+            const { A, B } = world;
+            if (!A.token || !B.token) await ensureBasics();
+            const C = await openUser('C', world.profileRoot);
+            try {
+                await registerViaUi(C);
+                await api('POST', `/api/users/${A.handle}/follow`, C.token);
+                await C.page.goto('/');
+                await C.page.getByTestId('timeline').waitFor();
+                await waitConnected(C);
+
+                // A starts a draft with a first text and invites B by handle.
+                const middle = 'together';
+                await A.page.getByTestId('nav-drafts').click();
+                await A.page.getByTestId('draft-new-input').fill(middle);
+                await A.page.getByTestId('draft-new-submit').click();
+                await A.page.waitForURL(/\/drafts\/[^/]+$/);
+                const draftPath = new URL(A.page.url()).pathname;
+                await waitDraftLive(A);
+                const before = await unreadBadge(B);
+                await A.page.getByTestId('draft-invite-input').fill(`@${B.handle}`);
+                await A.page.getByTestId('draft-invite-submit').click();
+                await A.page.locator('[data-testid="draft-people"]', { hasText: `@${B.handle}` }).waitFor({ timeout: 5000 });
+
+                // B is told live and opens the draft from the notification.
+                await until(async () => (await unreadBadge(B)) > before, 5000, "B's unread badge (draft invite)");
+                await B.page.getByTestId('nav-notifications').click();
+                const invite = B.page.locator('[data-testid="notification"]', { hasText: 'invited you' }).first();
+                await invite.waitFor({ timeout: 5000 });
+                await invite.getByRole('link', { name: /invited you/ }).click();
+                await B.page.waitForURL((url) => url.pathname === draftPath);
+                await waitDraftLive(B);
+
+                // Both type at the same moment: A at the end, B at the start.
+                const tag = rand().slice(0, 4);
+                const partA = ` live ${tag}`;
+                const partB = 'We write ';
+                const edA = A.page.getByTestId('draft-editor');
+                const edB = B.page.getByTestId('draft-editor');
+                await edA.click();
+                await A.page.keyboard.press('Control+End');
+                await edB.click();
+                await B.page.keyboard.press('Control+Home');
+                await Promise.all([A.page.keyboard.type(partA, { delay: 45 }), B.page.keyboard.type(partB, { delay: 45 })]);
+                const want = partB + middle + partA;
+                await until(
+                    async () => (await draftText(A)) === want && (await draftText(B)) === want,
+                    5000,
+                    `both editors to show "${want}"`,
+                );
+                // Each sees the other's caret with the other's name.
+                await A.page.locator('[data-testid="remote-cursor"]', { hasText: B.name }).waitFor({ timeout: 5000 });
+                await B.page.locator('[data-testid="remote-cursor"]', { hasText: A.name }).waitFor({ timeout: 5000 });
+                const count = await A.page.getByTestId('draft-count').textContent();
+                expect(count === String(280 - [...want.trim()].length), `A's counter reads ${count}`);
+                await A.page.screenshot({ path: join(ARTIFACTS, '6-draft-A.png') });
+                await B.page.screenshot({ path: join(ARTIFACTS, '6-draft-B.png') });
+
+                // A publishes; B's editor closes with a link; C sees the tweet live, with B credited.
+                const publish = A.page.locator('[data-testid="draft-publish"]:not([disabled])');
+                await publish.waitFor({ timeout: 5000 });
+                const [res] = await Promise.all([
+                    A.page.waitForResponse((r) => /\/api\/drafts\/[^/]+\/publish$/.test(r.url()) && r.request().method() === 'POST'),
+                    publish.click(),
+                ]);
+                expect(res.status() === 201, `POST …/publish answered ${res.status()}`);
+                await B.page.locator('[data-testid="draft-closed"]', { hasText: 'Published' }).waitFor({ timeout: 5000 });
+                const card = C.page.locator('[data-testid="timeline"] [data-testid="tweet"]', { hasText: want.trim() }).first();
+                await card.waitFor({ timeout: 5000 });
+                const credit = (await card.getByTestId('tweet-coauthors').textContent()) ?? '';
+                expect(credit.includes(`@${B.handle}`), `co-authors line "${credit}" does not name @${B.handle}`);
+                await C.page.screenshot({ path: join(ARTIFACTS, '6-published-C.png') });
+                expect(C.errors.length === 0, `console errors:\n    ${C.errors.join('\n    ')}`);
+            } finally {
+                await C.context.close().catch(() => {});
+            }
+        },
+    },
+    {
+        name: 'Drafts offline: B types offline while A types; back online both converge; B undoes only its own edit; A discards',
+        async run() {
+            const { A, B } = world;
+            if (!A.token || !B.token) await ensureBasics();
+            const middle = `middle ${rand().slice(0, 4)}`;
+            const draft = await api('POST', '/api/drafts', A.token, { text: middle });
+            await api('POST', `/api/drafts/${draft.id}/collaborators`, A.token, { handle: B.handle });
+            await A.page.goto(`/drafts/${draft.id}`);
+            await B.page.goto(`/drafts/${draft.id}`);
+            await waitDraftLive(A);
+            await waitDraftLive(B);
+            await waitConnected(B);
+
+            await B.context.setOffline(true);
+            await B.page.locator('[data-testid="conn-status"][data-state="offline"]').waitFor({ timeout: 5000 });
+            await B.page.getByTestId('draft-editor').click();
+            await B.page.keyboard.press('Control+Home');
+            await B.page.keyboard.type('offline ', { delay: 20 });
+            await B.page.locator('[data-testid="draft-sync"]', { hasText: 'kept' }).waitFor({ timeout: 3000 });
+            await A.page.getByTestId('draft-editor').click();
+            await A.page.keyboard.press('Control+End');
+            await A.page.keyboard.type(' online', { delay: 20 });
+            await B.page.screenshot({ path: join(ARTIFACTS, '7-offline-B.png') });
+
+            await B.context.setOffline(false);
+            await waitConnected(B, 15_000);
+            const want = `offline ${middle} online`;
+            await until(async () => (await draftText(A)) === want && (await draftText(B)) === want, 8000, `both editors to show "${want}"`);
+            await waitDraftLive(B);
+
+            // Undo on B removes B's typing only (A's " online" stays), on both screens.
+            await B.page.getByTestId('draft-editor').click();
+            await B.page.keyboard.press('Control+z');
+            const after = `${middle} online`;
+            await until(async () => (await draftText(A)) === after && (await draftText(B)) === after, 5000, `both editors to show "${after}" after B's undo`);
+
+            await A.page.getByTestId('draft-discard').click();
+            await A.page.getByRole('group', { name: 'Confirm discard' }).getByRole('button', { name: 'Discard' }).click();
+            await A.page.waitForURL((url) => url.pathname === '/drafts');
+            await B.page.locator('[data-testid="draft-closed"]', { hasText: 'discarded' }).waitFor({ timeout: 5000 });
+        },
+    },
 ];
 
 // ---- runner -----------------------------------------------------------------------------
@@ -335,6 +473,7 @@ const scenarios = [
 async function main() {
     mkdirSync(ARTIFACTS, { recursive: true });
     const profileRoot = mkdtempSync(join(tmpdir(), 'chirp-e2e-'));
+    world.profileRoot = profileRoot;
     let passed = 0;
     let failed = 0;
     try {

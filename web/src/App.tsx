@@ -1,7 +1,7 @@
 // The shell: skip link, three columns (nav | main | side panel), the route table, the login
 // guard, and focus moved to the new page's heading after each navigation.
-import { useEffect, useRef, type ReactNode } from 'react';
-import { LiveAnnouncer, Toasts } from './components/Feedback';
+import { Suspense, lazy, useEffect, useRef, type ReactNode } from 'react';
+import { LiveAnnouncer, Spinner, Toasts } from './components/Feedback';
 import { Nav } from './components/Nav';
 import { SidePanel } from './components/SidePanel';
 import { matchPath, navigate, navigationCount, useLocation } from './lib/router';
@@ -9,6 +9,7 @@ import { setUnreadInTitle } from './lib/title';
 import { useApp } from './store/app';
 import { LoginPage, RegisterPage } from './pages/Auth';
 import { HomePage } from './pages/Home';
+import { DraftsPage } from './pages/Drafts';
 import { ConversationPage, MessagesPage } from './pages/Messages';
 import { NotFoundPage } from './pages/NotFound';
 import { NotificationsPage } from './pages/Notifications';
@@ -17,6 +18,9 @@ import { SearchPage } from './pages/Search';
 import { StatsPage } from './pages/Stats';
 import { TagPage } from './pages/Tag';
 import { TweetPage } from './pages/TweetPage';
+
+// The draft editor (CodeMirror) is a separate chunk, loaded when a draft is opened.
+const DraftEditorPage = lazy(() => import('./pages/DraftEditor').then((m) => ({ default: m.DraftEditorPage })));
 
 interface Route {
     path: string;
@@ -32,6 +36,15 @@ const routes: Route[] = [
     { path: '/notifications', render: () => <NotificationsPage /> },
     { path: '/messages', render: () => <MessagesPage /> },
     { path: '/messages/:id', render: (p) => <ConversationPage key={p.id} id={p.id} /> },
+    { path: '/drafts', render: () => <DraftsPage /> },
+    {
+        path: '/drafts/:id',
+        render: (p) => (
+            <Suspense fallback={<Spinner label="Loading the editor…" />}>
+                <DraftEditorPage key={p.id} id={p.id} />
+            </Suspense>
+        ),
+    },
     { path: '/me', render: () => <MeRedirect /> },
     { path: '/u/:handle', render: (p) => <ProfilePage key={p.handle} handle={p.handle} /> },
     { path: '/u/:handle/followers', render: (p) => <ProfilePage key={p.handle} handle={p.handle} tab="followers" /> },

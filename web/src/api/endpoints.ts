@@ -3,9 +3,11 @@ import { qs, request } from './http';
 import type {
     AuthResult,
     Conversation,
+    Draft,
     Message,
     NotificationPage,
     Page,
+    PublishResult,
     Stats,
     Tweet,
     User,
@@ -57,6 +59,17 @@ export const api = {
         request<Page<Message>>('GET', `/api/conversations/${enc(conversationId)}/messages${qs({ limit, before })}`),
     sendMessage: (conversationId: string, content: string) =>
         request<Message>('POST', `/api/conversations/${enc(conversationId)}/messages`, { body: { content } }),
+
+    drafts: (before?: string | null, limit = 20) => request<Page<Draft>>('GET', `/api/drafts${qs({ limit, before })}`),
+    createDraft: (text?: string) => request<Draft>('POST', '/api/drafts', { body: text ? { text } : {} }),
+    draft: (id: string) => request<Draft>('GET', `/api/drafts/${enc(id)}`),
+    addCollaborator: (id: string, handle: string) =>
+        request<Draft>('POST', `/api/drafts/${enc(id)}/collaborators`, { body: { handle } }),
+    removeCollaborator: (id: string, handle: string) =>
+        request<Draft>('DELETE', `/api/drafts/${enc(id)}/collaborators/${enc(handle)}`),
+    publishDraft: (id: string, version: number) =>
+        request<PublishResult>('POST', `/api/drafts/${enc(id)}/publish`, { body: { version } }),
+    discardDraft: (id: string) => request<null>('DELETE', `/api/drafts/${enc(id)}`),
 
     stats: (signal?: AbortSignal) => request<Stats>('GET', '/api/stats', { signal }),
 };

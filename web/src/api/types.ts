@@ -28,9 +28,11 @@ export interface Tweet {
     replies: number;
     likedByMe: boolean;
     retweetedByMe: boolean;
+    /** Co-authors of a tweet published from a collaborative draft (absent or [] otherwise). */
+    coauthors?: UserRef[];
 }
 
-export type NotificationType = 'like' | 'retweet' | 'reply' | 'follow' | 'mention' | 'message';
+export type NotificationType = 'like' | 'retweet' | 'reply' | 'follow' | 'mention' | 'message' | 'draft_invite';
 
 export interface Notification {
     id: string;
@@ -39,6 +41,8 @@ export interface Notification {
     actor: UserRef;
     tweet: Tweet | null;
     conversationId: string | null;
+    /** For `draft_invite`: the draft the actor (its owner) invited me to. */
+    draftId?: string | null;
     createdAt: string;
     read: boolean;
 }
@@ -57,6 +61,24 @@ export interface Conversation {
     participants: UserRef[];
     createdAt: string;
     lastMessage: Message | null;
+}
+
+/** A collaborative tweet draft (DRAFTS_SPEC: REST objects). */
+export interface Draft {
+    id: string;
+    owner: UserRef;
+    /** Without the owner, in the order they were added. */
+    collaborators: UserRef[];
+    text: string;
+    version: number;
+    codePoints: number;
+    createdAt: string;
+    updatedAt: string;
+}
+
+export interface PublishResult {
+    tweet: Tweet;
+    draft: Draft;
 }
 
 export interface Page<T> {

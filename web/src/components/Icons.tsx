@@ -3,7 +3,7 @@ import type { ReactElement } from 'react';
 
 type IconName =
     | 'home' | 'search' | 'bell' | 'mail' | 'user' | 'chart' | 'heart' | 'heartFilled'
-    | 'repeat' | 'reply' | 'trash' | 'logout' | 'bird' | 'send' | 'wifi' | 'wifiOff';
+    | 'repeat' | 'reply' | 'trash' | 'logout' | 'bird' | 'send' | 'wifi' | 'wifiOff' | 'edit';
 
 const paths: Record<IconName, ReactElement> = {
     home: <path d="M3 11 12 4l9 7M5 10v10h5v-6h4v6h5V10" />,
@@ -21,6 +21,7 @@ const paths: Record<IconName, ReactElement> = {
     bird: <path d="M3 17c5 2 10 1 13-3 2-2.7 2.3-5 2.5-6.5L21 6l-2.8-.3A3.8 3.8 0 0 0 11.6 8c-3 0-5.5-1.3-7.6-3.5-.6 2.7 0 5 2 6.6L4 11c.3 2 1.6 3.2 3.4 3.7L5 15.6c.7 1 2 1.6 3.4 1.8A10 10 0 0 1 3 17Z" />,
     send: <path d="M4 12 20 4l-6 16-3-7-7-1Zm7 1 9-9" />,
     wifi: <path d="M2.5 9a14 14 0 0 1 19 0M5.5 12.5a9.5 9.5 0 0 1 13 0M8.5 16a5 5 0 0 1 7 0M12 19.5h.01" />,
+    edit: <path d="M4 20h4L19 9l-4-4L4 16v4Zm9-13 4 4" />,
     wifiOff: <path d="M3 3l18 18M8.5 16a5 5 0 0 1 6-.8M5.5 12.5a9.5 9.5 0 0 1 4-2.2M2.5 9a14 14 0 0 1 4.2-2.7M13 6.1a14 14 0 0 1 8.5 2.9M16.6 10.4a9.5 9.5 0 0 1 1.9 2.1M12 19.5h.01" />,
 };
 

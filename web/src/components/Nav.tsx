@@ -32,6 +32,7 @@ export function Nav() {
             testId: 'nav-notifications',
         },
         { to: '/messages', label: 'Messages', icon: 'mail', match: (p) => p.startsWith('/messages') },
+        { to: '/drafts', label: 'Drafts', icon: 'edit', match: (p) => p.startsWith('/drafts'), testId: 'nav-drafts' },
         { to: `/u/${me.handle}`, label: 'Profile', icon: 'user', match: (p) => p.toLowerCase() === `/u/${me.handle.toLowerCase()}` },
         { to: '/stats', label: 'Live stats', icon: 'chart', match: (p) => p.startsWith('/stats') },
     ];

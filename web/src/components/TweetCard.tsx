@@ -61,6 +61,19 @@ export const TweetCard = memo(function TweetCard({ tweet, detail = false }: { tw
                             <Time iso={shown.createdAt} />
                         </Link>
                     </header>
+                    {shown.coauthors && shown.coauthors.length > 0 && (
+                        <p className="tweet__coauthors" data-testid="tweet-coauthors">
+                            with{' '}
+                            {shown.coauthors.map((u, i) => (
+                                <span key={u.id}>
+                                    {i > 0 && ', '}
+                                    <Link to={`/u/${u.handle}`} title={u.displayName}>
+                                        @{u.handle}
+                                    </Link>
+                                </span>
+                            ))}
+                        </p>
+                    )}
                     {shown.replyTo && (
                         <p className="tweet__replying">
                             <Link to={`/tweet/${shown.replyTo}`}>Replying to a tweet</Link>

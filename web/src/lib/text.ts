@@ -4,6 +4,8 @@
 
 export const TWEET_MAX = 280;
 export const MESSAGE_MAX = 1000;
+/** A collaborative draft while it is edited (publishing needs TWEET_MAX after trimming). */
+export const DRAFT_MAX = 1000;
 
 /** Unicode code points, as the server counts them (an emoji with a skin tone counts 2). */
 export function codePoints(s: string): number {

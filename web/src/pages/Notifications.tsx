@@ -17,10 +17,12 @@ const icons: Record<Notification['type'], Parameters<typeof Icon>[0]['name']> = 
     follow: 'user',
     mention: 'bell',
     message: 'mail',
+    draft_invite: 'edit',
 };
 
 function linkFor(n: Notification): string {
     if (n.type === 'message' && n.conversationId) return `/messages/${n.conversationId}`;
+    if (n.type === 'draft_invite' && n.draftId) return `/drafts/${n.draftId}`;
     if (n.type === 'follow') return `/u/${n.actor.handle}`;
     if (n.tweet) return `/tweet/${n.tweet.id}`;
     return `/u/${n.actor.handle}`;

@@ -100,6 +100,10 @@ export interface RealtimeListeners {
     resync: (channel: Channel) => void;
     authExpired: (reason: string) => void;
     serverError: (error: ServerError) => void;
+    /** A new connection was authenticated (first connect and every reconnect). */
+    ready: () => void;
+    /** A frame of the collaborative draft protocol: `draft_*`, or an `error` naming a draft. */
+    draft: (frame: Record<string, unknown>) => void;
 }
 
 export interface RealtimeOptions {
@@ -195,6 +199,8 @@ export class RealtimeClient {
         resync: new Set(),
         authExpired: new Set(),
         serverError: new Set(),
+        ready: new Set(),
+        draft: new Set(),
     };
 
     private socket: SocketLike | null = null;
@@ -317,6 +323,16 @@ export class RealtimeClient {
         if (last !== undefined && now - last < this.opts.typingIntervalMs) return false;
         this.lastTypingSent.set(conversation, now);
         this.send({ type: 'typing', conversation });
+        return true;
+    }
+
+    /**
+     * Send a frame of the draft protocol (draft_join, draft_push, …) on the current connection.
+     * Returns false when there is no authenticated connection: the caller re-sends on `ready`.
+     */
+    sendDraft(frame: Record<string, unknown>): boolean {
+        if (!this.isReady()) return false;
+        this.send(frame);
         return true;
     }
 
@@ -487,6 +503,7 @@ export class RealtimeClient {
                 this.setStatus({ state: 'connected' });
                 this.subscribe(this.opts.channels, this.lastSeqValue);
                 this.schedulePing();
+                for (const fn of this.listeners.ready) fn();
                 if (this.everSubscribed && this.lastSeqValue === null) {
                     // We were live before but never saw an event, so there is no seq to
                     // resume from: whatever happened during the gap is only on the server.
@@ -527,11 +544,18 @@ export class RealtimeClient {
                 }
                 break;
             case 'error':
+                if (msg.draft != null) {
+                    for (const fn of this.listeners.draft) fn(msg);
+                    break;
+                }
                 for (const fn of this.listeners.serverError) {
                     fn({ code: String(msg.code ?? 'error'), message: String(msg.message ?? '') });
                 }
                 break;
             default:
+                if (typeof msg.type === 'string' && msg.type.startsWith('draft_')) {
+                    for (const fn of this.listeners.draft) fn(msg);
+                }
                 // pong and anything unknown: liveness only.
                 break;
         }

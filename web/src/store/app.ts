@@ -264,6 +264,17 @@ export async function loadMoreTimeline(): Promise<void> {
     }
 }
 
+/** The app's one realtime client (the draft editor sends and receives its frames on it). */
+export function realtimeClient(): RealtimeClient {
+    return getRealtime();
+}
+
+/** A tweet I published from a draft: on top of my timeline now, like a posted one. */
+export function addPublishedTweet(tweet: Tweet): void {
+    addOwnTweet(tweet);
+    updateMeCounts({ tweets: +1 });
+}
+
 function addOwnTweet(tweet: Tweet): void {
     store.set((s) =>
         s.timeline.items.some((t) => t.id === tweet.id)

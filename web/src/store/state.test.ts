@@ -119,6 +119,20 @@ describe('notifications', () => {
         expect(s.notifications.unread).toBe(2);
         expect(s.notifications.items.map((x) => x.id)).toEqual(['2', '1']);
     });
+    it('announces a draft invitation live', () => {
+        const invite: Notification = { ...n('3'), type: 'draft_invite', draftId: '12' };
+        const { patch, effects } = applyEvent(asBob(), ev('notifications', 'Notification', { notification: invite }));
+        expect(patch.notifications?.unread).toBe(1);
+        expect(effects.announce).toBe('Alice invited you to write a draft together');
+    });
+});
+
+describe('published drafts', () => {
+    it('a live tweet keeps its co-authors', () => {
+        const t = { ...tweet('9'), coauthors: [bob] };
+        const s = fold(asBob(), ev('timeline', 'TweetCreated', { tweet: t }));
+        expect(s.timeline.items[0].coauthors).toEqual([bob]);
+    });
 });
 
 describe('messages and typing', () => {

@@ -320,6 +320,8 @@ export function notificationText(n: Notification): string {
             return `${who} mentioned you`;
         case 'message':
             return `${who} sent you a message`;
+        case 'draft_invite':
+            return `${who} invited you to write a draft together`;
         default:
             return `${who} did something`;
     }
