@@ -22,7 +22,9 @@
 #include <thread>
 
 #include "chirp/auth/jwt.hpp"
+#include "chirp/drafts/service.hpp"
 #include "chirp/fanout/fanout.hpp"
+#include "chirp/http/drafts.hpp"
 #include "chirp/http/server.hpp"
 #include "chirp/metrics/metrics.hpp"
 #include "chirp/store/migrations.hpp"
@@ -120,10 +122,24 @@ int serve(const config& cfg) {
         return metrics::stats_json(metrics, counts, fields);
     });
     home = timeline::create_home_timeline(ioc, cfg, *store, hub->publisher());
-    auto sessions = ws::create_sessions(ioc, cfg, metrics, *store, jwt, *hub);
+    // Collaborative drafts: the live registry over the store's draft seam, its own Redis bus.
+    auto draft_log = drafts::create_store_log(*store);
+    auto draft_live = drafts::create_service(ioc, cfg, *draft_log);
+    auto sessions = ws::create_sessions(ioc, cfg, metrics, *store, jwt, *hub, &draft_live->live());
 
     http::services svc{ioc,       cfg,        metrics,      *store, jwt, cpu,
                        hub.get(), home.get(), stats_fields, {},     {}};
+    svc.on_draft_notice = [&](const http::draft_notice& n) {
+        drafts::draft_notice d;
+        d.draft_id = n.draft_id;
+        d.k = n.what == http::draft_notice::kind::published ? drafts::draft_notice::kind::published
+              : n.what == http::draft_notice::kind::discarded
+                  ? drafts::draft_notice::kind::discarded
+                  : drafts::draft_notice::kind::collaborators;
+        if (n.removed_user_id != 0) d.removed_user_id = n.removed_user_id;
+        if (n.tweet_id != 0) d.tweet_id = n.tweet_id;
+        draft_live->live().notify(d);
+    };
     // The timeline broadcast is queued on the hub's connection ahead of the fan-out's
     // publishes; the hub lets the answer go once all of them are in Redis.
     store->on_committed([&](const store::write_result& r, std::function<void()> resume) {
@@ -140,6 +156,7 @@ int serve(const config& cfg) {
     }
     hub->start();
     home->start();
+    draft_live->start();
     spdlog::info("chirpd listening on http://{}:{}", cfg.bind, server->port());
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -153,6 +170,7 @@ int serve(const config& cfg) {
                 hub->begin_shutdown();
                 co_await sessions->shutdown();
                 home->stop();
+                draft_live->stop();
                 hub->stop();
                 asio::steady_timer t(ioc);
                 const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);

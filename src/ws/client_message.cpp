@@ -58,6 +58,11 @@ client_message parse_subscribe(const json& j, long long user) {
 
 client_message parse_client_message(std::string_view text, long long user) {
     auto j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) {
+        // A lone surrogate escape ("\ud83d", what JSON.stringify writes for one) in a draft
+        // push: the client is told to reset (draft_reset lone_surrogate), not bad_json.
+        if (auto d = parse_draft_lone_surrogate(text)) return std::move(*d);
+    }
     if (j.is_discarded() || !j.is_object())
         return reply(message_kind::none, "bad_json", "messages must be JSON objects");
     auto t = j.find("type");
@@ -79,6 +84,9 @@ client_message parse_client_message(std::string_view text, long long user) {
             conv = domain::parse_id(c->get_ref<const std::string&>());
         if (!conv) return reply(message_kind::typing, "missing_field", "conversation is required");
         return typing_message{*conv};
+    }
+    if (type.rfind("draft_", 0) == 0) {
+        if (auto d = parse_draft_message(type, j)) return std::move(*d);
     }
     return unknown_message{type};
 }

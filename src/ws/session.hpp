@@ -23,6 +23,9 @@ class event_store;
 namespace auth {
 class jwt_codec;
 }
+namespace drafts {
+class registry;
+}
 }  // namespace chirp
 
 namespace chirp::ws {
@@ -48,6 +51,8 @@ struct session_deps {
     // The per-user replay rate (config::replays_per_minute): a token bucket per user, made at
     // the first replay (the rate comes from the config); bounded like the REST limits.
     std::optional<util::token_buckets> replay_buckets;
+    // The collaborative drafts of this process (nullptr: none).
+    drafts::registry* drafts = nullptr;
 };
 
 // Counts one session task while it lives (see session_deps::tasks_in_flight).

@@ -10,6 +10,7 @@
 
 #include "chirp/auth/jwt.hpp"
 #include "chirp/config/config.hpp"
+#include "chirp/drafts/registry.hpp"
 #include "chirp/fanout/frame.hpp"
 #include "chirp/metrics/metrics.hpp"
 
@@ -125,7 +126,36 @@ void session_host::failed(const std::exception& e) {
     m_.close(1011, "internal error");
 }
 
+const std::string& session_host::user_json() const {
+    if (user_json_.empty()) user_json_ = m_.user_ref_json();
+    return user_json_;
+}
+
+void session_host::draft_join(drafts::join_request r) {
+    if (draft_session_ == 0) draft_session_ = d_.drafts->connect(*this);
+    d_.drafts->join(draft_session_, std::move(r));
+}
+
+void session_host::draft_push(drafts::push_request r) {
+    if (draft_session_ == 0) draft_session_ = d_.drafts->connect(*this);
+    d_.drafts->push(draft_session_, std::move(r));
+}
+
+void session_host::draft_presence(drafts::presence_request r) {
+    if (draft_session_ == 0) draft_session_ = d_.drafts->connect(*this);
+    d_.drafts->presence(draft_session_, std::move(r));
+}
+
+void session_host::draft_leave(long long draft) {
+    if (draft_session_ == 0) draft_session_ = d_.drafts->connect(*this);
+    d_.drafts->leave(draft_session_, draft);
+}
+
 void session_host::finish() {
+    if (draft_session_ != 0) {
+        d_.drafts->disconnect(draft_session_);
+        draft_session_ = 0;
+    }
     m_.finish();
     timer_.cancel();
 }

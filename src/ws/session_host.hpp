@@ -23,6 +23,7 @@ using loop_timer =
 
 class session_host : public session_base,
                      public session_io,
+                     public drafts::editor,
                      public std::enable_shared_from_this<session_host> {
 public:
     explicit session_host(session_deps& d);
@@ -50,6 +51,19 @@ public:
     void release(long long user) override;
     bool allow_replay(long long user) override;
 
+    // Collaborative drafts: requests to the registry (session_deps::drafts), which answers
+    // through the drafts::editor side.
+    bool drafts_available() const override { return d_.drafts != nullptr; }
+    void draft_join(drafts::join_request r) override;
+    void draft_push(drafts::push_request r) override;
+    void draft_presence(drafts::presence_request r) override;
+    void draft_leave(long long draft) override;
+    const std::string& user_json() const override;
+    void send(const std::shared_ptr<const std::string>& frame) override {
+        m_.deliver_ephemeral(frame);
+    }
+    void done() override { m_.on_draft_done(); }
+
 protected:
     // The transport is done with its socket.
     void finish();
@@ -60,6 +74,8 @@ protected:
     session_deps& d_;
     session_machine m_;
     loop_timer timer_;  // the machine's deadlines
+    std::uint64_t draft_session_ = 0;  // the registry's id of this session (0: none yet)
+    mutable std::string user_json_;    // rendered at the first draft message
 };
 
 }  // namespace chirp::ws

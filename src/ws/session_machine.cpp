@@ -145,8 +145,10 @@ void session_machine::welcome() {
     deliver_ephemeral(text(dump(m)));
 }
 
-void session_machine::send_error(std::string_view code, std::string_view message) {
-    json m = {{"type", "error"}, {"code", code}, {"message", message}};
+void session_machine::send_error(std::string_view code, std::string_view message, long long draft) {
+    json m = {{"type", "error"}, {"code", code}};
+    if (draft > 0) m["draft"] = std::to_string(draft);
+    m["message"] = message;
     deliver_ephemeral(text(dump(m)));
 }
 
@@ -154,7 +156,41 @@ void session_machine::apply(const message_error& e) {
     if (e.close_code != 0)
         close(e.close_code, e.message);
     else
-        send_error(e.code, e.message);
+        send_error(e.code, e.message, e.draft);
+}
+
+std::string session_machine::user_ref_json() const {
+    json ref = {
+        {"id", std::to_string(claims_.user_id)},
+        {"handle", claims_.handle},
+        {"displayName", claims_.display_name.empty() ? claims_.handle : claims_.display_name}};
+    return dump(ref);
+}
+
+// The draft_* messages go to the drafts registry; a join or a push is answered before the
+// session reads its next message.
+bool session_machine::on_draft_message(const client_message& m) {
+    const bool draft = std::holds_alternative<draft_join_message>(m) ||
+                       std::holds_alternative<draft_push_message>(m) ||
+                       std::holds_alternative<draft_presence_message>(m) ||
+                       std::holds_alternative<draft_leave_message>(m);
+    if (!draft) return false;
+    if (!io_.drafts_available()) {
+        send_error("unavailable", "collaborative drafts are not available on this connection");
+        return true;
+    }
+    if (const auto* j = std::get_if<draft_join_message>(&m)) {
+        busy_ = true;
+        io_.draft_join(j->r);
+    } else if (const auto* p = std::get_if<draft_push_message>(&m)) {
+        busy_ = true;
+        io_.draft_push(p->r);
+    } else if (const auto* pr = std::get_if<draft_presence_message>(&m)) {
+        io_.draft_presence(pr->r);
+    } else {
+        io_.draft_leave(std::get<draft_leave_message>(m).draft);
+    }
+    return true;
 }
 
 void session_machine::on_message(const client_message& m) {
@@ -190,6 +226,7 @@ void session_machine::on_message(const client_message& m) {
         busy_ = true;
         return io_.send_typing(t->conversation, dump(ref));
     }
+    if (on_draft_message(m)) return;
     const auto& type = std::get<unknown_message>(m).type;
     send_error("unknown_type", "unknown message type '" + type.substr(0, 40) + "'");
 }

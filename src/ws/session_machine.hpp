@@ -87,6 +87,13 @@ public:
     // The per-user replay rate limit: take one replay (a subscribe with `since`); false: over
     // the limit (the streams get "resync" without reading the log). Default: no limit.
     virtual bool allow_replay(long long /*user*/) { return true; }
+    // Collaborative drafts: the registry answers through the session (deliver_ephemeral);
+    // a join or a push ends with on_draft_done(). Default: no drafts here (SSE, tests).
+    virtual bool drafts_available() const { return false; }
+    virtual void draft_join(drafts::join_request) {}
+    virtual void draft_push(drafts::push_request) {}
+    virtual void draft_presence(drafts::presence_request) {}
+    virtual void draft_leave(long long /*draft*/) {}
 
 protected:
     ~session_io() = default;
@@ -136,6 +143,7 @@ public:
     void on_attached();
     void on_replay(stream s, replay_frames r);
     void on_typing_done(const std::string& error);
+    void on_draft_done() { set_ready(); }
     void on_timer();
 
     // --- output ---
@@ -162,6 +170,8 @@ public:
     long long user_id() const { return claims_.user_id; }
     bool wants_stats() const { return stats_; }
     const char* session_id() const { return session_id_.data(); }
+    // {"id","handle","displayName"} of the session's user.
+    std::string user_ref_json() const;
 
 private:
     struct replay_run;
@@ -190,7 +200,8 @@ private:
     };
 
     channel_state& ch(stream s) { return ch_[static_cast<std::size_t>(s)]; }
-    void send_error(std::string_view code, std::string_view message);
+    void send_error(std::string_view code, std::string_view message, long long draft = 0);
+    bool on_draft_message(const client_message& m);
     void apply(const message_error& e);
     void send_if_new(stream s, const live_event& ev, bool strict);
     void enqueue(queued q);

@@ -21,8 +21,10 @@ namespace {
 class sessions_impl final : public sessions {
 public:
     sessions_impl(asio::io_context& ioc, const config& cfg, metrics::registry& m,
-                  store::event_store& st, auth::jwt_codec& jwt, hub& h)
-        : ioc_(ioc), metrics_(m), deps_{ioc, cfg, m, st, jwt, h, &all_, &stopping_} {}
+                  store::event_store& st, auth::jwt_codec& jwt, hub& h, drafts::registry* dr)
+        : ioc_(ioc), metrics_(m), deps_{ioc, cfg, m, st, jwt, h, &all_, &stopping_} {
+        deps_.drafts = dr;
+    }
 
     http::server_hooks hooks() override {
         http::server_hooks h;
@@ -78,8 +80,9 @@ private:
 
 std::unique_ptr<sessions> create_sessions(asio::io_context& ioc, const config& cfg,
                                           metrics::registry& metrics, store::event_store& store,
-                                          auth::jwt_codec& jwt, fanout::hub& hub) {
-    return std::make_unique<sessions_impl>(ioc, cfg, metrics, store, jwt, hub);
+                                          auth::jwt_codec& jwt, fanout::hub& hub,
+                                          drafts::registry* drafts) {
+    return std::make_unique<sessions_impl>(ioc, cfg, metrics, store, jwt, hub, drafts);
 }
 
 }  // namespace chirp::ws

@@ -68,6 +68,15 @@ struct fake_io final : session_io {
     bool admit(long long) override { return sessions_left-- > 0; }
     void release(long long) override { ++releases; }
     bool allow_replay(long long) override { return replays_left-- > 0; }
+    bool drafts = false;
+    std::vector<long long> draft_requests;  // join, push: the draft; presence, leave: -draft
+    bool drafts_available() const override { return drafts; }
+    void draft_join(chirp::drafts::join_request r) override { draft_requests.push_back(r.draft); }
+    void draft_push(chirp::drafts::push_request r) override { draft_requests.push_back(r.draft); }
+    void draft_presence(chirp::drafts::presence_request r) override {
+        draft_requests.push_back(-r.draft);
+    }
+    void draft_leave(long long d) override { draft_requests.push_back(-d); }
 };
 
 constexpr long long user = 42;
@@ -527,6 +536,34 @@ TEST_F(SessionMachine, TypingWaitsForTheHub) {
     EXPECT_FALSE(m->busy());
     EXPECT_EQ(taken(),
               strings{R"({"code":"forbidden","message":"not a participant","type":"error"})"});
+}
+
+TEST_F(SessionMachine, DraftJoinsAndPushesWaitForTheRegistry) {
+    login();
+    m->on_text(R"({"type":"draft_join","draft":"3"})");
+    EXPECT_EQ(
+        taken(),
+        strings{
+            R"({"code":"unavailable","message":"collaborative drafts are not available on this connection","type":"error"})"});
+    EXPECT_FALSE(m->busy());
+    io.drafts = true;
+    m->on_text(R"({"type":"draft_join","draft":"3"})");
+    EXPECT_TRUE(m->busy());
+    m->on_draft_done();
+    EXPECT_FALSE(m->busy());
+    m->on_text(
+        R"({"type":"draft_presence","draft":"3","clientID":"c","version":0,"selection":null})");
+    EXPECT_FALSE(m->busy());
+    m->on_text(R"({"type":"draft_push","draft":"3","version":0,"updates":[]})");
+    EXPECT_TRUE(m->busy());
+    m->on_draft_done();
+    m->on_text(R"({"type":"draft_leave","draft":"3"})");
+    EXPECT_EQ(io.draft_requests, (std::vector<long long>{3, -3, 3, -3}));
+    m->on_text(R"({"type":"draft_push","draft":"3","updates":[]})");
+    EXPECT_EQ(
+        taken(),
+        strings{
+            R"({"code":"missing_field","draft":"3","message":"version is required","type":"error"})"});
 }
 
 // ------------------------------------------------------------------------ limits (issue 10)

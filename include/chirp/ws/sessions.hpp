@@ -23,6 +23,9 @@ class jwt_codec;
 namespace fanout {
 class hub;
 }
+namespace drafts {
+class registry;
+}
 }  // namespace chirp
 
 namespace chirp::ws {
@@ -38,6 +41,7 @@ public:
 
 std::unique_ptr<sessions> create_sessions(boost::asio::io_context& ioc, const config& cfg,
                                           metrics::registry& metrics, store::event_store& store,
-                                          auth::jwt_codec& jwt, fanout::hub& hub);
+                                          auth::jwt_codec& jwt, fanout::hub& hub,
+                                          drafts::registry* drafts = nullptr);
 
 }  // namespace chirp::ws
