@@ -9,7 +9,7 @@
 # to the JSON in bench-results/<time>-<commit>/ (and bench-results/latest). Each scenario
 # stops by itself; every server is stopped on the way out.
 #
-# Usage: scripts/bench.sh [--quick] [--only "idle fanout celebrity notify storm wrk append smoke"]
+# Usage: scripts/bench.sh [--quick] [--only "idle fanout celebrity notify storm drafts wrk append smoke"]
 #                         [--no-build] [--keep] [--no-relay] [--rt] [--ladder LIST] [--duration S]
 #   --quick     short run (5 s steps, smaller N): a few minutes instead of ~20
 #   --only      run these scenarios only (default: all but smoke)
@@ -36,7 +36,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
 QUICK=
-ONLY="idle fanout celebrity notify storm wrk append"
+ONLY="idle fanout celebrity notify storm drafts wrk append"
 BUILD_IT=1
 KEEP=
 RELAY=1
@@ -209,6 +209,8 @@ if [[ -n $QUICK ]]; then
     NOTIFY_RATES=1000,5000
     STORM_N=5000
     WRK_SECONDS=5
+    DRAFTS_N=20
+    DRAFTS_SECONDS=5
 else
     IDLE_N=1000,10000,20000
     LADDER=10,25,50,75,100,150,200,300,500
@@ -217,6 +219,8 @@ else
     NOTIFY_RATES=1000,5000
     STORM_N=10000
     WRK_SECONDS=15
+    DRAFTS_N=100
+    DRAFTS_SECONDS=20
 fi
 [[ -n $LADDER_ARG ]] && LADDER=$LADDER_ARG
 [[ -n $DURATION_ARG ]] && DURATION=$DURATION_ARG
@@ -268,12 +272,15 @@ want idle && seed "users=$IDLE_MAX,prefix=bi,password=$PW"
 { want fanout || want wrk; } && seed "users=1010,prefix=bf,password=$PW,follow=10:1000"
 { want celebrity || want storm; } && seed "users=$((CELEB_F + 1)),prefix=bc,password=$PW,follow=1:$CELEB_F"
 want notify && seed "users=$((10 + LIKERS)),prefix=bn,password=$PW"
+# drafts: 5 distinct editors per draft (the owner and 4 invited collaborators)
+want drafts && seed "users=$((DRAFTS_N * 5)),prefix=bd,password=$PW"
 
 want smoke && bench smoke smoke bsm --users 50 --tweets 5
 want idle && bench idle idle bi --connections "$IDLE_N"
 want fanout && bench fanout fanout bf --authors 10 --followers 1000 --rates "$LADDER" --duration "$DURATION"
 want celebrity && bench celebrity celebrity bc --followers "$CELEB_F" --rates 5,10 --duration "$DURATION"
 want notify && bench notify notify bn --rates "$NOTIFY_RATES" --duration "$DURATION" --likers "$LIKERS"
+want drafts && bench drafts drafts bd --drafts "$DRAFTS_N" --editors 5 --keystrokes 5 --duration "$DRAFTS_SECONDS"
 want storm && bench storm storm bc --clients "$((STORM_N < CELEB_F ? STORM_N : CELEB_F))" --rate 5 --before 3 --after 5 --jitter 2
 
 # --- REST reads with wrk: a follower of the fan-out authors (their tweets fill its timeline)
