@@ -23,7 +23,8 @@
 #   --rt        run everything (servers and clients) at real-time priority (SCHED_FIFO 5, root):
 #               other work on the machine (compilers) can then no longer delay the measured
 #               processes; the kernel still keeps 5 % of each second for everything else
-# Environment: CHIRP_BENCH_BUILD (build-bench), CHIRP_BENCH_JOBS (2), CHIRP_BENCH_OUT
+# Environment: CHIRP_BENCH_DRAFTS (drafts of the drafts scenario: 100, quick 20),
+#              CHIRP_BENCH_BUILD (build-bench), CHIRP_BENCH_JOBS (2), CHIRP_BENCH_OUT
 #              (bench-results), CHIRP_BENCH_CPU_SERVER (0), CHIRP_BENCH_CPU_CLIENT (1),
 #              CHIRP_BENCH_CHIRPD_ARGS (extra arguments appended to `chirpd serve`'s command
 #              line, split on white space, e.g. "--log-level info"; recorded in machine.txt).
@@ -222,6 +223,7 @@ else
     DRAFTS_N=100
     DRAFTS_SECONDS=20
 fi
+[[ -n ${CHIRP_BENCH_DRAFTS:-} ]] && DRAFTS_N=$CHIRP_BENCH_DRAFTS
 [[ -n $LADDER_ARG ]] && LADDER=$LADDER_ARG
 [[ -n $DURATION_ARG ]] && DURATION=$DURATION_ARG
 # Each process can hold at most FD_LIMIT descriptors: chirpd needs a few dozen besides its
