@@ -9,8 +9,8 @@
 # to the JSON in bench-results/<time>-<commit>/ (and bench-results/latest). Each scenario
 # stops by itself; every server is stopped on the way out.
 #
-# Usage: scripts/bench.sh [--quick] [--only "idle fanout celebrity notify storm wrk append smoke
-#                         scale"] [--no-build] [--keep] [--no-relay] [--rt] [--ladder LIST]
+# Usage: scripts/bench.sh [--quick] [--only "idle fanout celebrity notify storm drafts wrk append
+#                         smoke scale"] [--no-build] [--keep] [--no-relay] [--rt] [--ladder LIST]
 #                         [--duration S] [--workers N] [--redis-shards N] [--scale-workers LIST]
 #   --quick     short run (5 s steps, smaller N): a few minutes instead of ~20
 #   --only      run these scenarios only (default: all but smoke and scale)
@@ -32,7 +32,8 @@
 #   --rt        run everything (servers and clients) at real-time priority (SCHED_FIFO 5, root):
 #               other work on the machine (compilers) can then no longer delay the measured
 #               processes; the kernel still keeps 5 % of each second for everything else
-# Environment: CHIRP_BENCH_BUILD (build-bench), CHIRP_BENCH_JOBS (2), CHIRP_BENCH_OUT
+# Environment: CHIRP_BENCH_DRAFTS (drafts of the drafts scenario: 100, quick 20),
+#              CHIRP_BENCH_BUILD (build-bench), CHIRP_BENCH_JOBS (2), CHIRP_BENCH_OUT
 #              (bench-results), CHIRP_BENCH_CPU_SERVER (0), CHIRP_BENCH_CPU_CLIENT (1),
 #              CHIRP_BENCH_CHIRPD_ARGS (extra arguments appended to `chirpd serve`'s command
 #              line, split on white space, e.g. "--log-level info"; recorded in machine.txt).
@@ -45,7 +46,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
 QUICK=
-ONLY="idle fanout celebrity notify storm wrk append"
+ONLY="idle fanout celebrity notify storm drafts wrk append"
 BUILD_IT=1
 KEEP=
 RELAY=1
@@ -263,6 +264,8 @@ if [[ -n $QUICK ]]; then
     NOTIFY_RATES=1000,5000
     STORM_N=5000
     WRK_SECONDS=5
+    DRAFTS_N=20
+    DRAFTS_SECONDS=5
 else
     IDLE_N=1000,10000,20000
     LADDER=10,25,50,75,100,150,200,300,500
@@ -271,7 +274,10 @@ else
     NOTIFY_RATES=1000,5000
     STORM_N=10000
     WRK_SECONDS=15
+    DRAFTS_N=100
+    DRAFTS_SECONDS=20
 fi
+[[ -n ${CHIRP_BENCH_DRAFTS:-} ]] && DRAFTS_N=$CHIRP_BENCH_DRAFTS
 [[ -n $LADDER_ARG ]] && LADDER=$LADDER_ARG
 [[ -n $DURATION_ARG ]] && DURATION=$DURATION_ARG
 # Each process can hold at most FD_LIMIT descriptors: chirpd needs a few dozen besides its
@@ -323,6 +329,8 @@ want idle && seed "users=$IDLE_MAX,prefix=bi,password=$PW"
 { want fanout || want wrk || want scale; } && seed "users=1010,prefix=bf,password=$PW,follow=10:1000"
 { want celebrity || want storm; } && seed "users=$((CELEB_F + 1)),prefix=bc,password=$PW,follow=1:$CELEB_F"
 want notify && seed "users=$((10 + LIKERS)),prefix=bn,password=$PW"
+# drafts: 5 distinct editors per draft (the owner and 4 invited collaborators)
+want drafts && seed "users=$((DRAFTS_N * 5)),prefix=bd,password=$PW"
 
 want smoke && bench smoke smoke bsm --users 50 --tweets 5
 want idle && bench idle idle bi --connections "$IDLE_N"
@@ -338,6 +346,7 @@ if want scale; then
     stop_chirpd
     CHIRPD_WORKERS=$WORKERS
 fi
+want drafts && bench drafts drafts bd --drafts "$DRAFTS_N" --editors 5 --keystrokes 5 --duration "$DRAFTS_SECONDS"
 want storm && bench storm storm bc --clients "$((STORM_N < CELEB_F ? STORM_N : CELEB_F))" --rate 5 --before 3 --after 5 --jitter 2
 
 # --- REST reads with wrk: a follower of the fan-out authors (their tweets fill its timeline)

@@ -40,6 +40,10 @@ commands
              chirpd RSS/descriptors, Redis subscriptions, missed/duplicated (scripts/soak.sh)
              --clients 1000 --rate 5 --seconds 300 --authors 4 --stay-min 2 --stay-max 20
              --away-max 3 --settle 20 --redis-port P
+  drafts     D collaborative drafts, E editors each typing K keystrokes/s (collab clients):
+             push->echo and push->others latency, convergence and loss at the end
+             --drafts 100 --editors 5 --keystrokes 5 --duration 20 --delete-ratio 0.1
+             --max-p99-ms 20 --drain-timeout 30
   relay      minimal one-thread WebSocket fan-out server (the machine's ceiling)
              --port 8090 --frame-bytes 1400 --duration 0
   summary    one table from the JSON files in a results directory: --dir DIR
@@ -187,6 +191,19 @@ std::string targets(const std::string& dir) {
              st.value("missed", 0.0) + st.value("duplicates", 0.0),
              st.value("missed", 0) == 0 && st.value("duplicates", 0) == 0, 0);
     }
+    if (auto d = read_json(dir + "/drafts.json"); d.is_object() && d.contains("echoLatencyMs")) {
+        const bool clean = d.value("diverged", 1) == 0 && d.value("draftsWithLoss", 1) == 0 &&
+                           d.value("markerMismatches", 1) == 0 && d.value("ok", false);
+        const double echo = d["echoLatencyMs"].value("p99", 0.0);
+        const double others = d["othersLatencyMs"].value("p99", 0.0);
+        const auto shape =
+            fmt::format("{}x{}", d.value("drafts", 0), d.value("editorsPerDraft", 0));
+        line(fmt::format("drafts {}: push->echo p99 <= 20 ms (ms)", shape), echo, echo <= 20, 2);
+        line(fmt::format("drafts {}: push->others p99 <= 20 ms (ms)", shape), others, others <= 20,
+             2);
+        line("drafts: no loss, all converged (diverged + lossy)",
+             d.value("diverged", 0.0) + d.value("draftsWithLoss", 0.0), clean, 0);
+    }
     if (auto w = read_json(dir + "/wrk-timeline.json"); w.is_object()) {
         const double rps = w.value("requestsPerSecond", 0.0), p99 = w.value("p99Ms", 0.0);
         line("GET /api/timeline >= 15,000 requests/s", rps,
@@ -274,6 +291,19 @@ int summary(const options& opts) {
         row("storm: missed / duplicates",
             fmt::format("{} / {}", s.value("missed", 0), s.value("duplicates", 0)), "-", "");
     }
+    if (auto d = read_json(dir + "/drafts.json"); d.is_object() && d.contains("echoLatencyMs")) {
+        for (const char* k : {"echoLatencyMs", "othersLatencyMs"})
+            row(fmt::format("drafts {}x{} {}: p50/p99/max ms", d.value("drafts", 0),
+                            d.value("editorsPerDraft", 0),
+                            std::string(k) == "echoLatencyMs" ? "echo" : "others"),
+                fmt::format("{}/{}/{}", fmt_num(d[k], "p50", 2), fmt_num(d[k], "p99", 2),
+                            fmt_num(d[k], "max", 0)),
+                "-", "");
+        row("drafts: converged / diverged / resets",
+            fmt::format("{} / {} / {}", d.value("converged", 0), d.value("diverged", 0),
+                        d["pushes"].value("resets", 0)),
+            "-", "");
+    }
     if (auto w = read_json(dir + "/wrk-timeline.json"); w.is_object()) {
         row("GET /api/timeline requests/s", fmt_num(w, "requestsPerSecond", 0), "-", "");
         row("GET /api/timeline p99 ms", fmt_num(w, "p99Ms", 2), "-", "");
@@ -346,6 +376,8 @@ int run(int argc, char** argv) {
         scenario = scenario_smoke;
     else if (cmd == "soak")
         scenario = scenario_soak;
+    else if (cmd == "drafts")
+        scenario = scenario_drafts;
     else
         throw std::invalid_argument("unknown command: " + cmd);
 

@@ -21,7 +21,34 @@ std::string format_table(const json& r) {
             num(c, "subscribed", 0), num(c, "wanted", 0), num(c, "seconds", 2),
             num(c["perConnectionMs"], "p50", 1), num(c["perConnectionMs"], "p99", 1));
     }
-    if (scenario == "idle") {
+    if (scenario == "drafts") {
+        const auto& e = r["echoLatencyMs"];
+        const auto& o = r["othersLatencyMs"];
+        const auto& k = r["keystrokes"];
+        const auto& p = r["pushes"];
+        out += fmt::format(
+            "{} drafts x {} editors, {} keystrokes/s each for {} s: {} keystrokes "
+            "({} inserts, {} deletes), {} joined\n",
+            num(r, "drafts", 0), num(r, "editorsPerDraft", 0), num(r, "keystrokesPerSecond", 0),
+            num(r, "durationSeconds", 0), num(k, "total", 0), num(k, "inserts", 0),
+            num(k, "deletes", 0), num(r["join"], "joined", 0));
+        out += fmt::format("push->echo   ms: p50 {} p90 {} p99 {} max {} ({} updates)\n",
+                           num(e, "p50", 2), num(e, "p90", 2), num(e, "p99", 2), num(e, "max", 1),
+                           num(e, "count", 0));
+        out += fmt::format("push->others ms: p50 {} p90 {} p99 {} max {} ({} deliveries)\n",
+                           num(o, "p50", 2), num(o, "p90", 2), num(o, "p99", 2), num(o, "max", 1),
+                           num(o, "count", 0));
+        out += fmt::format(
+            "pushes {} ({} updates accepted, {} per push), empty acks {}, resets {}, errors {}\n",
+            num(p, "sent", 0), num(p, "updatesAccepted", 0), num(p, "updatesPerPush", 2),
+            num(p, "emptyAcks", 0), num(p, "resets", 0), num(p, "errors", 0));
+        out += fmt::format(
+            "converged {} diverged {}, drafts with loss {}, marker mismatches {}, "
+            "server cpu {}%, client cpu {}%\n",
+            num(r, "converged", 0), num(r, "diverged", 0), num(r, "draftsWithLoss", 0),
+            num(r, "markerMismatches", 0), num(r["server"], "cpuPercent", 0),
+            num(r["client"], "cpuPercent", 0));
+    } else if (scenario == "idle") {
         out +=
             fmt::format("{:>8} {:>10} {:>9} {:>11} {:>11} {:>12} {:>10}\n", "conns", "subscribed",
                         "seconds", "p99 ms/conn", "server RSS", "KiB per conn", "server cpu");

@@ -13,6 +13,7 @@ asio::awaitable<json> scenario_fanout(const options& opts, bool celebrity);
 asio::awaitable<json> scenario_notify(const options& opts);
 asio::awaitable<json> scenario_storm(const options& opts);
 asio::awaitable<json> scenario_smoke(const options& opts);
+asio::awaitable<json> scenario_drafts(const options& opts);
 
 // Human-readable table of a scenario's JSON result.
 std::string format_table(const json& result);
