@@ -117,8 +117,11 @@ fi
 if ((REDIS_SHARDS > 1)) && ! "$CHIRPD" --help 2>&1 | grep -qi 'comma-separated.*redis\|redis.*comma-separated'; then
     chirp_die 2 "--redis-shards $REDIS_SHARDS: this chirpd takes a single --redis-url (no Redis sharding in this build)"
 fi
+# A chirpd from before --workers (an older commit measured side by side) is one process.
+CHIRPD_HAS_WORKERS=0
+"$CHIRPD" --help 2>&1 | grep -q -- '--workers' && CHIRPD_HAS_WORKERS=1
 if ((WORKERS > 1)) || want scale; then
-    "$CHIRPD" --help 2>&1 | grep -q -- '--workers' || chirp_die 2 "this chirpd has no --workers"
+    ((CHIRPD_HAS_WORKERS)) || chirp_die 2 "this chirpd has no --workers"
 fi
 
 COMMIT=$(git -C "$CHIRP_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -196,8 +199,10 @@ start_chirpd() {
     local cpus
     cpus=$(server_cpus "$CHIRPD_WORKERS")
     chirp_log "starting chirpd on 127.0.0.1:$PORT ($CHIRPD_WORKERS worker(s), CPU $cpus)${CHIRPD_EXTRA[*]:+ with ${CHIRPD_EXTRA[*]}}"
+    local workers=()
+    ((CHIRPD_HAS_WORKERS)) && workers=(--workers "$CHIRPD_WORKERS")
     taskset -c "$cpus" "$CHIRPD" serve --port "$PORT" --bind 127.0.0.1 \
-        --database-url "$DB_URL" --redis-url "$REDIS_URL" --workers "$CHIRPD_WORKERS" \
+        --database-url "$DB_URL" --redis-url "$REDIS_URL" "${workers[@]}" \
         --jwt-secret "$SECRET" --fast-password-hash --log-level warn "${CHIRPD_EXTRA[@]}" \
         </dev/null >>"$TMP/chirpd.log" 2>&1 &
     CHIRPD_PID=$!

@@ -171,6 +171,10 @@ private:
     // author whose load just ended (published even if it failed: its own stream gets it, the
     // followers catch up by replay).
     void drain_timeline(long long loaded);
+    // Every shard that is up has had its presence read once (or that wait is over): until
+    // then timeline events wait in their queue (a process just started: routed now, they
+    // would reach nobody on the other processes).
+    bool presence_known() const;
 
     asio::awaitable<void> load_followers(long long author);
 
@@ -231,6 +235,10 @@ private:
     std::unordered_map<long long, follower_entry> followers_;
     std::deque<pending_timeline> timeline_queue_;
     std::uint64_t timeline_enqueued_ = 0, timeline_published_ = 0;
+    // How long a starting process holds timeline events for its first presence reads.
+    std::chrono::steady_clock::time_point presence_wait_until_ =
+        std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    bool presence_wait_over_ = false;
     std::deque<std::pair<std::uint64_t, std::function<void()>>> timeline_waiters_;
     std::vector<std::function<void()>> ack_waiting_;
     const std::uint64_t node_id_ =

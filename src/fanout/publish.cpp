@@ -122,7 +122,14 @@ void hub_impl::fanout_timeline(const store::delivery& d, std::int64_t commit_us)
 // Publishes from the head of the queue while follower lists are at hand; `loaded` is an
 // author whose load just ended (published even if it failed: its own stream gets it, the
 // followers catch up by replay).
+bool hub_impl::presence_known() const {
+    if (presence_wait_over_) return true;
+    return std::all_of(shards_.begin(), shards_.end(),
+                       [](const auto& sh) { return sh->presence_read || !sh->redis->ready(); });
+}
+
 void hub_impl::drain_timeline(long long loaded) {
+    if (!presence_known()) return;  // housekeeping drains once presence is read
     while (!timeline_queue_.empty()) {
         auto& head = timeline_queue_.front();
         const long long author = head.d.author;
@@ -180,9 +187,10 @@ void hub_impl::publish_timeline(const store::delivery& d, std::int64_t commit_us
         timeline_message m{d.seq, commit_us, std::move(r.recipients), *d.frame};
         publish(*shards_[r.shard], encode_node_channel(r.node), encode_timeline_message(m), d.seq);
     }
-    // A shard whose presence this process has not read yet (it just started): its users
-    // connected to other processes were routed nowhere. The shard's gap hint makes every
-    // process replay them from this seq once it can be sent (duplicates dropped by seq).
+    // A shard whose presence this process has not read yet (it was down, or did not answer
+    // within presence_wait_until_): its users connected to other processes were routed
+    // nowhere. The shard's gap hint makes every process replay them from this seq once it
+    // can be sent (duplicates dropped by seq).
     for (auto& sh : shards_)
         if (!sh->presence_read) note_gap(*sh, d.seq);
     if (celebrity)  // fan-out on read

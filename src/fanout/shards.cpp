@@ -235,6 +235,11 @@ asio::awaitable<void> hub_impl::housekeeping() {
             if (!zadd[sh->index].empty()) sh->redis->send(std::move(zadd[sh->index]));
             co_await refresh_presence(*sh);
         }
+        if (!all_read) {
+            if (std::chrono::steady_clock::now() >= presence_wait_until_)
+                presence_wait_over_ = true;
+            drain_timeline(0);  // what waited for the first presence reads
+        }
         metrics_.online_users.store(static_cast<std::int64_t>(where_.users()));
         ++tick;
         co_await push_stats();
