@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "chirp/collab/authority.hpp"
 #include "chirp/domain/text.hpp"
 #include "chirp/domain/wire.hpp"
 #include "chirp/fanout/fanout.hpp"
@@ -28,8 +29,7 @@ namespace {
 using namespace handler_support;
 using awaitable_response = asio::awaitable<response>;
 
-// While editing a draft holds at most this many code points (collab::authority_options too).
-constexpr std::size_t max_draft_code_points = 1000;
+using collab::max_draft_code_points;
 
 response no_such_draft() {
     return error_response(errc::not_found, "no such draft");

@@ -16,12 +16,16 @@
 
 namespace chirp::collab {
 
+// The length limit of a draft while it is edited, in code points (publishing has the tweet
+// limit): the one value the authority, the drafts registry and the REST create share.
+inline constexpr std::size_t max_draft_code_points = 1000;
+
 struct authority_options {
     // Accepted updates kept for rebasing: a push against a version older than
     // version() - window is refused with base_too_old.
     std::size_t window = 200;
     // Length limit of the text at every version, in code points.
-    std::size_t max_code_points = 1000;
+    std::size_t max_code_points = max_draft_code_points;
     // Updates one push may carry.
     std::size_t max_updates_per_push = 200;
 };

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chirp/collab/authority.hpp"
 #include "chirp/collab/changeset.hpp"
 #include "chirp/domain/wire.hpp"
 #include "chirp/drafts/log.hpp"
@@ -65,7 +66,7 @@ struct draft_notice {
 
 struct options {
     std::size_t window = 200;  // the authority's window (and the join catch-up window)
-    std::size_t max_code_points = 1000;
+    std::size_t max_code_points = collab::max_draft_code_points;
     std::size_t max_updates_per_push = 200;
     std::size_t max_drafts_per_session = 8;
     std::size_t idle_drafts = 64;  // drafts kept without editors (LRU)
