@@ -2,19 +2,18 @@
 -- implementation, used by every writer and by chirp_rebuild() (rebuild.sql), so a rebuild
 -- equals the live state:
 --
---   chirp_apply_tweets_created(events[])  TweetCreated, a run of them set-wise
+--   chirp_apply_tweet_rows(rows[])        TweetCreated, a run of them set-wise
+--   chirp_apply_tweets_created(events[])  the same for events (their payloads as rows)
 --   chirp_apply_like_rows(columns)        TweetLiked, a run of them set-wise
 --   chirp_apply_tweets_liked(events[])    the same for events (their payloads as columns)
 --   chirp_apply(event)                    any event; the set-wise ones for a run of one
 --
 -- The set-wise decides (decide.sql) append a run of tweets or likes and call the run's apply
--- once: chirp_decide_tweets with the events it appended, chirp_decide_likes with the columns
--- it appended (user, tweet, time, seq: no events[] built, no payload read back). chirp_append
--- (exec.sql) calls chirp_apply for every other event; the rebuild walks the log in runs and
--- passes events. A run applied set-wise must leave the same rows as its events applied one by
--- one in seq order (rebuild_test compares a rebuild with the live projections). (Tweets as
--- typed columns measured no faster than events[] here: array_agg per column and passing nine
--- arrays cost what reading the payloads saved.)
+-- once, with the rows or columns they appended (no events[] built, no payload read back).
+-- chirp_append (exec.sql) calls chirp_apply for every other event; the rebuild walks the log
+-- in runs and passes events, which the events[] entry points turn into the same columns. A
+-- run applied set-wise must leave the same rows as its events applied one by one in seq order
+-- (rebuild_test compares a rebuild with the live projections).
 --
 -- Re-applied at every start (src/store/migrations.cpp): edit here, in place.
 
@@ -36,28 +35,21 @@ END $$;
 -- the actor; one per recipient and event, in that order of precedence). Big tables are looked
 -- up by `= ANY (array)`: an index scan whatever the join method. Statements in this order: a
 -- reply to a tweet of the same run finds its parent.
-CREATE OR REPLACE FUNCTION chirp_apply_tweets_created(evs events[]) RETURNS void
-LANGUAGE plpgsql SET jit = off AS $$
+-- The run as typed rows (chirp_tweet_row, migration 013), one per event: the live path
+-- (chirp_decide_tweets) passes the tweets it has just appended, the rebuild and chirp_apply
+-- their events through chirp_apply_tweets_created below.
+CREATE OR REPLACE FUNCTION chirp_apply_tweet_rows(rows chirp_tweet_row[]) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
     more boolean;  -- a reply, a retweet or a mention in the run
 BEGIN
-    WITH ev AS MATERIALIZED (
-        SELECT (e.payload->>'tweetId')::bigint AS tid, e.user_id, e.payload->>'content' AS content,
-               (e.payload->>'replyTo')::bigint AS reply_to,
-               (e.payload->>'retweetOf')::bigint AS retweet_of,
-               COALESCE(e.payload->'mentions', '[]'::jsonb) AS mentions,
-               COALESCE(e.payload->'hashtags', '[]'::jsonb) AS hashtags, e.created_at, e.seq,
-               e.payload->'coauthors' AS coauthors
-        FROM unnest(evs) e),
+    WITH ev AS MATERIALIZED (SELECT * FROM unnest(rows)),
     tw AS (
         INSERT INTO tweets (id, author_id, content, reply_to, retweet_of, mentions, hashtags,
                             created_at, seq, coauthors)
-        SELECT ev.tid, ev.user_id, ev.content, ev.reply_to, ev.retweet_of, ev.mentions,
-               ARRAY(SELECT jsonb_array_elements_text(ev.hashtags)), ev.created_at, ev.seq,
-               -- a published draft's collaborators (drafts.sql), in the order added
-               CASE WHEN ev.coauthors IS NULL THEN '{}'::bigint[]
-                    ELSE ARRAY(SELECT x::bigint FROM jsonb_array_elements_text(ev.coauthors)
-                               WITH ORDINALITY AS c(x, o) ORDER BY c.o) END
+        SELECT ev.tid, ev.user_id, ev.content, ev.reply_to, ev.retweet_of,
+               COALESCE(ev.mentions, '[]'::jsonb), COALESCE(ev.hashtags, '{}'),
+               ev.created_at, ev.seq, COALESCE(ev.coauthors, '{}')
         FROM ev),
     st AS (
         INSERT INTO tweet_stats (tweet_id) SELECT ev.tid FROM ev),
@@ -68,7 +60,8 @@ BEGIN
         FROM per_author c
         WHERE s.user_id = c.user_id
           AND s.user_id = ANY ((SELECT array_agg(c2.user_id) FROM per_author c2)::bigint[]))
-    SELECT bool_or(ev.reply_to IS NOT NULL OR ev.retweet_of IS NOT NULL OR ev.mentions <> '[]')
+    SELECT bool_or(ev.reply_to IS NOT NULL OR ev.retweet_of IS NOT NULL
+                   OR jsonb_array_length(COALESCE(ev.mentions, '[]'::jsonb)) > 0)
     INTO more
     FROM ev;
 
@@ -77,12 +70,9 @@ BEGIN
     END IF;
 
     WITH ev AS MATERIALIZED (
-        SELECT (e.payload->>'tweetId')::bigint AS tid, e.user_id, e.payload AS p, e.created_at,
-               e.seq, (e.payload->>'replyTo')::bigint AS reply_to,
-               (e.payload->>'retweetOf')::bigint AS retweet_of
-        FROM unnest(evs) e
-        WHERE e.payload->>'replyTo' IS NOT NULL OR e.payload->>'retweetOf' IS NOT NULL
-           OR jsonb_array_length(COALESCE(e.payload->'mentions', '[]'::jsonb)) > 0),
+        SELECT e.* FROM unnest(rows) e
+        WHERE e.reply_to IS NOT NULL OR e.retweet_of IS NOT NULL
+           OR jsonb_array_length(COALESCE(e.mentions, '[]'::jsonb)) > 0),
     parents AS MATERIALIZED (
         SELECT t.id, t.author_id FROM tweets t
         WHERE t.id = ANY ((SELECT array_agg(x) FROM (SELECT ev.reply_to FROM ev
@@ -109,7 +99,7 @@ BEGIN
         FROM ev JOIN parents o ON o.id = ev.retweet_of
         UNION ALL
         SELECT 3, (m->>'id')::bigint, ev.seq, 'mention', ev.user_id, ev.tid, ev.created_at
-        FROM ev CROSS JOIN jsonb_array_elements(COALESCE(ev.p->'mentions', '[]'::jsonb)) m
+        FROM ev CROSS JOIN jsonb_array_elements(COALESCE(ev.mentions, '[]'::jsonb)) m
         LEFT JOIN parents r ON r.id = ev.reply_to
         WHERE r.author_id IS NULL OR (m->>'id')::bigint <> r.author_id)
     INSERT INTO notifications (recipient_id, seq, type, actor_id, tweet_id, conversation_id,
@@ -120,6 +110,25 @@ BEGIN
     WHERE n.recipient IS NOT NULL AND n.recipient <> n.actor
     ORDER BY n.recipient, n.seq, n.rank
     ON CONFLICT DO NOTHING;
+END $$;
+
+-- TweetCreated events (the rebuild, chirp_apply): their payloads as typed rows.
+CREATE OR REPLACE FUNCTION chirp_apply_tweets_created(evs events[]) RETURNS void
+LANGUAGE plpgsql SET jit = off AS $$
+BEGIN
+    PERFORM chirp_apply_tweet_rows(ARRAY(
+        SELECT ROW((e.payload->>'tweetId')::bigint, e.user_id, e.payload->>'content',
+                   (e.payload->>'replyTo')::bigint, (e.payload->>'retweetOf')::bigint,
+                   e.payload->'mentions',
+                   ARRAY(SELECT jsonb_array_elements_text(
+                             COALESCE(e.payload->'hashtags', '[]'::jsonb))),
+                   -- a published draft's collaborators (drafts.sql), in the order added
+                   ARRAY(SELECT x::bigint
+                         FROM jsonb_array_elements_text(
+                                  COALESCE(e.payload->'coauthors', '[]'::jsonb))
+                              WITH ORDINALITY AS c(x, o) ORDER BY c.o),
+                   e.created_at, e.seq)::chirp_tweet_row
+        FROM unnest(evs) WITH ORDINALITY AS e ORDER BY e.ordinality));
 END $$;
 
 -- TweetLiked, set-wise: a like is new unless the user already likes the tweet (or liked it

@@ -159,8 +159,9 @@ END $$;
 -- 'tweet', a run of commands cmds[first_ord..last_ord] set-wise: the actor must exist (401), a
 -- reply's parent too (404); mentions are resolved to the users that exist. Ids, seqs, event ids
 -- and times are drawn in command order. One statement decides, appends and applies the run
--- (chirp_apply_tweets_created, called in it), then the answers: raw columns for a plain tweet (no reply,
--- no mention, no Idempotency-Key: o_kind 'tweet'), otherwise a record (o_json) built after the apply.
+-- (chirp_apply_tweet_rows, called in it with the rows it appends), then the answers: raw
+-- columns for a plain tweet (no reply, no mention, no Idempotency-Key: o_kind 'tweet'),
+-- otherwise a record (o_json) built after the apply.
 -- A parent is looked up before the run: a reply to a tweet of the same run (whose id the
 -- client cannot know before this batch commits) is a 404.
 CREATE OR REPLACE FUNCTION chirp_decide_tweets(cmds jsonb, first_ord bigint, last_ord bigint)
@@ -174,7 +175,10 @@ DECLARE
     one_tweet tweets;
 BEGIN
     WITH input AS MATERIALIZED (
-        SELECT x.ord, (x.cmd->>'actor')::bigint AS actor, x.cmd->'args' AS a,
+        SELECT x.ord, (x.cmd->>'actor')::bigint AS actor, x.cmd->'args'->>'content' AS content,
+               x.cmd->'args'->>'replyTo' AS reply_to,
+               COALESCE(x.cmd->'args'->'hashtags', '[]'::jsonb) AS hashtags,
+               x.cmd->'args'->'mentions' AS mention_handles,
                x.cmd ? 'idem' OR x.cmd->'args'->>'replyTo' IS NOT NULL
                OR jsonb_array_length(COALESCE(x.cmd->'args'->'mentions', '[]'::jsonb)) > 0 AS rich
         FROM jsonb_array_elements(cmds) WITH ORDINALITY AS x(cmd, ord)
@@ -184,24 +188,25 @@ BEGIN
         WHERE u.id = ANY ((SELECT array_agg(DISTINCT i.actor) FROM input i)::bigint[])),
     parents AS MATERIALIZED (
         SELECT p.id FROM tweets p
-        WHERE p.id = ANY ((SELECT array_agg(DISTINCT (i.a->>'replyTo')::bigint) FROM input i
-                           WHERE i.a->>'replyTo' IS NOT NULL)::bigint[])
+        WHERE p.id = ANY ((SELECT array_agg(DISTINCT i.reply_to::bigint) FROM input i
+                           WHERE i.reply_to IS NOT NULL)::bigint[])
           AND NOT p.deleted),
     checked AS MATERIALIZED (
-        SELECT i.ord, i.rich, i.a, au.id AS actor, au.handle, au.display_name,
+        SELECT i.ord, i.rich, i.content, i.reply_to, i.hashtags, au.id AS actor, au.handle,
+               au.display_name,
                CASE WHEN au.id IS NULL THEN chirp_err(401, 'unauthorized', 'unknown user')
-                    WHEN i.a->>'replyTo' IS NOT NULL AND NOT EXISTS (
-                        SELECT 1 FROM parents p WHERE p.id = (i.a->>'replyTo')::bigint)
+                    WHEN i.reply_to IS NOT NULL AND NOT EXISTS (
+                        SELECT 1 FROM parents p WHERE p.id = i.reply_to::bigint)
                     THEN chirp_err(404, 'not_found', 'the tweet you reply to does not exist')
                END AS err,
-               CASE WHEN jsonb_array_length(COALESCE(i.a->'mentions', '[]'::jsonb)) = 0
+               CASE WHEN i.mention_handles IS NULL OR jsonb_array_length(i.mention_handles) = 0
                     THEN '[]'::jsonb
                     ELSE (SELECT COALESCE(jsonb_agg(jsonb_build_object('id', x.id::text,
                                                                        'handle', x.handle)
                                                     ORDER BY x.id), '[]'::jsonb)
                           FROM users x
                           WHERE lower(x.handle) = ANY (ARRAY(
-                              SELECT lower(h) FROM jsonb_array_elements_text(i.a->'mentions') h)))
+                              SELECT lower(h) FROM jsonb_array_elements_text(i.mention_handles) h)))
                END AS mentions
         FROM input i LEFT JOIN authors au ON au.id = i.actor),
     numbered AS MATERIALIZED (
@@ -214,25 +219,26 @@ BEGIN
     ev AS (
         INSERT INTO events (seq, id, type, user_id, payload, created_at)
         SELECT n.seq, n.eid, 'TweetCreated', n.actor,
-               jsonb_build_object('tweetId', n.tid::text, 'content', n.a->>'content',
-                                  'replyTo', n.a->>'replyTo', 'retweetOf', NULL,
+               jsonb_build_object('tweetId', n.tid::text, 'content', n.content,
+                                  'replyTo', n.reply_to, 'retweetOf', NULL,
                                   'mentions', n.mentions,
-                                  'hashtags', COALESCE(n.a->'hashtags', '[]'::jsonb)),
+                                  'hashtags', n.hashtags),
                n.created_at
-        FROM numbered n WHERE n.err IS NULL ORDER BY n.seq
-        RETURNING *),
-    -- The run's apply, in this statement (it reads none of the rows this statement writes).
+        FROM numbered n WHERE n.err IS NULL ORDER BY n.seq),
+    -- The run's apply, in this statement, with the rows just appended (it reads none of the
+    -- rows this statement writes).
     applied AS MATERIALIZED (
-        SELECT chirp_apply_tweets_created(array_agg(ROW(ev.seq, ev.id, ev.type, ev.user_id,
-                                                        ev.payload, ev.created_at,
-                                                        ev.version)::events)) AS done
-        FROM ev)
+        SELECT chirp_apply_tweet_rows(array_agg(ROW(
+                   n.tid, n.actor, n.content, n.reply_to::bigint, NULL, n.mentions,
+                   ARRAY(SELECT jsonb_array_elements_text(n.hashtags)),
+                   '{}', n.created_at, n.seq)::chirp_tweet_row)) AS done
+        FROM numbered n WHERE n.err IS NULL)
     SELECT array_agg(ROW(n.err::json, CASE WHEN n.rich THEN 'rich' ELSE 'tweet' END, n.seq,
                          n.tid, n.actor, n.eid,
                          CASE WHEN n.err IS NULL
                               THEN (date_part('epoch', n.created_at) * 1000000)::bigint END,
-                         n.a->>'content', n.handle, n.display_name,
-                         COALESCE(n.a->'hashtags', '[]'::jsonb)::text,
+                         n.content, n.handle, n.display_name,
+                         n.hashtags::text,
                          NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                          NULL, NULL, NULL, NULL, NULL, NULL, NULL)::chirp_exec_row
                      ORDER BY n.ord),
