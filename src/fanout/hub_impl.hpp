@@ -140,6 +140,8 @@ private:
     void presence_leave(long long user);
     void on_presence(shard& sh, const presence_message& m);
     asio::awaitable<void> refresh_presence(shard& sh);
+    // This process's entries in a shard's chirp:where again (their expiry moves on).
+    void renew_presence(shard& sh, const std::string& score);
 
     void on_connected(shard& sh);
     void on_lost(shard& sh);

@@ -18,6 +18,9 @@ namespace chirp::fanout::detail {
 namespace {
 // A presence entry lives this long in chirp:where unless refreshed (every 20 s).
 constexpr std::int64_t presence_ttl_s = 60;
+// Users per ZADD of the presence renewal (one command for every user would be a transient
+// buffer of ~400 bytes per connected user: the arguments, the command, its copy to send).
+constexpr std::size_t presence_batch = 256;
 }  // namespace
 
 std::int64_t hub_impl::now_s() {
@@ -146,7 +149,7 @@ asio::awaitable<void> hub_impl::refresh_presence(shard& sh) {
     entries.reserve(res->elements.size());
     for (const auto& e : res->elements)
         if (auto p = decode_presence_entry(e.str)) entries.push_back(*p);
-    where_.replace_shard(sh.index, entries, node_id_);
+    where_.replace_shard(sh.index, std::move(entries), node_id_);
     sh.presence_read = true;
     for (const auto& m : std::exchange(sh.presence_log, {})) {
         if (m.online)
@@ -154,6 +157,23 @@ asio::awaitable<void> hub_impl::refresh_presence(shard& sh) {
         else
             where_.remove(m.user, m.node);
     }
+}
+
+void hub_impl::renew_presence(shard& sh, const std::string& score) {
+    std::vector<std::string> cmd;
+    const auto send = [&] {
+        sh.redis->send(std::move(cmd));
+        sh.redis->flush();  // to the socket now: the next batch does not pile up behind it
+        cmd.clear();
+    };
+    for (const auto& [u, list] : local_) {
+        if (shard_of(u, shards_.size()) != sh.index) continue;
+        if (cmd.empty()) cmd = util::strings("ZADD", where_key);
+        cmd.push_back(score);
+        cmd.push_back(encode_presence_entry(u, node_id_));
+        if (cmd.size() >= 2 + 2 * presence_batch) send();
+    }
+    if (!cmd.empty()) send();
 }
 
 // --- connections -----------------------------------------------------------------------------
@@ -218,21 +238,13 @@ asio::awaitable<void> hub_impl::housekeeping() {
                                       : std::chrono::milliseconds(tick == 0 ? 0 : 200));
         auto [ec] = co_await timer_.async_wait(tuple_awaitable);
         if (ec || stopping_) break;
-        std::vector<std::vector<std::string>> zadd(shards_.size());
-        if (tick % 4 == 0) {
-            const auto score = std::to_string(now_s() + presence_ttl_s);
-            for (const auto& [u, list] : local_) {
-                auto& cmd = zadd[shard_of(u, shards_.size())];
-                if (cmd.empty()) cmd = util::strings("ZADD", where_key);
-                cmd.push_back(score);
-                cmd.push_back(encode_presence_entry(u, node_id_));
-            }
-        }
+        const bool renew = tick % 4 == 0;
+        const auto score = std::to_string(now_s() + presence_ttl_s);
         for (auto& sh : shards_) {
             if (stopping_) break;
             if (!sh->redis->ready()) continue;
             say_hello(*sh);
-            if (!zadd[sh->index].empty()) sh->redis->send(std::move(zadd[sh->index]));
+            if (renew) renew_presence(*sh, score);
             co_await refresh_presence(*sh);
         }
         if (!all_read) {

@@ -34,24 +34,28 @@ void teardown(boost::beast::role_type role, guarded_socket& s, boost::system::er
     boost::beast::websocket::teardown(role, s.next_layer(), ec);
 }
 
+// Idle memory per WebSocket (BENCHMARKS.md): keep these small.
+static_assert(sizeof(close_frame_guard) <= 24);
+static_assert(sizeof(out_frames) <= 16);
+
 std::size_t close_frame_guard::take(char* out, std::size_t max) {
-    const auto n = std::min(max, ready_);
-    std::memcpy(out, held_.data(), n);
-    held_.erase(0, n);
-    ready_ -= n;
-    if (held_.empty()) std::string().swap(held_);  // release the buffer
+    const auto n = std::min(max, ready());
+    if (n == 0) return 0;
+    std::memcpy(out, held_->data(), n);
+    held_->erase(0, n);
+    if (held_->empty()) held_.reset();  // release the buffer
     return n;
 }
 
 std::size_t close_frame_guard::on_read(char* p, std::size_t n) {
     if (holding_) {
-        held_.append(p, n);
+        held_->append(p, n);
         check_held();
         return 0;
     }
     std::size_t i = 0;
     while (i < n && !passthrough_) {
-        if (payload_left_ > 0) {
+        if (hdr_len_ == 0 && payload_left_ > 0) {
             const auto skip = static_cast<std::size_t>(
                 std::min<std::uint64_t>(payload_left_, static_cast<std::uint64_t>(n - i)));
             i += skip;
@@ -62,39 +66,39 @@ std::size_t close_frame_guard::on_read(char* p, std::size_t n) {
         if (hdr_len_ == 0 && (byte & 0x0F) == op_close) {
             // A close frame starts: hold it (and whatever follows) until it is complete.
             holding_ = true;
-            held_.assign(p + i, n - i);
+            held_ = std::make_unique<std::string>(p + i, n - i);
             check_held();
             return i;
         }
-        hdr_[hdr_len_++] = byte;
         ++i;
+        ++hdr_len_;
+        if (hdr_len_ == 1) {
+            b0_ = byte;
+            continue;
+        }
         if (hdr_len_ == 2) {
-            const bool fin = (hdr_[0] & 0x80) != 0;
-            const unsigned rsv = hdr_[0] & 0x70;
-            const unsigned op = hdr_[0] & 0x0F;
-            const bool masked = (hdr_[1] & 0x80) != 0;
-            const unsigned len7 = hdr_[1] & 0x7F;
+            const bool fin = (b0_ & 0x80) != 0;
+            const unsigned rsv = b0_ & 0x70;
+            const unsigned op = b0_ & 0x0F;
+            const bool masked = (byte & 0x80) != 0;
+            const unsigned len7 = byte & 0x7F;
             const bool control = (op & 0x8) != 0;
             const bool known = op <= 2 || op == 0x9 || op == 0xA;
             if (rsv != 0 || !known || !masked || (control && (!fin || len7 > 125))) {
                 passthrough_ = true;  // Beast fails the connection with 1002
                 break;
             }
-            hdr_need_ = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + 4;
+            len_end_ = static_cast<std::uint8_t>(2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0));
+            hdr_need_ = static_cast<std::uint8_t>(len_end_ + 4);
+            payload_left_ = len7 < 126 ? len7 : 0;
+        } else if (hdr_len_ <= len_end_) {
+            payload_left_ = (payload_left_ << 8) | byte;  // the extended length, big-endian
         }
-        if (hdr_len_ >= 2 && hdr_len_ == hdr_need_) {
-            const unsigned len7 = hdr_[1] & 0x7F;
-            std::uint64_t len = len7;
-            if (len7 == 126) len = (std::uint64_t{hdr_[2]} << 8) | hdr_[3];
-            if (len7 == 127) {
-                len = 0;
-                for (int k = 2; k < 10; ++k) len = (len << 8) | hdr_[k];
-            }
-            const bool fin = (hdr_[0] & 0x80) != 0;
-            const unsigned op = hdr_[0] & 0x0F;
-            if (op == 1 || op == 2) message_op_ = fin ? 0 : op;
+        if (hdr_len_ == hdr_need_) {
+            const bool fin = (b0_ & 0x80) != 0;
+            const unsigned op = b0_ & 0x0F;
+            if (op == 1 || op == 2) message_op_ = static_cast<std::uint8_t>(fin ? 0 : op);
             if (op == 0 && fin) message_op_ = 0;
-            payload_left_ = len;
             hdr_len_ = 0;
             hdr_need_ = 2;
         }
@@ -105,33 +109,30 @@ std::size_t close_frame_guard::on_read(char* p, std::size_t n) {
 void out_frames::on_write(const unsigned char* p, std::size_t n) {
     std::size_t i = 0;
     while (i < n) {
-        if (payload_left_ > 0) {
+        if (hdr_len_ == 0 && payload_left_ > 0) {
             const auto skip = static_cast<std::size_t>(
                 std::min<std::uint64_t>(payload_left_, static_cast<std::uint64_t>(n - i)));
             i += skip;
             payload_left_ -= skip;
             continue;
         }
-        hdr_[hdr_len_++] = p[i++];
-        if (hdr_len_ == 2) {
-            const unsigned len7 = hdr_[1] & 0x7F;
-            const bool masked = (hdr_[1] & 0x80) != 0;
-            hdr_need_ = static_cast<std::uint8_t>(2 +
-                                                  (len7 == 126   ? 2
-                                                   : len7 == 127 ? 8
-                                                                 : 0) +
-                                                  (masked ? 4 : 0));
-            if ((hdr_[0] & 0x0F) == op_close) closed_ = true;
+        const auto byte = p[i++];
+        ++hdr_len_;
+        if (hdr_len_ == 1) {
+            op_ = byte & 0x0F;
+            continue;
         }
-        if (hdr_len_ >= 2 && hdr_len_ == hdr_need_) {
-            const unsigned len7 = hdr_[1] & 0x7F;
-            std::uint64_t len = len7;
-            if (len7 == 126) len = (std::uint64_t{hdr_[2]} << 8) | hdr_[3];
-            if (len7 == 127) {
-                len = 0;
-                for (int k = 2; k < 10; ++k) len = (len << 8) | hdr_[k];
-            }
-            payload_left_ = len;
+        if (hdr_len_ == 2) {
+            const unsigned len7 = byte & 0x7F;
+            const bool masked = (byte & 0x80) != 0;
+            len_end_ = static_cast<std::uint8_t>(2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0));
+            hdr_need_ = static_cast<std::uint8_t>(len_end_ + (masked ? 4 : 0));
+            payload_left_ = len7 < 126 ? len7 : 0;
+            if (op_ == op_close) closed_ = true;
+        } else if (hdr_len_ <= len_end_) {
+            payload_left_ = (payload_left_ << 8) | byte;
+        }
+        if (hdr_len_ == hdr_need_) {
             hdr_len_ = 0;
             hdr_need_ = 2;
         }
@@ -139,18 +140,18 @@ void out_frames::on_write(const unsigned char* p, std::size_t n) {
 }
 
 void close_frame_guard::check_held() {
-    if (held_.size() < 2) return;
-    const auto b0 = static_cast<unsigned char>(held_[0]);
-    const auto b1 = static_cast<unsigned char>(held_[1]);
+    auto& held = *held_;
+    if (held.size() < 2) return;
+    const auto b0 = static_cast<unsigned char>(held[0]);
+    const auto b1 = static_cast<unsigned char>(held[1]);
     const std::size_t len = b1 & 0x7F;
     const bool plain = (b0 & 0x80) != 0 && (b0 & 0x70) == 0 && (b1 & 0x80) != 0 && len <= 125;
-    if (plain && held_.size() < 6 + len) return;  // not complete yet
-    if (plain) correct_close(held_.data(), len);
+    if (plain && held.size() < 6 + len) return;  // not complete yet
+    if (plain) correct_close(held.data(), len);
     // Beast sees the frame now (a malformed one fails the connection there); after a close
     // frame nothing more is looked at.
     holding_ = false;
     passthrough_ = true;
-    ready_ = held_.size();
 }
 
 void close_frame_guard::correct_close(char* frame, std::size_t payload_len) const {

@@ -38,6 +38,7 @@
 #include <boost/beast/websocket/teardown.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -46,14 +47,15 @@ namespace chirp::ws {
 
 bool valid_websocket_key(std::string_view key);
 
-// The byte-level part of guarded_socket (no I/O, unit-tested on its own).
+// The byte-level part of guarded_socket (no I/O, unit-tested on its own). Every idle
+// WebSocket holds one: 24 bytes, no buffer until a close frame is held.
 class close_frame_guard {
 public:
     // Bytes just read from the client, corrected in place. Returns how many of them go on
     // now; the rest (from the first byte of a close frame on) are held.
     std::size_t on_read(char* p, std::size_t n);
     // Held bytes that may go on now, and taking them (up to max) into out.
-    std::size_t ready() const { return ready_; }
+    std::size_t ready() const { return holding_ || !held_ ? 0 : held_->size(); }
     std::size_t take(char* out, std::size_t max);
     // The server sent its close: the client's answer goes to Beast as it is (Beast then
     // waits for a close frame only; a malformed one ends the connection at once).
@@ -65,15 +67,17 @@ private:
     void check_held();
     void correct_close(char* frame, std::size_t payload_len) const;
 
-    unsigned char hdr_[14] = {};
-    std::size_t hdr_len_ = 0;
-    std::size_t hdr_need_ = 2;
+    // A frame's header is read byte by byte: its first byte, and its payload length as the
+    // extended length bytes come (payload_left_, then the payload still to skip).
     std::uint64_t payload_left_ = 0;
-    unsigned message_op_ = 0;  // 1 or 2 inside a fragmented text/binary message, else 0
+    std::uint8_t b0_ = 0;
+    std::uint8_t hdr_len_ = 0;     // header bytes seen of the frame in progress
+    std::uint8_t hdr_need_ = 2;    // its header's length (known from its second byte on)
+    std::uint8_t len_end_ = 2;     // where its extended payload length ends
+    std::uint8_t message_op_ = 0;  // 1 or 2 inside a fragmented text/binary message, else 0
     bool passthrough_ = false;
     bool holding_ = false;
-    std::string held_;
-    std::size_t ready_ = 0;
+    std::unique_ptr<std::string> held_;  // a close frame and what follows it, while held
 };
 
 // The frames the server writes, followed byte by byte (no I/O, unit-tested on its own): where
@@ -85,11 +89,12 @@ public:
     bool closed() const { return closed_; }
 
 private:
-    unsigned char hdr_[14] = {};
+    std::uint64_t payload_left_ = 0;  // in a header: its extended length so far
+    std::uint8_t op_ = 0;
     std::uint8_t hdr_len_ = 0;
     std::uint8_t hdr_need_ = 2;
+    std::uint8_t len_end_ = 2;
     bool closed_ = false;
-    std::uint64_t payload_left_ = 0;
 };
 
 class guarded_socket {
@@ -159,7 +164,7 @@ public:
     // A write failed: the connection is broken (no closing handshake to attempt).
     bool failed() const { return broken_; }
     // A write of Beast's is waiting for a data frame to end (for tests).
-    bool beast_waiting() const { return static_cast<bool>(beast_parked_); }
+    bool beast_waiting() const { return beast_parked(); }
 
     // Beast's writes (the handshake's answer, then its control frames).
     template <class ConstBufferSequence, class WriteHandler>
@@ -226,21 +231,28 @@ private:
     }
 
     // Beast has a frame on its way (a write pending, waiting, or a frame not complete yet).
-    bool beast_busy() const { return beast_pending_ || beast_parked_ || !out_.at_boundary(); }
+    bool beast_busy() const { return beast_pending_ || beast_parked() || !out_.at_boundary(); }
+    bool beast_parked() const { return parked_beast_ && parked_; }
+    bool raw_parked() const { return !parked_beast_ && parked_; }
 
-    // Parks a write until the other side's frame ends. Never `slot = handler(...)`: Boost
-    // 1.81's move assignment of any_completion_handler copies its argument as a new handler
-    // wrapping the old one, which recurses without end (stack overflow); swap instead.
+    // Parks a write until the other side's frame ends: Beast's while a data frame is half
+    // written, a data frame while Beast is inside a frame, never both at once (a data frame
+    // waits only when none is half written), so one slot holds either. Never
+    // `parked_ = handler(...)`: Boost 1.81's move assignment of any_completion_handler copies
+    // its argument as a new handler wrapping the old one, which recurses without end (stack
+    // overflow); swap instead.
     template <class Self>
-    static void park(frame_handler& slot, Self&& self) {
+    void park(bool beast, Self&& self) {
+        BOOST_ASSERT(!parked_);
         frame_handler h(std::forward<Self>(self));
-        slot.swap(h);
+        parked_.swap(h);
+        parked_beast_ = beast;
     }
 
-    // A waiting write of the other side goes now (ec: fails with it).
-    static void resume(frame_handler& parked, boost::system::error_code ec = {}) {
-        if (!parked) return;
-        frame_handler h(std::move(parked));  // the move constructor is sound
+    // A waiting write of that side goes now (ec: fails with it).
+    void resume(bool beast, boost::system::error_code ec = {}) {
+        if (!parked_ || parked_beast_ != beast) return;
+        frame_handler h(std::move(parked_));  // the move constructor is sound
         std::move(h)(ec);
     }
 
@@ -270,7 +282,7 @@ private:
                 case start:
                     if (s->raw_active_) {
                         state = parked;
-                        park(s->beast_parked_, std::move(self));
+                        s->park(true, std::move(self));
                         return;
                     }
                     [[fallthrough]];
@@ -287,7 +299,7 @@ private:
                     s->beast_pending_ = false;
                     if (s->framing_) s->track(b, n);
                     if (ec && s->framing_) s->broken_ = true;
-                    if (ec || s->out_.at_boundary()) resume(s->raw_parked_, ec);
+                    if (ec || s->out_.at_boundary()) s->resume(false, ec);
                     self.complete(ec, n);
                     return;
             }
@@ -306,10 +318,10 @@ private:
             switch (state) {
                 case start:
                     // One data frame at a time; one begun by write_now goes on from `offset`.
-                    BOOST_ASSERT(!s->raw_parked_ && (offset > 0 || !s->raw_active_));
+                    BOOST_ASSERT(!s->raw_parked() && (offset > 0 || !s->raw_active_));
                     if (offset == 0 && s->beast_busy() && !s->out_.closed() && !s->broken_) {
                         state = parked;
-                        park(s->raw_parked_, std::move(self));
+                        s->park(false, std::move(self));
                         return;
                     }
                     if (s->out_.closed() || s->broken_) {
@@ -337,22 +349,25 @@ private:
                 case writing:
                     s->raw_active_ = false;
                     if (ec) s->broken_ = true;
-                    resume(s->beast_parked_, ec);  // Beast's control frame goes next
+                    s->resume(true, ec);  // Beast's control frame goes next
                     self.complete(ec);
                     return;
             }
         }
     };
 
+    // Every idle WebSocket holds this: the socket and 80 bytes.
     socket_type sock_;
     close_frame_guard guard_;
     out_frames out_;
+    // Beast's write waiting for the data frame to end, or a data frame waiting for Beast's
+    // frame to end (parked_beast_ says which).
+    frame_handler parked_;
+    bool parked_beast_ = false;
     bool framing_ = false;        // the handshake is done
     bool broken_ = false;         // a write failed (inside a frame, perhaps): no more frames
     bool raw_active_ = false;     // a data frame is half written
     bool beast_pending_ = false;  // a write of Beast's is on the socket
-    frame_handler beast_parked_;  // Beast's write, waiting for the data frame to end
-    frame_handler raw_parked_;    // a data frame, waiting for Beast's frame to end
 };
 
 // Beast's closing handshake ends the TCP connection through these (found by ADL).

@@ -126,35 +126,46 @@ void session_host::failed(const std::exception& e) {
     m_.close(1011, "internal error");
 }
 
-const std::string& session_host::user_json() const {
-    if (!user_json_) user_json_ = std::make_unique<std::string>(m_.user_ref_json());
-    return *user_json_;
+long long draft_editor::user_id() const {
+    return s_.m_.user_id();
+}
+
+void draft_editor::send(const std::shared_ptr<const std::string>& frame) {
+    s_.m_.deliver_ephemeral(frame);
+}
+
+void draft_editor::done() {
+    s_.m_.on_draft_done();
+}
+
+std::uint64_t session_host::draft_session() {
+    if (!draft_) {
+        draft_ = std::make_unique<draft_editor>(*this, m_.user_ref_json());
+        draft_->id = d_.drafts->connect(*draft_);
+    }
+    return draft_->id;
 }
 
 void session_host::draft_join(drafts::join_request r) {
-    if (draft_session_ == 0) draft_session_ = d_.drafts->connect(*this);
-    d_.drafts->join(draft_session_, std::move(r));
+    d_.drafts->join(draft_session(), std::move(r));
 }
 
 void session_host::draft_push(drafts::push_request r) {
-    if (draft_session_ == 0) draft_session_ = d_.drafts->connect(*this);
-    d_.drafts->push(draft_session_, std::move(r));
+    d_.drafts->push(draft_session(), std::move(r));
 }
 
 void session_host::draft_presence(drafts::presence_request r) {
-    if (draft_session_ == 0) draft_session_ = d_.drafts->connect(*this);
-    d_.drafts->presence(draft_session_, std::move(r));
+    d_.drafts->presence(draft_session(), std::move(r));
 }
 
 void session_host::draft_leave(long long draft) {
-    if (draft_session_ == 0) draft_session_ = d_.drafts->connect(*this);
-    d_.drafts->leave(draft_session_, draft);
+    d_.drafts->leave(draft_session(), draft);
 }
 
 void session_host::finish() {
-    if (draft_session_ != 0) {
-        d_.drafts->disconnect(draft_session_);
-        draft_session_ = 0;
+    if (draft_ && draft_->id != 0) {
+        d_.drafts->disconnect(draft_->id);
+        draft_->id = 0;
     }
     m_.finish();
     timer_.cancel();

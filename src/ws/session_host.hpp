@@ -21,9 +21,28 @@ using loop_timer =
                                       boost::asio::wait_traits<std::chrono::steady_clock>,
                                       boost::asio::io_context::executor_type>;
 
+class session_host;
+
+// The registry's view of a session (drafts::editor), made at the session's first draft
+// message: most sessions never edit a draft, and an idle one holds a null pointer instead.
+class draft_editor final : public drafts::editor {
+public:
+    draft_editor(session_host& s, std::string user_json)
+        : s_(s), user_json_(std::move(user_json)) {}
+    long long user_id() const override;
+    const std::string& user_json() const override { return user_json_; }
+    void send(const std::shared_ptr<const std::string>& frame) override;
+    void done() override;
+
+    std::uint64_t id = 0;  // the registry's id of the session
+
+private:
+    session_host& s_;
+    std::string user_json_;
+};
+
 class session_host : public session_base,
                      public session_io,
-                     public drafts::editor,
                      public std::enable_shared_from_this<session_host> {
 public:
     explicit session_host(session_deps& d);
@@ -52,17 +71,12 @@ public:
     bool allow_replay(long long user) override;
 
     // Collaborative drafts: requests to the registry (session_deps::drafts), which answers
-    // through the drafts::editor side.
+    // through the session's draft_editor.
     bool drafts_available() const override { return d_.drafts != nullptr; }
     void draft_join(drafts::join_request r) override;
     void draft_push(drafts::push_request r) override;
     void draft_presence(drafts::presence_request r) override;
     void draft_leave(long long draft) override;
-    const std::string& user_json() const override;
-    void send(const std::shared_ptr<const std::string>& frame) override {
-        m_.deliver_ephemeral(frame);
-    }
-    void done() override { m_.on_draft_done(); }
 
 protected:
     // The transport is done with its socket.
@@ -73,10 +87,14 @@ protected:
 
     session_deps& d_;
     session_machine m_;
-    loop_timer timer_;                 // the machine's deadlines
-    std::uint64_t draft_session_ = 0;  // the registry's id of this session (0: none yet)
-    // Rendered at the first draft message (a pointer: most sessions never edit a draft).
-    mutable std::unique_ptr<std::string> user_json_;
+    loop_timer timer_;  // the machine's deadlines
+
+private:
+    friend class draft_editor;
+    // The session as the registry knows it (connected at the first draft message).
+    std::uint64_t draft_session();
+
+    std::unique_ptr<draft_editor> draft_;
 };
 
 }  // namespace chirp::ws

@@ -233,7 +233,7 @@ void session_machine::subscribe(const std::vector<stream>& streams, std::optiona
     j.reply = std::move(reply);
     for (auto st : streams) {
         auto& c = ch(st);
-        c.on = true;
+        on_ |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(st));
         if (since) c.last = *since;
         if (!c.run) c.run = std::make_unique<replay_run>();  // buffer from now on
         if (std::find(j.streams.begin(), j.streams.begin() + j.count, st) ==
@@ -257,7 +257,7 @@ void session_machine::resync_from_log(long long from) {
 
 void session_machine::deliver(stream s, const live_event& ev) {
     auto& c = ch(s);
-    if (!c.on || closing_) return;
+    if (!on(s) || closing_) return;
     if (c.run) {
         if (c.run->buffer.size() < cfg_.replay_max * 4)
             c.run->buffer.push_back(ev);
@@ -441,7 +441,7 @@ void session_machine::pump_jobs() {
         if (!j.begun) {
             // A settle or resync skips a stream that is off, or that a subscribe waiting behind
             // it will replay (it has its run already).
-            if (!j.subscribe && (!c.on || c.run)) {
+            if (!j.subscribe && (!on(s) || c.run)) {
                 ++j.at;
                 continue;
             }

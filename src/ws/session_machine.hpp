@@ -188,8 +188,9 @@ private:
         std::vector<long long> v_;
         std::size_t head_ = 0;
     };
+    // 56 bytes per stream (whether it is on is a bit of on_: the struct stays a multiple of 8
+    // bytes without it).
     struct channel_state {
-        bool on = false;
         long long last = 0;
         // The first seq the pending settling replay reads (just above the replay it
         // settles; 0: from `last`); below `last`, the duplicate window keeps it exactly-once.
@@ -203,6 +204,7 @@ private:
     };
 
     channel_state& ch(stream s) { return ch_[static_cast<std::size_t>(s)]; }
+    bool on(stream s) const { return (on_ >> static_cast<unsigned>(s) & 1U) != 0; }
     void send_error(std::string_view code, std::string_view message, long long draft = 0);
     bool on_draft_message(const client_message& m);
     void apply(const message_error& e);
@@ -232,6 +234,7 @@ private:
     bool busy_ = false;
     bool pumping_ = false;
     bool repump_ = false;
+    std::uint8_t on_ = 0;                // the streams turned on (bit 1 << stream)
     std::array<char, 37> session_id_{};  // NUL-terminated
     std::array<channel_state, stream_count> ch_;
     // Allocated while something is queued only (an idle session holds no queue memory).

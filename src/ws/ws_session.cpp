@@ -79,8 +79,8 @@ public:
 
     void close(unsigned code, std::string reason) override {
         if (close_code_ != 0) return;
-        close_code_ = code;
-        close_reason_ = std::move(reason);
+        close_code_ = static_cast<std::uint16_t>(code);
+        close_reason_ = std::make_unique<std::string>(std::move(reason));
         close_by_ = clock::now() + std::min<clock::duration>(close_grace, d_.cfg.write_timeout);
         arm_guard();
         wake_writer();
@@ -256,7 +256,7 @@ private:
             close_sent_ = true;
             ws_.next_layer().server_closing();
             websocket::close_reason cr(static_cast<std::uint16_t>(close_code_));
-            cr.reason = close_reason_.substr(0, 120);
+            cr.reason = close_reason_->substr(0, 120);
             ws_.async_close(cr, [self = std::static_pointer_cast<ws_session>(shared_from_this())](
                                     beast::error_code) { self->writer_idle(); });
             return;
@@ -400,13 +400,13 @@ private:
     bool writing_ = false;
     bool corked_ = false;
     bool close_sent_ = false;
-    unsigned close_code_ = 0;
-    std::string close_reason_;
+    bool draining_ = false;                      // take_held() is posted
+    std::uint16_t close_code_ = 0;               // 1000..4999
+    std::unique_ptr<std::string> close_reason_;  // once the session closes
     double tokens_;
     std::chrono::steady_clock::time_point refill_;
     asio::steady_timer* reader_wait_ = nullptr;  // while the reader waits for the machine
     std::vector<std::string> held_;              // read while the machine was busy (FIFO)
-    bool draining_ = false;                      // take_held() is posted
     loop_timer guard_;                           // write and close deadlines
     clock::time_point guard_at_ = clock::time_point::max();
     clock::time_point progress_{};                           // the last write done

@@ -14,6 +14,11 @@ namespace {
 
 namespace fo = chirp::fanout;
 
+std::vector<std::uint64_t> nodes_of(const fo::presence_map& w, long long user) {
+    const auto n = w.nodes(user);
+    return {n.begin(), n.end()};
+}
+
 TEST(FanoutShards, OneServerIsShardZero) {
     for (long long u : {0LL, 1LL, 42LL, 9'000'000'000LL, -5LL}) {
         EXPECT_EQ(fo::shard_of(u, 0), 0u);
@@ -68,19 +73,30 @@ TEST(FanoutShards, AddingAServerMovesUsersOnlyToIt) {
 
 TEST(FanoutPresence, AddRemoveAndNodes) {
     fo::presence_map w(3);
-    EXPECT_EQ(w.nodes(7), nullptr);
+    EXPECT_TRUE(w.nodes(7).empty());
     EXPECT_TRUE(w.add(7, 100));
     EXPECT_FALSE(w.add(7, 100));
     EXPECT_TRUE(w.add(7, 200));
-    ASSERT_NE(w.nodes(7), nullptr);
-    EXPECT_EQ(*w.nodes(7), (std::vector<std::uint64_t>{100, 200}));
+    ASSERT_FALSE(w.nodes(7).empty());
+    EXPECT_EQ(nodes_of(w, 7), (std::vector<std::uint64_t>{100, 200}));
     EXPECT_EQ(w.users(), 1u);
     EXPECT_TRUE(w.remove(7, 100));
     EXPECT_FALSE(w.remove(7, 100));
-    EXPECT_EQ(*w.nodes(7), (std::vector<std::uint64_t>{200}));
+    EXPECT_EQ(nodes_of(w, 7), (std::vector<std::uint64_t>{200}));
     EXPECT_TRUE(w.remove(7, 200));
-    EXPECT_EQ(w.nodes(7), nullptr);
+    EXPECT_TRUE(w.nodes(7).empty());
     EXPECT_EQ(w.users(), 0u);
+    // From several processes back to one and to none, in any order.
+    EXPECT_TRUE(w.add(7, 300));
+    EXPECT_TRUE(w.add(7, 100));
+    EXPECT_TRUE(w.add(7, 200));
+    EXPECT_TRUE(w.remove(7, 100));
+    EXPECT_EQ(nodes_of(w, 7), (std::vector<std::uint64_t>{300, 200}));
+    EXPECT_TRUE(w.remove(7, 300));
+    EXPECT_FALSE(w.add(7, 200));
+    EXPECT_EQ(nodes_of(w, 7), (std::vector<std::uint64_t>{200}));
+    EXPECT_FALSE(w.remove(7, 300));
+    EXPECT_EQ(w.users(), 1u);
 }
 
 TEST(FanoutPresence, SnapshotReplacesOneShardAndKeepsOwnEntries) {
@@ -100,9 +116,30 @@ TEST(FanoutPresence, SnapshotReplacesOneShardAndKeepsOwnEntries) {
     for (auto u : by_shard[1]) snap.emplace_back(u, other);
     snap.emplace_back(by_shard[2].front(), other);  // not shard 1's: ignored
     w.replace_shard(1, snap, self);
-    for (auto u : by_shard[1]) EXPECT_EQ(*w.nodes(u), (std::vector<std::uint64_t>{self, other}));
+    for (auto u : by_shard[1]) EXPECT_EQ(nodes_of(w, u), (std::vector<std::uint64_t>{self, other}));
     for (auto k : {0u, 2u})
-        for (auto u : by_shard[k]) EXPECT_EQ(*w.nodes(u), (std::vector<std::uint64_t>{self, dead}));
+        for (auto u : by_shard[k])
+            EXPECT_EQ(nodes_of(w, u), (std::vector<std::uint64_t>{self, dead}));
+}
+
+TEST(FanoutPresence, SnapshotDropsWhatItLacksAndIgnoresOwnEntries) {
+    fo::presence_map w(1);
+    const std::uint64_t self = 1, other = 2, dead = 3;
+    w.add(1, dead);
+    w.add(2, other);
+    w.add(3, self);
+    w.add(4, other);
+    w.add(4, dead);
+    const std::vector<std::pair<long long, std::uint64_t>> snap = {
+        {5, other}, {4, other}, {2, other}, {3, self}, {6, self}, {5, other}};
+    w.replace_shard(0, snap, self);
+    EXPECT_TRUE(w.nodes(1).empty());
+    EXPECT_EQ(nodes_of(w, 2), (std::vector<std::uint64_t>{other}));
+    EXPECT_EQ(nodes_of(w, 3), (std::vector<std::uint64_t>{self}));
+    EXPECT_EQ(nodes_of(w, 4), (std::vector<std::uint64_t>{other}));
+    EXPECT_EQ(nodes_of(w, 5), (std::vector<std::uint64_t>{other}));
+    EXPECT_TRUE(w.nodes(6).empty());  // this process's own entries come from its sessions
+    EXPECT_EQ(w.users(), 4u);
 }
 
 TEST(FanoutRouting, GroupsRecipientsByProcessAndShard) {

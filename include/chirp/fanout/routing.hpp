@@ -9,7 +9,9 @@
 //    moves about 1/(n+1) of the users, all of them to the new server, and no user between
 //    two old ones (docs/architecture.md, "Several Redis servers").
 //  - presence_map: where each online user has sessions (the node ids of the processes), kept
-//    per shard so that one shard's snapshot replaces only that shard's users.
+//    per shard so that one shard's snapshot replaces only that shard's users. A user on one
+//    process (nearly every user) is one 24-byte map node, no vector: the map holds every
+//    online user of the cluster, this process's own included.
 //  - route_recipients: groups an event's recipients by (process, shard): one publish per
 //    group, on that shard, to that process's channel chirp:node:<id>.
 #pragma once
@@ -39,15 +41,21 @@ public:
     bool remove(long long user, std::uint64_t node);
     // Shard k's users become exactly `entries` (user, node), except that the entries of node
     // `keep` (this process: it knows its own sessions better than a snapshot) stay as they are.
-    void replace_shard(std::size_t k,
-                       const std::vector<std::pair<long long, std::uint64_t>>& entries,
+    // In place: no second map of the shard's users while the snapshot is applied.
+    void replace_shard(std::size_t k, std::vector<std::pair<long long, std::uint64_t>> entries,
                        std::uint64_t keep);
-    // The processes the user has sessions on (nullptr: none known).
-    const std::vector<std::uint64_t>* nodes(long long user) const;
+    // The processes the user has sessions on (empty: none known), valid until the next change.
+    std::span<const std::uint64_t> nodes(long long user) const;
     std::size_t users() const noexcept;
 
 private:
-    std::vector<std::unordered_map<long long, std::vector<std::uint64_t>>> by_shard_;
+    struct shard_users {
+        std::unordered_map<long long, std::uint64_t> one;                // on one process
+        std::unordered_map<long long, std::vector<std::uint64_t>> more;  // on several
+    };
+    static bool add(shard_users& m, long long user, std::uint64_t node);
+
+    std::vector<shard_users> by_shard_;
 };
 
 struct route {
