@@ -76,6 +76,8 @@ public:
     // Queues `raw` for sending now on the connection with the fewest outstanding requests.
     void send(std::uint64_t id, std::string raw);
     std::size_t in_flight() const { return in_flight_; }
+    // Connections open now (a connection the server closed counts once the poster saw it).
+    std::size_t connections_up() const;
     // Waits for every outstanding reply (or the timeout: the rest count as failed), then closes.
     asio::awaitable<void> finish(std::chrono::milliseconds timeout);
 
@@ -170,6 +172,10 @@ private:
     bool shutting_down_ = false;
     signal progress_;
 };
+
+// A loopback server that closes idle connections, and the poster sending through it: "" when
+// no request failed (chirp-bench selftest).
+std::string poster_selftest();
 
 // Polls `done` every `every` until it holds or `timeout` passes; returns whether it held.
 asio::awaitable<bool> poll_until(std::function<bool()> done, std::chrono::milliseconds timeout,

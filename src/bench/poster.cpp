@@ -149,6 +149,11 @@ void open_loop_poster::drop(conn& c, time_point now, std::string_view phase, err
     if (!c.waiting.empty()) c.write_wake.notify();
 }
 
+std::size_t open_loop_poster::connections_up() const {
+    return static_cast<std::size_t>(
+        std::count_if(conns_.begin(), conns_.end(), [](const auto& c) { return c->up; }));
+}
+
 void open_loop_poster::send(std::uint64_t id, std::string raw) {
     conn* best = nullptr;
     for (auto& c : conns_) {
