@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include "scan.hpp"
 
 namespace chirp::bench {
@@ -29,9 +31,28 @@ target parse_url(const std::string& url) {
 
 // ---------------------------------------------------------------- http_conn
 
+namespace {
+
+// Has the peer closed (or reset) this idle connection? A non-blocking peek: 0 bytes is its FIN.
+bool closed_by_peer(tcp::socket& s) {
+    char b;
+    const auto n = ::recv(s.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+}  // namespace
+
 asio::awaitable<http_result> http_conn::attempt(http::verb verb, const std::string& path,
                                                 const std::string& body, const std::string& token) {
     http_result out;
+    if (connected_ && closed_by_peer(stream_.socket())) {
+        // The server closed the kept-alive connection while it was idle (its FIN, or a reset,
+        // is waiting): open a new one instead of writing the request into a dead socket.
+        error_code ignored;
+        stream_.socket().close(ignored);
+        buffer_.clear();
+        connected_ = false;
+    }
     if (!connected_) {
         stream_.expires_after(10s);
         auto [ec] = co_await stream_.async_connect(target_.endpoint, use_tuple);
@@ -54,6 +75,7 @@ asio::awaitable<http_result> http_conn::attempt(http::verb verb, const std::stri
     stream_.expires_after(60s);
     if (auto [ec, n] = co_await http::async_write(stream_, req, use_tuple); ec) {
         out.ec = ec;
+        out.write_failed = true;
     } else {
         http::response_parser<http::string_body> parser;
         parser.body_limit(64 * 1024 * 1024);
@@ -80,7 +102,13 @@ asio::awaitable<http_result> http_conn::request(http::verb verb, std::string pat
                                                 std::string token) {
     const bool was_connected = connected_;
     auto r = co_await attempt(verb, path, body, token);
-    if (r.status == 0 && r.ec && was_connected) r = co_await attempt(verb, path, body, token);
+    // Once more on a new connection if a reused one failed: always when the request could not
+    // be written (the server closed the connection first), otherwise only for methods that
+    // may be repeated (RFC 9110 §9.2.2): a POST whose answer was lost may have been applied.
+    const bool idempotent = verb == http::verb::get || verb == http::verb::head ||
+                            verb == http::verb::put || verb == http::verb::delete_;
+    if (r.status == 0 && r.ec && was_connected && (r.write_failed || idempotent))
+        r = co_await attempt(verb, path, body, token);
     if (r.status != 0) r.ec = {};  // a close after a complete answer is not a failure
     co_return r;
 }
@@ -120,177 +148,6 @@ std::string raw_request(std::string_view method, std::string_view path, const ta
     r.append("Content-Type: application/json\r\nContent-Length: ");
     r.append(std::to_string(body.size())).append("\r\n\r\n").append(body);
     return r;
-}
-
-// ---------------------------------------------------------------- open_loop_poster
-
-struct open_loop_poster::conn {
-    explicit conn(asio::any_io_executor ex) : stream(ex), write_wake(ex), read_wake(ex) {}
-    beast::tcp_stream stream;
-    beast::flat_buffer buffer;
-    std::string outbox;                 // requests not yet written
-    std::deque<std::uint64_t> waiting;  // ids sent or queued on this connection, in order
-    signal write_wake, read_wake;
-    bool up = false;
-    std::uint64_t generation = 0;  // bumped whenever the socket is dropped
-    time_point last_used{};        // connected or last given a request
-};
-
-// A keep-alive connection idle this long is opened anew before it carries a request: servers
-// close idle connections (chirpd after 75 s, nginx's default too), and a request written into
-// a connection the server has just closed fails. 30 s is below any usual server timeout.
-constexpr auto idle_reconnect = std::chrono::seconds(30);
-
-open_loop_poster::open_loop_poster(asio::any_io_executor ex, const target& t,
-                                   std::size_t connections, response_fn on_response)
-    : ex_(ex), target_(t), on_response_(std::move(on_response)) {
-    for (std::size_t i = 0; i < std::max<std::size_t>(1, connections); ++i)
-        conns_.push_back(std::make_unique<conn>(ex));
-}
-
-open_loop_poster::~open_loop_poster() = default;
-
-asio::awaitable<error_code> open_loop_poster::connect() {
-    error_code first;
-    for (auto& c : conns_) {
-        auto [ec] = co_await c->stream.async_connect(target_.endpoint, use_tuple);
-        if (ec) {
-            first = ec;
-            continue;
-        }
-        c->stream.socket().set_option(tcp::no_delay(true));
-        c->up = true;
-        c->last_used = clock_type::now();
-    }
-    for (auto& c : conns_) {
-        alive_coroutines_ += 2;
-        asio::co_spawn(ex_, writer(*c), [this](std::exception_ptr) { --alive_coroutines_; });
-        asio::co_spawn(ex_, reader(*c), [this](std::exception_ptr) { --alive_coroutines_; });
-    }
-    co_return first;
-}
-
-void open_loop_poster::fail_all(conn& c, time_point now) {
-    c.outbox.clear();
-    auto failed = std::move(c.waiting);
-    c.waiting.clear();
-    for (auto id : failed) {
-        --in_flight_;
-        ++transport_errors;
-        on_response_(id, 0, now);
-    }
-}
-
-void open_loop_poster::send(std::uint64_t id, std::string raw) {
-    conn* best = nullptr;
-    for (auto& c : conns_) {
-        if (!best || c->waiting.size() < best->waiting.size()) best = c.get();
-        if (best->waiting.empty()) break;
-    }
-    const auto now = clock_type::now();
-    if (best->waiting.empty() && best->up && now - best->last_used > idle_reconnect) {
-        best->up = false;  // the writer connects again before writing
-        ++best->generation;
-        error_code ignored;
-        best->stream.socket().close(ignored);
-    }
-    best->last_used = now;
-    if (!best->waiting.empty()) ++pipelined;
-    ++sent;
-    ++in_flight_;
-    best->waiting.push_back(id);
-    best->outbox.append(raw);
-    best->write_wake.notify();
-    if (best->waiting.size() == 1) best->read_wake.notify();
-}
-
-asio::awaitable<void> open_loop_poster::writer(conn& c) {
-    for (;;) {
-        if (c.outbox.empty()) {
-            if (closing_) co_return;
-            co_await c.write_wake.wait();
-            continue;
-        }
-        if (!c.up) {
-            error_code ignored;
-            c.stream.socket().close(ignored);
-            c.stream.expires_after(5s);
-            auto [ec] = co_await c.stream.async_connect(target_.endpoint, use_tuple);
-            c.stream.expires_never();
-            ++reconnects;
-            if (ec) {
-                fail_all(c, clock_type::now());
-                co_await sleep_for(100ms);
-                continue;
-            }
-            c.stream.socket().set_option(tcp::no_delay(true), ignored);
-            c.buffer.clear();
-            c.up = true;
-            c.read_wake.notify();
-        }
-        std::string out;
-        out.swap(c.outbox);
-        const auto gen = c.generation;
-        auto [ec, n] = co_await asio::async_write(c.stream.socket(), asio::buffer(out), use_tuple);
-        if (ec && gen == c.generation && c.up) {
-            c.up = false;
-            ++c.generation;
-            error_code ignored;
-            c.stream.socket().close(ignored);
-            fail_all(c, clock_type::now());
-        }
-    }
-}
-
-asio::awaitable<void> open_loop_poster::reader(conn& c) {
-    for (;;) {
-        while (c.waiting.empty() || !c.up) {
-            if (closing_) co_return;
-            co_await c.read_wake.wait();
-        }
-        const auto gen = c.generation;
-        http::response_parser<http::string_body> parser;
-        parser.body_limit(8 * 1024 * 1024);
-        auto [ec, n] = co_await http::async_read(c.stream, c.buffer, parser, use_tuple);
-        const auto now = clock_type::now();
-        if (gen != c.generation) continue;  // the socket was dropped meanwhile: already failed
-        if (ec) {
-            c.up = false;
-            ++c.generation;
-            error_code ignored;
-            c.stream.socket().close(ignored);
-            fail_all(c, now);
-            continue;
-        }
-        if (c.waiting.empty()) continue;  // unsolicited answer (should not happen)
-        const auto id = c.waiting.front();
-        c.waiting.pop_front();
-        --in_flight_;
-        on_response_(id, parser.get().result_int(), now);
-        if (!parser.get().keep_alive()) {
-            c.up = false;
-            ++c.generation;
-            error_code ignored;
-            c.stream.socket().close(ignored);
-            fail_all(c, now);
-        }
-    }
-}
-
-asio::awaitable<void> open_loop_poster::finish(std::chrono::milliseconds timeout) {
-    co_await poll_until([this] { return in_flight_ == 0; }, timeout);
-    closing_ = true;
-    const auto now = clock_type::now();
-    for (auto& c : conns_) {
-        error_code ignored;
-        c->up = false;
-        ++c->generation;
-        c->stream.socket().close(ignored);
-        fail_all(*c, now);
-        c->write_wake.notify();
-        c->read_wake.notify();
-    }
-    co_await poll_until([this] { return alive_coroutines_ == 0; }, 10s);
 }
 
 // ---------------------------------------------------------------- ws_fleet

@@ -2,7 +2,8 @@
 //  - http_conn: one keep-alive HTTP/1.1 connection for setup calls (register, login, follow);
 //  - open_loop_poster: a pool of keep-alive connections that sends requests on a schedule and
 //    never waits for a reply before the next send (requests pipeline onto the least busy
-//    connection), so a slow server shows up as latency instead of a slower offered load;
+//    connection), so a slow server shows up as latency instead of a slower offered load; it
+//    notices a connection the server closed while idle and sends on a new one (poster.cpp);
 //  - ws_fleet: N WebSocket followers that connect, authenticate, subscribe, read every frame,
 //    and on request are cut at once and reconnect with `since` after a random delay.
 #pragma once
@@ -33,13 +34,15 @@ struct http_result {
     unsigned status = 0;  // 0: transport error (see ec)
     std::string body;
     error_code ec;
+    bool write_failed = false;  // the request was not (completely) written
     bool ok() const { return status >= 200 && status < 300; }
 };
 
 class http_conn {
 public:
     http_conn(asio::any_io_executor ex, const target& t) : stream_(ex), target_(t) {}
-    // One request; reconnects once if the kept-alive connection was closed meanwhile.
+    // One request. A kept-alive connection the server has closed is opened anew before the
+    // request; one that fails under the request is retried once if that is safe (see .cpp).
     asio::awaitable<http_result> request(http::verb verb, std::string path, std::string body = {},
                                          std::string token = {});
 
@@ -73,16 +76,23 @@ public:
     // Queues `raw` for sending now on the connection with the fewest outstanding requests.
     void send(std::uint64_t id, std::string raw);
     std::size_t in_flight() const { return in_flight_; }
+    // Connections open now (a connection the server closed counts once the poster saw it).
+    std::size_t connections_up() const;
     // Waits for every outstanding reply (or the timeout: the rest count as failed), then closes.
     asio::awaitable<void> finish(std::chrono::milliseconds timeout);
 
     std::uint64_t sent = 0, pipelined = 0, transport_errors = 0, reconnects = 0;
+    // Sent again on a new connection: never written before its socket dropped / idempotent.
+    std::uint64_t requeued = 0, retried = 0;
 
 private:
     struct conn;
     asio::awaitable<void> writer(conn& c);
     asio::awaitable<void> reader(conn& c);
-    void fail_all(conn& c, time_point now);
+    // Closes c's socket: its requests never written, and the idempotent ones written whose answer
+    // had not begun (`answer_started` is about the first), are kept for the next connection,
+    // the others fail (the first failures are logged: where, why, the connection's history).
+    void drop(conn& c, time_point now, std::string_view phase, error_code ec, bool answer_started);
 
     asio::any_io_executor ex_;
     const target& target_;
@@ -90,6 +100,7 @@ private:
     std::vector<std::unique_ptr<conn>> conns_;
     std::size_t in_flight_ = 0;
     std::size_t alive_coroutines_ = 0;
+    std::size_t failure_logs_ = 0;
     bool closing_ = false;
 };
 
@@ -161,6 +172,10 @@ private:
     bool shutting_down_ = false;
     signal progress_;
 };
+
+// A loopback server that closes idle connections, and the poster sending through it: "" when
+// no request failed (chirp-bench selftest).
+std::string poster_selftest();
 
 // Polls `done` every `every` until it holds or `timeout` passes; returns whether it held.
 asio::awaitable<bool> poll_until(std::function<bool()> done, std::chrono::milliseconds timeout,

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <optional>
 
+#include "client.hpp"
 #include "histogram.hpp"
 #include "options.hpp"
 #include "relay.hpp"
@@ -47,7 +48,7 @@ commands
   relay      minimal one-thread WebSocket fan-out server (the machine's ceiling)
              --port 8090 --frame-bytes 1400 --duration 0
   summary    one table from the JSON files in a results directory: --dir DIR
-  selftest   checks of the histogram and the frame scanners
+  selftest   checks of the histogram, the frame scanners and the HTTP poster
 
 common options
   --url http://127.0.0.1:8000   chirpd (or relay) address, 127.0.0.1 only
@@ -68,7 +69,7 @@ common options
 )";
 
 std::string selftest() {
-    std::string failures = histogram_selftest();
+    std::string failures = histogram_selftest() + poster_selftest();
     const std::string frame =
         R"({"channel":"timeline","event":{"payload":{"tweet":{"content":"bench ab12 345",)"
         R"("id":"9"}},"type":"TweetCreated"},"seq":"1201","type":"event"})";
@@ -355,7 +356,7 @@ int run(int argc, char** argv) {
             std::printf("0 passed, 1 failed\n");
             return 1;
         }
-        std::printf("selftest: histogram and scanners ok\n");
+        std::printf("selftest: histogram, scanners and poster ok\n");
         return 0;
     }
     if (cmd == "relay") return run_relay(opts);

@@ -145,6 +145,8 @@ asio::awaitable<json> scenario_fanout(const options& opts, bool celebrity) {
     result["capacityDeliveriesPerSecond"] = capacity * static_cast<double>(followers);
     result["foreignEvents"] = foreign;
     result["httpPipelined"] = poster.pipelined;
+    result["httpRequeued"] = poster.requeued;  // written again after a close by the server
+    result["httpRetried"] = poster.retried;
     result["ws"] = fleet.stats_json();
     if (fleet.unexpected_closes)
         c.failures.push_back(std::to_string(fleet.unexpected_closes) + " WebSocket closes");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/api.hpp"
+#include "support/follower_reader.hpp"
 #include "support/server.hpp"
 #include "support/ws_client.hpp"
 
@@ -40,82 +41,8 @@ std::vector<std::string> collect_tweet_ids(ws_client& c, std::size_t n,
         c.collect_until([&](const json& f) { return is_tweet(f) && ++seen == n; }, timeout));
 }
 
-// A follower's view that survives disconnects: a thread reads the timeline stream, and when
-// the connection ends it reconnects and resubscribes with `since` = the last seq it saw.
-class resilient_reader {
-public:
-    resilient_reader(std::uint16_t port, test_user user) : port_(port), user_(std::move(user)) {
-        thread_ = std::thread([this] { run(); });
-    }
-    ~resilient_reader() {
-        stop_ = true;
-        thread_.join();
-    }
-
-    // Blocks until at least n tweets arrived (or the timeout).
-    bool wait_for(std::size_t n, std::chrono::milliseconds timeout) {
-        std::unique_lock lk(mu_);
-        return cv_.wait_for(lk, timeout, [&] { return ids_.size() >= n; });
-    }
-    std::vector<std::string> ids() {
-        std::lock_guard lk(mu_);
-        return ids_;
-    }
-    std::vector<long long> seqs() {
-        std::lock_guard lk(mu_);
-        return seqs_;
-    }
-    int connections() const { return connections_; }
-    bool ready() const { return ready_; }
-    const std::string& handle() const { return user_.handle; }
-
-private:
-    void run() {
-        while (!stop_) {
-            try {
-                ws_client c(port_);
-                c.auth(user_.token);
-                std::optional<std::string> since;
-                {
-                    std::lock_guard lk(mu_);
-                    if (!seqs_.empty()) since = std::to_string(seqs_.back());
-                }
-                c.subscribe({"timeline"}, since);
-                ++connections_;
-                ready_ = true;
-                while (!stop_) {
-                    auto f = c.next(100ms);
-                    if (!f) {
-                        if (!c.open()) break;
-                        continue;
-                    }
-                    if (!is_tweet(*f)) continue;
-                    std::lock_guard lk(mu_);
-                    seqs_.push_back(seq_of(*f));
-                    ids_.push_back(f->at("event").at("payload").at("tweet").at("id"));
-                    cv_.notify_all();
-                }
-            } catch (const std::exception&) {
-                // The server closed or refused us for a moment: retry.
-            }
-            if (!stop_) std::this_thread::sleep_for(100ms);
-        }
-    }
-
-    std::uint16_t port_;
-    test_user user_;
-    std::atomic<bool> stop_{false};
-    std::atomic<bool> ready_{false};
-    std::atomic<int> connections_{0};
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<std::string> ids_;
-    std::vector<long long> seqs_;
-    std::thread thread_;
-};
-
-void expect_exactly(resilient_reader& r, const std::vector<std::string>& want) {
-    SCOPED_TRACE(r.handle());
+void expect_exactly(follower_reader& r, const std::vector<std::string>& want) {
+    SCOPED_TRACE(r.user().handle);
     const auto got = r.ids();
     EXPECT_EQ(got.size(), want.size());
     std::set<std::string> unique(got.begin(), got.end());
@@ -244,10 +171,10 @@ TEST_F(RealtimeClusterTest, RedisKilledAndRestartedDuringAStreamOfTweets) {
         followers.push_back(register_user(api_a, "kf"));
         follow(api_a, followers.back(), alice);
     }
-    std::vector<std::unique_ptr<resilient_reader>> readers;
+    std::vector<std::unique_ptr<follower_reader>> readers;
     for (std::size_t i = 0; i < followers.size(); ++i)
         readers.push_back(
-            std::make_unique<resilient_reader>(i % 2 == 0 ? a->port() : b->port(), followers[i]));
+            std::make_unique<follower_reader>(i % 2 == 0 ? a->port() : b->port(), followers[i]));
     for (auto& r : readers)
         for (int i = 0; i < 100 && !r->ready(); ++i) std::this_thread::sleep_for(50ms);
 
@@ -291,7 +218,7 @@ TEST_F(RealtimeClusterTest, RedisKilledAndRestartedDuringAStreamOfTweets) {
 
     for (auto& r : readers) {
         EXPECT_TRUE(r->wait_for(ids.size(), 20s))
-            << r->handle() << " got " << r->ids().size() << " of " << ids.size();
+            << r->user().handle << " got " << r->ids().size() << " of " << ids.size();
     }
     // Anything late (a duplicate) would show up now: after a reconnect each process replays
     // its sessions at once and again 1.5 s later, which nothing on the wire shows the end
@@ -301,10 +228,10 @@ TEST_F(RealtimeClusterTest, RedisKilledAndRestartedDuringAStreamOfTweets) {
 
     // Live updates did not silently stop: one more tweet reaches everyone.
     ids.push_back(post_tweet(api_b, alice, "after the outage"));
-    for (auto& r : readers) EXPECT_TRUE(r->wait_for(ids.size(), 10s)) << r->handle();
+    for (auto& r : readers) EXPECT_TRUE(r->wait_for(ids.size(), 10s)) << r->user().handle;
     for (auto& r : readers) expect_exactly(*r, ids);
     // The server replayed what was lost on its own: nobody had to reconnect.
-    for (auto& r : readers) EXPECT_EQ(r->connections(), 1) << r->handle();
+    for (auto& r : readers) EXPECT_EQ(r->connections(), 1) << r->user().handle;
     EXPECT_GE(api_a.get("/api/stats").json().value("redisReconnects", 0), 1);
 
     readers.clear();

@@ -7,11 +7,8 @@
 // See docs/architecture.md ("Routing by process", "Several Redis servers").
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,6 +16,7 @@
 
 #include "chirp/fanout/routing.hpp"
 #include "support/api.hpp"
+#include "support/follower_reader.hpp"
 #include "support/server.hpp"
 #include "support/ws_client.hpp"
 
@@ -31,95 +29,22 @@ using namespace std::chrono_literals;
 constexpr std::size_t shards = 3;
 constexpr std::size_t processes = 3;
 
-bool is_tweet(const json& f) {
-    return f.value("type", "") == "event" && f.at("event").value("type", "") == "TweetCreated";
-}
-
 std::size_t shard_of(const test_user& u) {
     return fanout::shard_of(std::stoll(u.id), shards);
 }
 
-// A follower's timeline stream, read by a thread. It reconnects (with since = the last seq
-// it saw) when the connection ends, and with `hop` set also every `hop` on its own, to the
-// next process in `ports`: a user moving between processes while tweets are in flight.
-class reader {
+// A follower on the processes of `ports` (in turn), subscribing always with since (0 at first):
+// a replay, and the settling replay after it, cover an event a process routed before it
+// learned where this user is. With `hop`, it moves to the next process every `hop` on its own.
+class reader : public follower_reader {
 public:
     reader(std::vector<std::uint16_t> ports, test_user user,
            std::chrono::milliseconds hop = std::chrono::milliseconds(0))
-        : ports_(std::move(ports)), user_(std::move(user)), hop_(hop) {
-        thread_ = std::thread([this] { run(); });
-    }
-    ~reader() {
-        stop_ = true;
-        thread_.join();
-    }
-    bool wait_for(std::size_t n, std::chrono::milliseconds timeout) {
-        std::unique_lock lk(mu_);
-        return cv_.wait_for(lk, timeout, [&] { return ids_.size() >= n; });
-    }
-    std::vector<std::string> ids() {
-        std::lock_guard lk(mu_);
-        return ids_;
-    }
-    std::vector<long long> seqs() {
-        std::lock_guard lk(mu_);
-        return seqs_;
-    }
-    int connections() const { return connections_; }
-    bool ready() const { return ready_; }
+        : follower_reader(std::move(user),
+                          {.ports = std::move(ports), .hop = hop, .since_from_start = true}) {}
     std::string name() const {
-        return user_.handle + " (shard " + std::to_string(shard_of(user_)) + ")";
+        return user().handle + " (shard " + std::to_string(shard_of(user())) + ")";
     }
-    const test_user& user() const { return user_; }
-
-private:
-    void run() {
-        std::size_t next = 0;
-        while (!stop_) {
-            try {
-                ws_client c(ports_[next++ % ports_.size()]);
-                c.auth(user_.token);
-                // Always with since (0 at first): a replay, and the settling replay after it,
-                // cover an event a process routed before it learned where this user is.
-                std::string since = "0";
-                {
-                    std::lock_guard lk(mu_);
-                    if (!seqs_.empty()) since = std::to_string(seqs_.back());
-                }
-                c.subscribe({"timeline"}, since);
-                ++connections_;
-                ready_ = true;
-                const auto until = std::chrono::steady_clock::now() + hop_;
-                while (!stop_ && (hop_.count() == 0 || std::chrono::steady_clock::now() < until)) {
-                    auto f = c.next(50ms);
-                    if (!f) {
-                        if (!c.open()) break;
-                        continue;
-                    }
-                    if (!is_tweet(*f)) continue;
-                    std::lock_guard lk(mu_);
-                    seqs_.push_back(seq_of(*f));
-                    ids_.push_back(f->at("event").at("payload").at("tweet").at("id"));
-                    cv_.notify_all();
-                }
-                c.close();
-            } catch (const std::exception&) {
-                std::this_thread::sleep_for(100ms);  // refused for a moment: retry
-            }
-        }
-    }
-
-    std::vector<std::uint16_t> ports_;
-    test_user user_;
-    std::chrono::milliseconds hop_;
-    std::atomic<bool> stop_{false};
-    std::atomic<bool> ready_{false};
-    std::atomic<int> connections_{0};
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<std::string> ids_;
-    std::vector<long long> seqs_;
-    std::thread thread_;
 };
 
 // Three Redis servers (the first one the home shard), three chirpd on them and one database.

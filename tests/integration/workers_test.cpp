@@ -8,18 +8,16 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "support/api.hpp"
+#include "support/follower_reader.hpp"
 #include "support/server.hpp"
 #include "support/ws_client.hpp"
 
@@ -30,10 +28,6 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr int workers = 3;
-
-bool is_tweet(const json& f) {
-    return f.value("type", "") == "event" && f.at("event").value("type", "") == "TweetCreated";
-}
 
 // The worker index of a supervisor's child, from its command line (--worker-index K).
 int worker_index_of(pid_t pid) {
@@ -54,81 +48,12 @@ std::map<int, pid_t> worker_pids(pid_t supervisor) {
     return out;
 }
 
-// A follower's timeline that survives its connection: on a close it reconnects and
-// resubscribes with `since` = the last seq it saw. Remembers the worker of each connection.
-class follower_stream {
+// A follower's timeline that survives its connection (reconnecting 50 ms after a close, to
+// whichever worker the kernel picks); connection_workers() says where each connection was.
+class follower_stream : public follower_reader {
 public:
-    follower_stream(std::uint16_t port, test_user user) : port_(port), user_(std::move(user)) {
-        thread_ = std::thread([this] { run(); });
-    }
-    ~follower_stream() {
-        stop_ = true;
-        thread_.join();
-    }
-    // The worker of the first connection, once subscribed ("" until then).
-    std::string first_worker() {
-        std::unique_lock lk(mu_);
-        cv_.wait_for(lk, 20s, [&] { return !workers_.empty(); });
-        return workers_.empty() ? std::string() : workers_.front();
-    }
-    bool wait_for(std::size_t n, std::chrono::milliseconds timeout) {
-        std::unique_lock lk(mu_);
-        return cv_.wait_for(lk, timeout, [&] { return ids_.size() >= n; });
-    }
-    std::vector<std::string> ids() {
-        std::lock_guard lk(mu_);
-        return ids_;
-    }
-    std::vector<std::string> connection_workers() {
-        std::lock_guard lk(mu_);
-        return workers_;
-    }
-    const test_user& user() const { return user_; }
-
-private:
-    void run() {
-        while (!stop_) {
-            try {
-                ws_client c(port_);
-                c.auth(user_.token);
-                std::optional<std::string> since;
-                {
-                    std::lock_guard lk(mu_);
-                    if (!seqs_.empty()) since = std::to_string(seqs_.back());
-                }
-                c.subscribe({"timeline"}, since);
-                {
-                    std::lock_guard lk(mu_);
-                    workers_.push_back(c.worker());
-                    cv_.notify_all();
-                }
-                while (!stop_) {
-                    auto f = c.next(100ms);
-                    if (!f) {
-                        if (!c.open()) break;
-                        continue;
-                    }
-                    if (!is_tweet(*f)) continue;
-                    std::lock_guard lk(mu_);
-                    seqs_.push_back(seq_of(*f));
-                    ids_.push_back(f->at("event").at("payload").at("tweet").at("id"));
-                    cv_.notify_all();
-                }
-            } catch (const std::exception&) {
-                // The worker went away mid-handshake: connect again (another worker answers).
-            }
-            if (!stop_) std::this_thread::sleep_for(50ms);
-        }
-    }
-
-    std::uint16_t port_;
-    test_user user_;
-    std::atomic<bool> stop_{false};
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<std::string> ids_, workers_;
-    std::vector<long long> seqs_;
-    std::thread thread_;
+    follower_stream(std::uint16_t port, test_user user)
+        : follower_reader(std::move(user), {.ports = {port}, .reconnect_delay = 50ms}) {}
 };
 
 class WorkersTest : public server_test<WorkersTest> {
