@@ -34,7 +34,7 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr int workers = 3;
-constexpr int session_cap = 3;  // --max-sessions-per-user of the suite's server
+constexpr int session_cap = 3;  // --max-sessions-per-user of WorkerLimitsTest's server
 
 bool is_tweet(const json& f) {
     return f.value("type", "") == "event" && f.at("event").value("type", "") == "TweetCreated";
@@ -57,6 +57,20 @@ std::map<int, pid_t> worker_pids(pid_t supervisor) {
     for (const pid_t p : child_pids(supervisor))
         if (const int i = worker_index_of(p); i >= 0) out[i] = p;
     return out;
+}
+
+// chirpd answers /healthz once one worker listens: waits (bounded) for all of them.
+void wait_until_every_worker_listens(test_server& server) {
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+        std::size_t listening = 0;
+        for (const auto& [index, pid] : worker_pids(server.chirpd().pid()))
+            listening += listens_on(pid, server.port()) ? 1 : 0;
+        if (listening == static_cast<std::size_t>(workers)) return;
+        ASSERT_LT(std::chrono::steady_clock::now(), until)
+            << listening << " of " << workers << " workers listen";
+        std::this_thread::sleep_for(20ms);
+    }
 }
 
 // A follower's timeline that survives its connection: on a close it reconnects and
@@ -139,25 +153,14 @@ private:
 class WorkersTest : public server_test<WorkersTest> {
 public:
     static server_options options() {
-        return {.args = {"--workers", std::to_string(workers), "--max-sessions-per-user",
-                         std::to_string(session_cap)},
-                .name = "chirpd-workers"};
+        return {.args = {"--workers", std::to_string(workers)}, .name = "chirpd-workers"};
     }
 
 protected:
     // chirpd answered /healthz once one worker listened: wait (bounded) for all of them.
     void SetUp() override {
         server_test<WorkersTest>::SetUp();
-        const auto until = std::chrono::steady_clock::now() + 30s;
-        for (;;) {
-            std::size_t listening = 0;
-            for (const auto& [index, pid] : worker_pids(server().chirpd().pid()))
-                listening += listens_on(pid, server().port()) ? 1 : 0;
-            if (listening == static_cast<std::size_t>(workers)) return;
-            ASSERT_LT(std::chrono::steady_clock::now(), until)
-                << listening << " of " << workers << " workers listen";
-            std::this_thread::sleep_for(20ms);
-        }
+        wait_until_every_worker_listens(server());
     }
 
     // Followers of `author`, each with a stream, added until every worker holds at least
@@ -239,10 +242,14 @@ TEST_F(WorkersTest, AKilledWorkerIsRestartedAndItsClientsResume) {
     const pid_t victim = before.at(1);
     ASSERT_EQ(::kill(victim, SIGKILL), 0);
     // Gone (its sockets closed) before we post: no request may land on its dying socket.
+    // Its descriptors leave /proc a moment before its sockets close (exit_files runs before the
+    // deferred closes), so wait until the supervisor has reaped it too.
     const auto gone_by = std::chrono::steady_clock::now() + 10s;
-    while (listens_on(victim, server().port()) && std::chrono::steady_clock::now() < gone_by)
+    while ((listens_on(victim, server().port()) || ::kill(victim, 0) == 0) &&
+           std::chrono::steady_clock::now() < gone_by)
         std::this_thread::sleep_for(10ms);
     ASSERT_FALSE(listens_on(victim, server().port()));
+    ASSERT_NE(::kill(victim, 0), 0) << "reaped";
 
     // While worker 1 is away (its clients reconnect to the others) and after it is back.
     for (int i = 0; i < 8; ++i)
@@ -280,12 +287,55 @@ TEST_F(WorkersTest, AKilledWorkerIsRestartedAndItsClientsResume) {
     EXPECT_GE(moved, 2);
 }
 
+// Last in this suite: it stops the suite's server.
+TEST_F(WorkersTest, SigtermDrainsEveryWorkerWith1001) {
+    std::vector<std::unique_ptr<ws_client>> clients;
+    std::set<std::string> on;
+    for (int i = 0; i < 60 && on.size() < static_cast<std::size_t>(workers); ++i) {
+        const auto user = register_user(api(), "wt");
+        clients.push_back(server().connect_subscribed(user, {"timeline"}));
+        on.insert(clients.back()->worker());
+    }
+    ASSERT_EQ(on.size(), static_cast<std::size_t>(workers));
+    const auto pids = worker_pids(server().chirpd().pid());
+    ASSERT_EQ(pids.size(), static_cast<std::size_t>(workers));
+
+    const auto t0 = std::chrono::steady_clock::now();
+    const int rc = server().chirpd().stop();  // SIGTERM to the supervisor, then waitpid
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(rc, 0) << server().chirpd().log();
+    EXPECT_LT(took, 20s) << "bounded drain";
+    for (const auto& [index, pid] : pids)
+        EXPECT_NE(::kill(pid, 0), 0) << "worker " << index << " still exists";
+    for (auto& c : clients) {
+        const auto closed = c->wait_closed(5s);
+        ASSERT_TRUE(closed) << "worker " << c->worker();
+        EXPECT_EQ(closed->code, 1001u) << "worker " << c->worker() << ": " << closed->describe();
+    }
+}
+
+// The abuse limits of a `--workers 3` server (a suite of its own: a small session cap).
+class WorkerLimitsTest : public server_test<WorkerLimitsTest> {
+public:
+    static server_options options() {
+        return {.args = {"--workers", std::to_string(workers), "--max-sessions-per-user",
+                         std::to_string(session_cap)},
+                .name = "chirpd-worker-limits"};
+    }
+
+protected:
+    void SetUp() override {
+        server_test<WorkerLimitsTest>::SetUp();
+        wait_until_every_worker_listens(server());
+    }
+};
+
 // Five failed logins for one handle from one address (docs/api.md "Limits"), each on a new
 // connection, so the kernel spreads them over the workers: the sixth attempt is 429 wherever
 // it lands. Rounds (a new handle each) until one round's failures reached two workers or
 // more, which a per-worker count would not have refused; at most 15 failures in all from
 // this address (its own limit is 20).
-TEST_F(WorkersTest, FailedLoginsAreCountedForTheWholeServer) {
+TEST_F(WorkerLimitsTest, FailedLoginsAreCountedForTheWholeServer) {
     bool spread = false;
     for (int round = 0; round < 3 && !spread; ++round) {
         const auto u = register_user(api(), "wl");
@@ -311,7 +361,7 @@ TEST_F(WorkersTest, FailedLoginsAreCountedForTheWholeServer) {
 
 // The per-user session cap counts the user's sessions on every worker: with `session_cap`
 // open (wherever they landed), one more is refused with 4009 on any worker.
-TEST_F(WorkersTest, TheSessionCapCountsSessionsOnEveryWorker) {
+TEST_F(WorkerLimitsTest, TheSessionCapCountsSessionsOnEveryWorker) {
     const auto u = register_user(api(), "wc");
     std::vector<std::unique_ptr<ws_client>> open;
     std::set<std::string> on;
@@ -338,7 +388,7 @@ TEST_F(WorkersTest, TheSessionCapCountsSessionsOnEveryWorker) {
 
 // A worker killed (SIGKILL) while holding sessions: once it is gone they no longer count, so
 // the user can open sessions up to the cap again, and no more.
-TEST_F(WorkersTest, AKilledWorkersSessionsNoLongerCount) {
+TEST_F(WorkerLimitsTest, AKilledWorkersSessionsNoLongerCount) {
     const auto u = register_user(api(), "wx");
     std::vector<std::unique_ptr<ws_client>> open;
     for (int i = 0; i < session_cap; ++i) open.push_back(server().connect(u));
@@ -379,33 +429,6 @@ TEST_F(WorkersTest, AKilledWorkersSessionsNoLongerCount) {
     const auto closed = extra.wait_closed(5s);
     ASSERT_TRUE(closed) << "a session over the cap was admitted on worker " << extra.worker();
     EXPECT_EQ(closed->code, 4009u) << closed->describe();
-}
-
-// Last in this suite: it stops the suite's server.
-TEST_F(WorkersTest, SigtermDrainsEveryWorkerWith1001) {
-    std::vector<std::unique_ptr<ws_client>> clients;
-    std::set<std::string> on;
-    for (int i = 0; i < 60 && on.size() < static_cast<std::size_t>(workers); ++i) {
-        const auto user = register_user(api(), "wt");
-        clients.push_back(server().connect_subscribed(user, {"timeline"}));
-        on.insert(clients.back()->worker());
-    }
-    ASSERT_EQ(on.size(), static_cast<std::size_t>(workers));
-    const auto pids = worker_pids(server().chirpd().pid());
-    ASSERT_EQ(pids.size(), static_cast<std::size_t>(workers));
-
-    const auto t0 = std::chrono::steady_clock::now();
-    const int rc = server().chirpd().stop();  // SIGTERM to the supervisor, then waitpid
-    const auto took = std::chrono::steady_clock::now() - t0;
-    EXPECT_EQ(rc, 0) << server().chirpd().log();
-    EXPECT_LT(took, 20s) << "bounded drain";
-    for (const auto& [index, pid] : pids)
-        EXPECT_NE(::kill(pid, 0), 0) << "worker " << index << " still exists";
-    for (auto& c : clients) {
-        const auto closed = c->wait_closed(5s);
-        ASSERT_TRUE(closed) << "worker " << c->worker();
-        EXPECT_EQ(closed->code, 1001u) << "worker " << c->worker() << ": " << closed->describe();
-    }
 }
 
 }  // namespace
