@@ -35,6 +35,7 @@
 #include "chirp/store/seed.hpp"
 #include "chirp/store/store.hpp"
 #include "chirp/timeline/home_timeline.hpp"
+#include "chirp/util/limit_tables.hpp"
 #include "chirp/util/log_escape.hpp"
 #include "chirp/ws/sessions.hpp"
 
@@ -123,10 +124,22 @@ int serve(const config& cfg) {
     // Collaborative drafts: the live registry over the store's draft seam, its own Redis bus.
     auto draft_log = drafts::create_store_log(*store);
     auto draft_live = drafts::create_service(ioc, cfg, *draft_log);
-    auto sessions = ws::create_sessions(ioc, cfg, metrics, *store, jwt, *hub, &draft_live->live());
+    // The abuse limits' state (util/limit_tables.hpp): a worker maps the region its
+    // supervisor shares among the workers (and forgets sessions a previous run of its index
+    // left counted); a single process keeps its own, laid out alike.
+    std::shared_ptr<util::limits_region> limits;
+    if (cfg.limits_fd >= 0) {
+        limits = util::limits_region::attach(cfg.limits_fd);
+        limits->clear_sessions_of(static_cast<std::uint32_t>(std::max(0, cfg.worker_index)));
+    } else {
+        limits = util::limits_region::create_private({});
+    }
+    auto sessions =
+        ws::create_sessions(ioc, cfg, metrics, *store, jwt, *hub, &draft_live->live(), limits);
 
     http::services svc{ioc,       cfg,        metrics,      *store, jwt, cpu,
                        hub.get(), home.get(), stats_fields, {},     {}};
+    svc.use_limits(limits);
     svc.on_draft_notice = [&](const http::draft_notice& n) {
         drafts::draft_notice d;
         d.draft_id = n.draft_id;

@@ -20,6 +20,13 @@
 // quick repeated exits up to 10 s; reset once a worker ran 10 s), and the time from the exit to
 // the new worker's readiness is logged.
 //
+// Shared limits: before the first worker, the supervisor creates the abuse limits' region
+// (util/limit_tables.hpp: failed logins, registrations, writes, replays, sessions per user)
+// in a memfd that every worker inherits as fd 4 (`--limits-fd 4`) and maps, so that each
+// limit holds for the server, not per worker. When a worker exits, its column of session
+// counts is zeroed here (the restarted worker does it again at start): a crashed worker's
+// sessions do not stay counted.
+//
 // Stop: SIGTERM or SIGINT sends SIGTERM to every worker (each drains as today: 1001 to its
 // WebSockets, requests in flight, the writer queue) and waits for all of them; after 15 s the
 // rest get SIGKILL. A second SIGTERM/SIGINT kills at once. Exit code 0 only when every worker
@@ -45,6 +52,7 @@
 #include <optional>
 
 #include "chirp/app/app.hpp"
+#include "chirp/util/limit_tables.hpp"
 
 namespace chirp::app {
 namespace {
@@ -53,6 +61,7 @@ using clock_type = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr int ready_fd_in_worker = 3;
+constexpr int limits_fd_in_worker = 4;
 constexpr auto drain_deadline = std::chrono::seconds(15);
 
 long long ms_since(clock_type::time_point t) {
@@ -112,8 +121,15 @@ struct worker {
 
 class supervisor {
 public:
-    supervisor(const config& cfg, std::vector<std::string> argv, int n, int port)
-        : cfg_(cfg), argv_(std::move(argv)), exe_(self_exe(argv_)), n_(n), port_(port) {
+    supervisor(const config& cfg, std::vector<std::string> argv, int n, int port,
+               std::shared_ptr<util::limits_region> limits, int limits_fd)
+        : cfg_(cfg),
+          argv_(std::move(argv)),
+          exe_(self_exe(argv_)),
+          n_(n),
+          port_(port),
+          limits_(std::move(limits)),
+          limits_fd_(limits_fd) {
         workers_.resize(static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) workers_[static_cast<std::size_t>(i)].index = i;
     }
@@ -161,7 +177,8 @@ private:
             w.restart_at = clock_type::now() + w.backoff.next(milliseconds(0));
             return;
         }
-        auto args = worker_argv(exe_, argv_, w.index, n_, ready_fd_in_worker, port_);
+        auto args =
+            worker_argv(exe_, argv_, w.index, n_, ready_fd_in_worker, port_, limits_fd_in_worker);
         std::vector<char*> c_args;
         for (auto& a : args) c_args.push_back(a.data());
         c_args.push_back(nullptr);
@@ -176,7 +193,9 @@ private:
             } else {
                 ::fcntl(ready_fd_in_worker, F_SETFD, 0);
             }
-            ::syscall(SYS_close_range, ready_fd_in_worker + 1U, ~0U, 0U);
+            // The limits' memfd sits at 64 or above, clear of the pipe and of fds 3 and 4.
+            if (::dup2(limits_fd_, limits_fd_in_worker) < 0) ::_exit(126);
+            ::syscall(SYS_close_range, limits_fd_in_worker + 1U, ~0U, 0U);
             ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
             ::execv(c_args[0], c_args.data());
             static const char msg[] = "chirpd supervisor: exec of a worker failed\n";
@@ -285,6 +304,10 @@ private:
             ::close(w.ready_pipe);
             w.ready_pipe = -1;
         }
+        // Its sessions are gone with it: forget them in the shared session counts.
+        if (const auto n = limits_->clear_sessions_of(static_cast<std::uint32_t>(w.index)); n > 0)
+            spdlog::info("worker {}: {} sessions of it no longer count toward the per-user cap",
+                         w.index, n);
         const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         if (draining_) {
             if (clean) {
@@ -318,6 +341,8 @@ private:
     std::string exe_;
     int n_, port_;
     std::vector<worker> workers_;
+    std::shared_ptr<util::limits_region> limits_;
+    int limits_fd_;  // a close-on-exec duplicate >= 64 of the region's memfd
     sigset_t old_mask_{};
     int sigfd_ = -1;
     bool draining_ = false, killed_ = false;
@@ -336,8 +361,22 @@ int supervise(const config& cfg, const std::vector<std::string>& argv) {
         spdlog::critical("cannot listen on {}:{}: {}", cfg.bind, cfg.port, error);
         return 1;
     }
-    supervisor s(cfg, argv, n, *port);
-    return s.run();
+    std::shared_ptr<util::limits_region> limits;
+    try {
+        limits = util::limits_region::create_shared({.workers = static_cast<std::uint32_t>(n)});
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot create the shared limits: {}", e.what());
+        return 1;
+    }
+    const int limits_fd = ::fcntl(limits->fd(), F_DUPFD_CLOEXEC, 64);
+    if (limits_fd < 0) {
+        spdlog::critical("cannot create the shared limits: fcntl: {}", std::strerror(errno));
+        return 1;
+    }
+    supervisor s(cfg, argv, n, *port, limits, limits_fd);
+    const int rc = s.run();
+    ::close(limits_fd);
+    return rc;
 }
 
 }  // namespace chirp::app

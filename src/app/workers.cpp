@@ -33,7 +33,8 @@ restart_backoff::ms restart_backoff::next(ms uptime) {
 }
 
 std::vector<std::string> worker_argv(const std::string& exe, const std::vector<std::string>& argv,
-                                     int index, int workers, int ready_fd, int port) {
+                                     int index, int workers, int ready_fd, int port,
+                                     int limits_fd) {
     std::vector<std::string> out;
     out.push_back(exe);
     if (argv.size() > 1) out.insert(out.end(), argv.begin() + 1, argv.end());
@@ -43,6 +44,10 @@ std::vector<std::string> worker_argv(const std::string& exe, const std::vector<s
                                       {"--port", port}}) {
         out.emplace_back(flag);
         out.push_back(std::to_string(value));
+    }
+    if (limits_fd >= 0) {
+        out.emplace_back("--limits-fd");
+        out.push_back(std::to_string(limits_fd));
     }
     return out;
 }

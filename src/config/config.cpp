@@ -228,6 +228,9 @@ const std::vector<option>& options() {
         {"worker-ready-fd", "CHIRP_WORKER_READY_FD",
          "internal, set by the supervisor: descriptor told once the worker listens", false,
          INT_OPT(worker_ready_fd, 3, 65535)},
+        {"limits-fd", "CHIRP_LIMITS_FD",
+         "internal, set by the supervisor: the abuse limits' memory shared by the workers", false,
+         INT_OPT(limits_fd, 3, 65535)},
     };
     return opts;
 }

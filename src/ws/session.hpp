@@ -5,8 +5,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <optional>
-#include <unordered_map>
 
 #include "chirp/http/server.hpp"
 #include "chirp/util/rate_limit.hpp"
@@ -46,10 +47,12 @@ struct session_deps {
     // waits for them, so that none is still holding its session when the loop stops.
     // Shared with the tasks, which may outlive these deps if shutdown's deadline passed.
     std::shared_ptr<int> tasks_in_flight = std::make_shared<int>(0);
-    // The per-user session cap (config::max_sessions_per_user): sessions admitted per user.
-    std::unordered_map<long long, int> per_user;
-    // The per-user replay rate (config::replays_per_minute): a token bucket per user, made at
-    // the first replay (the rate comes from the config); bounded like the REST limits.
+    // The limits' state (util/limit_tables.hpp): the per-user session cap
+    // (config::max_sessions_per_user, counted in column `worker`) and the per-user replay rate
+    // (config::replays_per_minute: a token bucket per user, made at the first replay). Shared
+    // by the workers of one chirpd; a private region when null (made at first use).
+    std::shared_ptr<util::limits_region> limits;
+    std::uint32_t worker = 0;
     std::optional<util::token_buckets> replay_buckets;
     // The collaborative drafts of this process (nullptr: none).
     drafts::registry* drafts = nullptr;

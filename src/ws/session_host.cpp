@@ -96,27 +96,28 @@ void session_host::arm_timer(clock::time_point at) {
     });
 }
 
+util::limits_region& session_host::limits() {
+    if (!d_.limits) d_.limits = util::limits_region::create_private({100000, 131072, 1});
+    return *d_.limits;
+}
+
 bool session_host::admit(long long user) {
-    auto& n = d_.per_user[user];
-    if (n >= d_.cfg.max_sessions_per_user) {
-        if (n == 0) d_.per_user.erase(user);
-        return false;
-    }
-    ++n;
-    return true;
+    return limits().admit_session(user, d_.worker, d_.cfg.max_sessions_per_user);
 }
 
 void session_host::release(long long user) {
-    auto it = d_.per_user.find(user);
-    if (it != d_.per_user.end() && --it->second <= 0) d_.per_user.erase(it);
+    limits().release_session(user, d_.worker);
 }
 
 // A token bucket per user: replays_per_minute / 60 tokens a second, at most half a minute's
 // worth (at least 1) saved up.
 bool session_host::allow_replay(long long user) {
-    if (!d_.replay_buckets)
+    if (!d_.replay_buckets) {
+        limits();
         d_.replay_buckets.emplace(d_.cfg.replays_per_minute / 60.0,
-                                  std::max(1.0, d_.cfg.replays_per_minute / 2.0));
+                                  std::max(1.0, d_.cfg.replays_per_minute / 2.0), d_.limits,
+                                  util::limit_table::replays);
+    }
     const double now = std::chrono::duration<double>(clock::now().time_since_epoch()).count();
     return d_.replay_buckets->take(std::to_string(user), now) == 0;
 }

@@ -84,6 +84,8 @@ protected:
     void record_sent(const queued& q);
     // An exception in a task of the session (a bug): logged, the session closes with 1011.
     void failed(const std::exception& e);
+    // The limits' state (session_deps::limits), a private region when none was given.
+    util::limits_region& limits();
 
     session_deps& d_;
     session_machine m_;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <vector>
 
+#include "chirp/config/config.hpp"
 #include "chirp/metrics/metrics.hpp"
 #include "session.hpp"
 
@@ -21,9 +22,12 @@ namespace {
 class sessions_impl final : public sessions {
 public:
     sessions_impl(asio::io_context& ioc, const config& cfg, metrics::registry& m,
-                  store::event_store& st, auth::jwt_codec& jwt, hub& h, drafts::registry* dr)
+                  store::event_store& st, auth::jwt_codec& jwt, hub& h, drafts::registry* dr,
+                  std::shared_ptr<util::limits_region> limits)
         : ioc_(ioc), metrics_(m), deps_{ioc, cfg, m, st, jwt, h, &all_, &stopping_} {
         deps_.drafts = dr;
+        deps_.limits = std::move(limits);
+        deps_.worker = cfg.worker_index > 0 ? static_cast<std::uint32_t>(cfg.worker_index) : 0;
     }
 
     http::server_hooks hooks() override {
@@ -81,8 +85,10 @@ private:
 std::unique_ptr<sessions> create_sessions(asio::io_context& ioc, const config& cfg,
                                           metrics::registry& metrics, store::event_store& store,
                                           auth::jwt_codec& jwt, fanout::hub& hub,
-                                          drafts::registry* drafts) {
-    return std::make_unique<sessions_impl>(ioc, cfg, metrics, store, jwt, hub, drafts);
+                                          drafts::registry* drafts,
+                                          std::shared_ptr<util::limits_region> limits) {
+    return std::make_unique<sessions_impl>(ioc, cfg, metrics, store, jwt, hub, drafts,
+                                           std::move(limits));
 }
 
 }  // namespace chirp::ws

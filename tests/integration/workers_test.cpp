@@ -4,6 +4,10 @@
 // over the workers get every tweet exactly once and in order; a worker killed with SIGKILL is
 // restarted by the supervisor and its clients reconnect with `since` and miss nothing; SIGTERM
 // to the supervisor drains every worker (1001 to the clients) and exits 0 in bounded time.
+// The abuse limits hold for the whole server (util/limit_tables.hpp, shared by the workers):
+// failed logins over separate connections (so on different workers) are refused after exactly
+// the documented count, the per-user session cap counts the sessions on every worker, and a
+// worker killed while holding sessions no longer counts them once it is gone.
 // Real processes on loopback, all started by this binary and ended by pid.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -28,6 +32,7 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr int workers = 3;
+constexpr int session_cap = 3;  // --max-sessions-per-user of WorkerLimitsTest's server
 
 // The worker index of a supervisor's child, from its command line (--worker-index K).
 int worker_index_of(pid_t pid) {
@@ -48,6 +53,20 @@ std::map<int, pid_t> worker_pids(pid_t supervisor) {
     return out;
 }
 
+// chirpd answers /healthz once one worker listens: waits (bounded) for all of them.
+void wait_until_every_worker_listens(test_server& server) {
+    const auto until = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+        std::size_t listening = 0;
+        for (const auto& [index, pid] : worker_pids(server.chirpd().pid()))
+            listening += listens_on(pid, server.port()) ? 1 : 0;
+        if (listening == static_cast<std::size_t>(workers)) return;
+        ASSERT_LT(std::chrono::steady_clock::now(), until)
+            << listening << " of " << workers << " workers listen";
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
 // A follower's timeline that survives its connection (reconnecting 50 ms after a close, to
 // whichever worker the kernel picks); connection_workers() says where each connection was.
 class follower_stream : public follower_reader {
@@ -66,16 +85,7 @@ protected:
     // chirpd answered /healthz once one worker listened: wait (bounded) for all of them.
     void SetUp() override {
         server_test<WorkersTest>::SetUp();
-        const auto until = std::chrono::steady_clock::now() + 30s;
-        for (;;) {
-            std::size_t listening = 0;
-            for (const auto& [index, pid] : worker_pids(server().chirpd().pid()))
-                listening += listens_on(pid, server().port()) ? 1 : 0;
-            if (listening == static_cast<std::size_t>(workers)) return;
-            ASSERT_LT(std::chrono::steady_clock::now(), until)
-                << listening << " of " << workers << " workers listen";
-            std::this_thread::sleep_for(20ms);
-        }
+        wait_until_every_worker_listens(server());
     }
 
     // Followers of `author`, each with a stream, added until every worker holds at least
@@ -157,10 +167,14 @@ TEST_F(WorkersTest, AKilledWorkerIsRestartedAndItsClientsResume) {
     const pid_t victim = before.at(1);
     ASSERT_EQ(::kill(victim, SIGKILL), 0);
     // Gone (its sockets closed) before we post: no request may land on its dying socket.
+    // Its descriptors leave /proc a moment before its sockets close (exit_files runs before the
+    // deferred closes), so wait until the supervisor has reaped it too.
     const auto gone_by = std::chrono::steady_clock::now() + 10s;
-    while (listens_on(victim, server().port()) && std::chrono::steady_clock::now() < gone_by)
+    while ((listens_on(victim, server().port()) || ::kill(victim, 0) == 0) &&
+           std::chrono::steady_clock::now() < gone_by)
         std::this_thread::sleep_for(10ms);
     ASSERT_FALSE(listens_on(victim, server().port()));
+    ASSERT_NE(::kill(victim, 0), 0) << "reaped";
 
     // While worker 1 is away (its clients reconnect to the others) and after it is back.
     for (int i = 0; i < 8; ++i)
@@ -223,6 +237,123 @@ TEST_F(WorkersTest, SigtermDrainsEveryWorkerWith1001) {
         ASSERT_TRUE(closed) << "worker " << c->worker();
         EXPECT_EQ(closed->code, 1001u) << "worker " << c->worker() << ": " << closed->describe();
     }
+}
+
+// The abuse limits of a `--workers 3` server (a suite of its own: a small session cap).
+class WorkerLimitsTest : public server_test<WorkerLimitsTest> {
+public:
+    static server_options options() {
+        return {.args = {"--workers", std::to_string(workers), "--max-sessions-per-user",
+                         std::to_string(session_cap)},
+                .name = "chirpd-worker-limits"};
+    }
+
+protected:
+    void SetUp() override {
+        server_test<WorkerLimitsTest>::SetUp();
+        wait_until_every_worker_listens(server());
+    }
+};
+
+// Five failed logins for one handle from one address (docs/api.md "Limits"), each on a new
+// connection, so the kernel spreads them over the workers: the sixth attempt is 429 wherever
+// it lands. Rounds (a new handle each) until one round's failures reached two workers or
+// more, which a per-worker count would not have refused; at most 15 failures in all from
+// this address (its own limit is 20).
+TEST_F(WorkerLimitsTest, FailedLoginsAreCountedForTheWholeServer) {
+    bool spread = false;
+    for (int round = 0; round < 3 && !spread; ++round) {
+        const auto u = register_user(api(), "wl");
+        std::set<std::string> on;
+        for (int i = 0; i < 5; ++i) {
+            http_client fresh(server().port(), false);
+            const auto r = fresh.post("/api/auth/login",
+                                      {{"handle", u.handle}, {"password", "wrong password"}});
+            EXPECT_EQ(r.status, 401u) << "attempt " << i + 1 << ": " << r.describe();
+            on.insert(r.header("X-Chirp-Worker"));
+        }
+        for (int i = 0; i < 3; ++i) {  // refused on whichever worker, even the right password
+            http_client fresh(server().port(), false);
+            const auto r =
+                fresh.post("/api/auth/login", {{"handle", u.handle}, {"password", u.password}});
+            EXPECT_TRUE(is_error(r, 429, "rate_limited")) << r.describe();
+            EXPECT_FALSE(r.header("Retry-After").empty());
+        }
+        spread = on.size() >= 2;
+    }
+    EXPECT_TRUE(spread) << "three rounds of five connections each landed on one worker";
+}
+
+// The per-user session cap counts the user's sessions on every worker: with `session_cap`
+// open (wherever they landed), one more is refused with 4009 on any worker.
+TEST_F(WorkerLimitsTest, TheSessionCapCountsSessionsOnEveryWorker) {
+    const auto u = register_user(api(), "wc");
+    std::vector<std::unique_ptr<ws_client>> open;
+    std::set<std::string> on;
+    for (int i = 0; i < session_cap; ++i) {
+        open.push_back(server().connect(u));
+        on.insert(open.back()->worker());
+    }
+    // More attempts, spread over the workers: each is refused.
+    std::set<std::string> refused_on;
+    for (int i = 0; i < 6; ++i) {
+        ws_client extra(server().port());
+        extra.send({{"type", "auth"}, {"token", u.token}});
+        const auto closed = extra.wait_closed(5s);
+        ASSERT_TRUE(closed) << "session " << session_cap + 1 << " was admitted on worker "
+                            << extra.worker();
+        EXPECT_EQ(closed->code, 4009u) << closed->describe();
+        refused_on.insert(extra.worker());
+    }
+    std::set<std::string> reached = on;
+    reached.insert(refused_on.begin(), refused_on.end());
+    EXPECT_GE(reached.size(), 2u) << "nine connections reached one worker only";
+    for (auto& c : open) EXPECT_TRUE(c->open()) << "the admitted sessions stay";
+}
+
+// A worker killed (SIGKILL) while holding sessions: once it is gone they no longer count, so
+// the user can open sessions up to the cap again, and no more.
+TEST_F(WorkerLimitsTest, AKilledWorkersSessionsNoLongerCount) {
+    const auto u = register_user(api(), "wx");
+    std::vector<std::unique_ptr<ws_client>> open;
+    for (int i = 0; i < session_cap; ++i) open.push_back(server().connect(u));
+    const std::string victim_index = open.front()->worker();
+    int on_victim = 0;
+    for (auto& c : open) on_victim += c->worker() == victim_index ? 1 : 0;
+    const auto before = worker_pids(server().chirpd().pid());
+    const pid_t victim = before.at(std::stoi(victim_index));
+    ASSERT_EQ(::kill(victim, SIGKILL), 0);
+    pid_t restarted = -1;
+    const auto back_by = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < back_by) {
+        const auto now = worker_pids(server().chirpd().pid());
+        const auto it = now.find(std::stoi(victim_index));
+        if (it != now.end() && it->second != victim && listens_on(it->second, server().port())) {
+            restarted = it->second;
+            break;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_GT(restarted, 0) << "worker " << victim_index << " was not restarted";
+    for (auto& c : open) {
+        if (c->worker() == victim_index) {
+            EXPECT_TRUE(c->wait_closed(5s)) << "its sessions end";
+        }
+    }
+
+    // Up to the cap again: the survivors plus `on_victim` new ones; the next is refused.
+    for (int i = 0; i < on_victim; ++i) {
+        try {
+            open.push_back(server().connect(u));
+        } catch (const std::exception& e) {
+            FAIL() << "new session " << i + 1 << " of " << on_victim << " refused: " << e.what();
+        }
+    }
+    ws_client extra(server().port());
+    extra.send({{"type", "auth"}, {"token", u.token}});
+    const auto closed = extra.wait_closed(5s);
+    ASSERT_TRUE(closed) << "a session over the cap was admitted on worker " << extra.worker();
+    EXPECT_EQ(closed->code, 4009u) << closed->describe();
 }
 
 }  // namespace

@@ -42,8 +42,10 @@ private:
 
 // A worker's command line: the supervisor's own arguments (argv[0] replaced by `exe`) and then
 // the worker flags, which win over any earlier occurrence (the last value of a flag counts).
+// limits_fd >= 0 adds `--limits-fd` (the shared limits' memory).
 std::vector<std::string> worker_argv(const std::string& exe, const std::vector<std::string>& argv,
-                                     int index, int workers, int ready_fd, int port);
+                                     int index, int workers, int ready_fd, int port,
+                                     int limits_fd = -1);
 
 // Runs the supervisor; returns the process exit code (0 when every worker drained cleanly).
 int supervise(const config& cfg, const std::vector<std::string>& argv);

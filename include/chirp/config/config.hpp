@@ -70,6 +70,9 @@ struct config {
     int workers = 0;
     int worker_index = -1;     // set by the supervisor for its workers (0..N-1); -1: not a worker
     int worker_ready_fd = -1;  // set by the supervisor: one byte is written here once listening
+    // Set by the supervisor: a memfd holding the abuse limits' state, shared by its workers
+    // (util/limit_tables.hpp); -1: this process keeps its own.
+    int limits_fd = -1;
 };
 
 // The public development secret of docker-compose.yml: refused unless --dev.

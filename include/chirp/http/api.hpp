@@ -101,6 +101,16 @@ struct services {
     token_buckets registrations{cfg.register_rate_limit / 60.0,
                                 static_cast<double>(cfg.register_rate_limit)};
     token_buckets writes{static_cast<double>(cfg.write_rate_limit), 2.0 * cfg.write_rate_limit};
+    // Keeps the three limits above in `region` (util/limit_tables.hpp): the app passes the
+    // region the workers of one chirpd share, so each limit holds for the whole server.
+    void use_limits(const std::shared_ptr<util::limits_region>& region) {
+        logins = login_limiter(region);
+        registrations = token_buckets(registrations_rate(), cfg.register_rate_limit, region,
+                                      util::limit_table::registrations);
+        writes = token_buckets(cfg.write_rate_limit, 2.0 * cfg.write_rate_limit, region,
+                               util::limit_table::writes);
+    }
+    double registrations_rate() const { return cfg.register_rate_limit / 60.0; }
     int password_jobs = 0;   // argon2 hashes and verifications queued or running
     std::string dummy_hash;  // verified for unknown handles (same cost as a real one)
 };

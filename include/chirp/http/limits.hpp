@@ -10,14 +10,17 @@
 // reaches its own limits (5 for the pair, 20 in all) long before the handle's 50. The handle
 // is the normalized one (ASCII lower case, as registration compares handles), so case variants
 // count together. A success clears the pair's and the handle's counts.
+//
+// The windows live in a limits_region (util/limit_tables.hpp): a private one of max_entries
+// keys per table (made at first use), or the region the workers of one chirpd share, so that
+// "5 failures" means 5 for the server, whichever worker each attempt reached.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 
 #include "chirp/util/rate_limit.hpp"
@@ -39,24 +42,22 @@ public:
     static constexpr std::int64_t window_seconds = 60;
 
     login_limiter() : login_limiter(100000) {}
-    explicit login_limiter(std::size_t max_entries)
-        : pairs_(max_entries), addresses_(max_entries), handles_(max_entries) {}
+    explicit login_limiter(std::size_t max_entries) : max_entries_(max_entries) {}
+    explicit login_limiter(std::shared_ptr<util::limits_region> shared)
+        : region_(std::move(shared)) {}
 
     // Seconds to wait when over a limit, else 0.
     int retry_after(std::string_view handle, const std::string& address, std::int64_t now);
     void failed(std::string_view handle, const std::string& address, std::int64_t now);
     void succeeded(std::string_view handle, const std::string& address);
 
-    std::size_t entries() const noexcept {
-        return pairs_.size() + addresses_.size() + handles_.size();
-    }
+    std::size_t entries() const;
 
 private:
-    struct window {
-        std::int64_t start = 0;
-        int failures = 0;
-    };
-    lru_map<window> pairs_, addresses_, handles_;
+    util::limits_region& region();
+
+    std::size_t max_entries_ = 100000;
+    std::shared_ptr<util::limits_region> region_;
 };
 
 using util::token_buckets;

@@ -1,15 +1,20 @@
 // Bounded rate-limit state, pure and clock-injected: a map that evicts its least recently
-// touched key (so no client can grow it) and token buckets per key. Used by the REST limits
-// (http/limits.hpp) and the WebSocket/SSE replay limit (ws/session_host.cpp).
+// touched key (so no client can grow it) and token buckets per key (stored in a limits_region,
+// limit_tables.hpp). Used by the REST limits (http/limits.hpp) and the WebSocket/SSE replay
+// limit (ws/session_host.cpp).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <list>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
+
+#include "chirp/util/limit_tables.hpp"
 
 namespace chirp::util {
 
@@ -52,36 +57,54 @@ private:
 };
 
 // Token buckets per key: `rate` tokens a second, at most `burst`; a request takes one.
-// rate 0 switches the limit off.
+// rate 0 switches the limit off. The buckets live in a limits_region table (limit_tables.hpp):
+// their own private one (max_entries keys, made at the first take), or a table of a region
+// shared by the workers of one chirpd, so that the limit holds for the whole server. The
+// clock is the caller's (a steady clock is the same in every process of a machine).
 class token_buckets {
 public:
     token_buckets(double rate, double burst, std::size_t max_entries = 100000)
-        : rate_(rate), burst_(burst < 1 ? 1 : burst), buckets_(max_entries) {}
+        : rate_(rate), burst_(burst < 1 ? 1 : burst), max_entries_(max_entries) {}
+    token_buckets(double rate, double burst, std::shared_ptr<limits_region> region,
+                  limit_table table)
+        : rate_(rate), burst_(burst < 1 ? 1 : burst), region_(std::move(region)), table_(table) {}
 
     // Takes a token: 0 when granted, else the whole seconds (>= 1) until one is there.
-    int take(const std::string& key, double now_seconds) {
+    int take(std::string_view key, double now_seconds) {
         if (rate_ <= 0) return 0;
-        bucket& b = buckets_.get(key);
-        b.tokens = b.tokens < 0
-                       ? burst_
-                       : std::min(burst_, b.tokens + std::max(0.0, now_seconds - b.at) * rate_);
-        b.at = now_seconds;
+        if (!region_)
+            region_ =
+                limits_region::create_private({static_cast<std::uint32_t>(max_entries_), 1, 1});
+        int wait = 0;
+        region_->update<bucket>(table_, key, true, [&](bucket& b, bool fresh) {
+            wait = take_from(b, fresh, now_seconds);
+            return true;
+        });
+        return wait;
+    }
+    bool enabled() const noexcept { return rate_ > 0; }
+    std::size_t entries() const { return region_ ? region_->entries(table_) : 0; }
+
+private:
+    struct bucket {
+        double tokens;
+        double at;
+    };
+    // The pure rule: refill since b.at (a fresh bucket is full), then take one if there is one.
+    int take_from(bucket& b, bool fresh, double now) const {
+        b.tokens = fresh ? burst_ : std::min(burst_, b.tokens + std::max(0.0, now - b.at) * rate_);
+        b.at = now;
         if (b.tokens >= 1) {
             b.tokens -= 1;
             return 0;
         }
         return std::max(1, static_cast<int>(std::ceil((1 - b.tokens) / rate_ - 1e-9)));
     }
-    bool enabled() const noexcept { return rate_ > 0; }
-    std::size_t entries() const noexcept { return buckets_.size(); }
 
-private:
-    struct bucket {
-        double tokens = -1;  // -1: new, full
-        double at = 0;
-    };
     double rate_, burst_;
-    lru_map<bucket> buckets_;
+    std::size_t max_entries_ = 100000;
+    std::shared_ptr<limits_region> region_;
+    limit_table table_ = limit_table::registrations;
 };
 
 }  // namespace chirp::util

@@ -26,6 +26,9 @@ class hub;
 namespace drafts {
 class registry;
 }
+namespace util {
+class limits_region;  // util/limit_tables.hpp: the session cap and replay limit's state
+}
 }  // namespace chirp
 
 namespace chirp::ws {
@@ -42,6 +45,7 @@ public:
 std::unique_ptr<sessions> create_sessions(boost::asio::io_context& ioc, const config& cfg,
                                           metrics::registry& metrics, store::event_store& store,
                                           auth::jwt_codec& jwt, fanout::hub& hub,
-                                          drafts::registry* drafts = nullptr);
+                                          drafts::registry* drafts = nullptr,
+                                          std::shared_ptr<util::limits_region> limits = nullptr);
 
 }  // namespace chirp::ws
