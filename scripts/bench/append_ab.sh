@@ -6,7 +6,9 @@
 # per 2,000-tweet run. Variants: '' (the installed chirp_decide_tweets) and any SQL file that
 # defines chirp_decide_tweets<suffix> (e.g. append_ab/pre9.sql: the statement of 525c567).
 #
-# Usage: scripts/bench/append_ab.sh [--rounds N] [--chirpd PATH] [FILE.sql:SUFFIX ...]
+# Usage: scripts/bench/append_ab.sh [--rounds N] [--wall] [--chirpd PATH] [FILE.sql:SUFFIX ...]
+#   --wall: time by the wall clock instead (finer than this kernel's CPU-time accounting, which
+#           counts in 2 ms steps here; needs a quiet machine, e.g. under chrt -f)
 #   e.g. scripts/bench/append_ab.sh --rounds 30 scripts/bench/append_ab/pre9.sql:_pre9
 # Starts a throw-away PostgreSQL (as scripts/test.sh does), migrated by PATH (default
 # build-bench/chirpd), and stops it at the end.
@@ -14,12 +16,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/lib.sh
 ROUNDS=20
+CPU=true
 CHIRPD=build-bench/chirpd
 while [[ $# -gt 0 ]]; do
     case $1 in
         --rounds) ROUNDS=$2; shift 2 ;;
         --chirpd) CHIRPD=$2; shift 2 ;;
-        --help | -h) sed -n '2,13p' "$0"; exit 0 ;;
+        --wall) CPU=false; shift ;;
+        --help | -h) sed -n '2,15p' "$0"; exit 0 ;;
         *) break ;;
     esac
 done
@@ -45,8 +49,9 @@ for v in "$@"; do
     chirp_psql "$PG_PORT" chirp "$(cat "$file")"
     variants+=",'$suffix'"
 done
-chirp_log "$ROUNDS rounds of 2,000 plain tweets per variant (ms of backend CPU per run)"
+chirp_log "$ROUNDS rounds of 2,000 plain tweets per variant (ms per run, $([[ $CPU == true ]] && echo "backend CPU" || echo "wall clock"))"
 "$PGBIN/psql" -X -h 127.0.0.1 -p "$PG_PORT" -U postgres -d chirp -c \
     "SELECT CASE WHEN variant = '' THEN 'chirp_decide_tweets' ELSE variant END AS variant,
-            round(med::numeric, 1) AS median_ms, round(mean::numeric, 1) AS mean_ms, n
-     FROM ab_bench_cpu($ROUNDS, ARRAY[$variants])"
+            round(med::numeric, 2) AS median_ms, round(mean::numeric, 2) AS mean_ms,
+            round(trimmed::numeric, 2) AS trimmed_mean_ms, n
+     FROM ab_bench_cpu($ROUNDS, ARRAY[$variants], $CPU)"
