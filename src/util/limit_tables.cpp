@@ -143,7 +143,8 @@ std::size_t lay_out(const limits_region::layout& l, unsigned char* base) {
 std::shared_ptr<limits_region> limits_region::create_private(const layout& l) {
     if (sodium_init() < 0) throw std::runtime_error("limits region: libsodium init failed");
     const std::size_t bytes = lay_out(l, nullptr);
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED) throw_errno("limits region: mmap");
     lay_out(l, static_cast<unsigned char*>(p));
     return std::shared_ptr<limits_region>(
@@ -161,7 +162,7 @@ std::shared_ptr<limits_region> limits_region::create_shared(const layout& l) {
         errno = e;
         throw_errno("limits region: ftruncate");
     }
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED) {
         const int e = errno;
         ::close(fd);
@@ -178,7 +179,7 @@ std::shared_ptr<limits_region> limits_region::attach(int fd) {
     if (::fstat(fd, &st) != 0) throw_errno("limits region: fstat of the inherited descriptor");
     const auto bytes = static_cast<std::size_t>(st.st_size);
     if (bytes < headers_bytes) throw std::runtime_error("limits region: descriptor too small");
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED) throw_errno("limits region: mmap of the inherited descriptor");
     const auto* rh = static_cast<const region_header*>(p);
     layout l{rh->slots, rh->session_slots, rh->workers};
