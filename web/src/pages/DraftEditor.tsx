@@ -1,15 +1,16 @@
 // One collaborative draft: a CodeMirror editor kept in sync with chirpd by a DraftSession over
 // the app's WebSocket, the collaborators' carets in their colours, a live character counter,
 // the sync/connection state, the people (invite / remove / leave) and Publish / Discard.
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { EditorView } from '@codemirror/view';
 import { api } from '../api/endpoints';
 import { ApiError } from '../api/http';
 import type { Draft, UserRef } from '../api/types';
 import { Avatar } from '../components/Avatar';
+import { HandleForm } from '../components/HandleForm';
 import { PageHeader } from '../components/PageHeader';
 import { Link, navigate } from '../lib/router';
-import { TWEET_MAX, codePoints, isPostable, parseHandles, postLength } from '../lib/text';
+import { TWEET_MAX, codePoints, isPostable, postLength } from '../lib/text';
 import { addPublishedTweet, announce, errorText, realtimeClient, toast, useApp } from '../store/app';
 import { draftEditorExtensions, editableCompartment, loadingState, viewHost } from '../drafts/editor';
 import { cursorHue } from '../drafts/presence';
@@ -57,30 +58,6 @@ function People({ draftId, owner, collaborators, isOwner, meHandle, onChange }: 
     meHandle: string;
     onChange: (d: Draft) => void;
 }) {
-    const [value, setValue] = useState('');
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState<string | null>(null);
-    const id = useId();
-
-    async function invite(e: FormEvent) {
-        e.preventDefault();
-        const handles = parseHandles(value);
-        if (!handles.length) return;
-        setBusy(true);
-        setError(null);
-        try {
-            for (const h of handles) {
-                onChange(await api.addCollaborator(draftId, h));
-                announce(`Invited @${h}`);
-            }
-            setValue('');
-        } catch (err) {
-            setError(err instanceof ApiError && err.status === 404 ? 'No user with that handle.' : errorText(err));
-        } finally {
-            setBusy(false);
-        }
-    }
-
     async function remove(u: UserRef) {
         try {
             const d = await api.removeCollaborator(draftId, u.handle);
@@ -120,29 +97,19 @@ function People({ draftId, owner, collaborators, isOwner, meHandle, onChange }: 
                 })}
             </ul>
             {isOwner && (
-                <form className="newconv draft-invite" onSubmit={invite} aria-busy={busy}>
-                    <label htmlFor={id}>Invite by handle</label>
-                    <div className="newconv__row">
-                        <input
-                            id={id}
-                            value={value}
-                            onChange={(e) => setValue(e.target.value)}
-                            placeholder="@handle"
-                            autoComplete="off"
-                            spellCheck={false}
-                            aria-describedby={error ? `${id}-err` : undefined}
-                            data-testid="draft-invite-input"
-                        />
-                        <button type="submit" className="btn btn--outline" disabled={busy || parseHandles(value).length === 0} data-testid="draft-invite-submit">
-                            Invite
-                        </button>
-                    </div>
-                    {error && (
-                        <p id={`${id}-err`} className="form-error" role="alert">
-                            {error}
-                        </p>
-                    )}
-                </form>
+                <HandleForm
+                    label="Invite by handle"
+                    placeholder="@handle"
+                    submitLabel="Invite"
+                    className="draft-invite"
+                    testId="draft-invite"
+                    onHandles={async (handles) => {
+                        for (const h of handles) {
+                            onChange(await api.addCollaborator(draftId, h));
+                            announce(`Invited @${h}`);
+                        }
+                    }}
+                />
             )}
         </section>
     );

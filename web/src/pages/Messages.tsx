@@ -2,15 +2,16 @@
 // with live messages, a typing indicator, and a composer that sends typing notices.
 import { useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import type { Conversation, UserRef } from '../api/types';
-import { ApiError } from '../api/http';
 import { Avatar } from '../components/Avatar';
+import { ApiError } from '../api/http';
 import { Empty, Spinner } from '../components/Feedback';
+import { HandleForm } from '../components/HandleForm';
 import { Icon } from '../components/Icons';
 import { PageHeader } from '../components/PageHeader';
 import { RichText } from '../components/RichText';
 import { Time } from '../components/Time';
 import { Link, navigate } from '../lib/router';
-import { MESSAGE_MAX, isPostable, parseHandles, postLength } from '../lib/text';
+import { MESSAGE_MAX, isPostable, postLength } from '../lib/text';
 import {
     errorText,
     loadConversations,
@@ -33,52 +34,18 @@ function names(users: UserRef[]): string {
 }
 
 function NewConversation() {
-    const [value, setValue] = useState('');
-    const [error, setError] = useState<string | null>(null);
-    const [busy, setBusy] = useState(false);
-    const id = useId();
-
-    async function submit(e: FormEvent) {
-        e.preventDefault();
-        const handles = parseHandles(value);
-        if (handles.length === 0) return;
-        setBusy(true);
-        setError(null);
-        try {
-            const conv = await openConversation(handles);
-            setValue('');
-            navigate(`/messages/${conv.id}`);
-        } catch (err) {
-            setError(err instanceof ApiError && err.status === 404 ? 'No user with that handle.' : errorText(err));
-        } finally {
-            setBusy(false);
-        }
-    }
-
     return (
-        <form className="newconv" onSubmit={submit} aria-busy={busy}>
-            <label htmlFor={id}>Start a conversation</label>
-            <div className="newconv__row">
-                <input
-                    id={id}
-                    value={value}
-                    onChange={(e) => setValue(e.target.value)}
-                    placeholder="@handle (several: separate with commas)"
-                    autoComplete="off"
-                    spellCheck={false}
-                    aria-describedby={error ? `${id}-err` : undefined}
-                    data-testid="newconv-input"
-                />
-                <button type="submit" className="btn btn--primary" disabled={busy || parseHandles(value).length === 0} data-testid="newconv-submit">
-                    Message
-                </button>
-            </div>
-            {error && (
-                <p id={`${id}-err`} className="form-error" role="alert">
-                    {error}
-                </p>
-            )}
-        </form>
+        <HandleForm
+            label="Start a conversation"
+            placeholder="@handle (several: separate with commas)"
+            submitLabel="Message"
+            primary
+            testId="newconv"
+            onHandles={async (handles) => {
+                const conv = await openConversation(handles);
+                navigate(`/messages/${conv.id}`);
+            }}
+        />
     );
 }
 
