@@ -45,3 +45,13 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
         </div>
     );
 }
+
+/** A form's error, announced; `id` is what the field's aria-describedby names. Nothing without an error. */
+export function FormError({ id, error }: { id?: string; error: string | null }) {
+    if (!error) return null;
+    return (
+        <p id={id} className="form-error" role="alert">
+            {error}
+        </p>
+    );
+}

@@ -5,6 +5,7 @@ import { useId, useState, type FormEvent } from 'react';
 import { ApiError } from '../api/http';
 import { parseHandles } from '../lib/text';
 import { errorText } from '../store/app';
+import { FormError } from './Feedback';
 
 export function HandleForm({ label, placeholder, submitLabel, primary, className, testId, onHandles }: {
     label: string;
@@ -59,11 +60,7 @@ export function HandleForm({ label, placeholder, submitLabel, primary, className
                     {submitLabel}
                 </button>
             </div>
-            {error && (
-                <p id={`${id}-err`} className="form-error" role="alert">
-                    {error}
-                </p>
-            )}
+            <FormError id={`${id}-err`} error={error} />
         </form>
     );
 }

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import { api } from '../api/endpoints';
 import type { Draft } from '../api/types';
 import { Avatar } from '../components/Avatar';
-import { Empty, Spinner } from '../components/Feedback';
+import { Empty, FormError, Spinner } from '../components/Feedback';
 import { PageHeader } from '../components/PageHeader';
 import { Time } from '../components/Time';
 import { Link, navigate } from '../lib/router';
@@ -51,11 +51,7 @@ function NewDraft() {
                     {busy ? 'Creating…' : 'New draft'}
                 </button>
             </div>
-            {error && (
-                <p id={`${id}-err`} className="form-error" role="alert">
-                    {error}
-                </p>
-            )}
+            <FormError id={`${id}-err`} error={error} />
         </form>
     );
 }
