@@ -20,6 +20,15 @@ int base64_value(char c) {
 
 constexpr unsigned op_close = 0x8;
 
+// Steps over the payload bytes of the current frame that `available` bytes hold; returns how
+// many, and counts them off `left` (both frame followers below walk frames this way).
+std::size_t skip_payload(std::uint64_t& left, std::size_t available) {
+    const auto skip = static_cast<std::size_t>(
+        std::min<std::uint64_t>(left, static_cast<std::uint64_t>(available)));
+    left -= skip;
+    return skip;
+}
+
 }  // namespace
 
 bool valid_websocket_key(std::string_view key) {
@@ -56,10 +65,7 @@ std::size_t close_frame_guard::on_read(char* p, std::size_t n) {
     std::size_t i = 0;
     while (i < n && !passthrough_) {
         if (hdr_len_ == 0 && payload_left_ > 0) {
-            const auto skip = static_cast<std::size_t>(
-                std::min<std::uint64_t>(payload_left_, static_cast<std::uint64_t>(n - i)));
-            i += skip;
-            payload_left_ -= skip;
+            i += skip_payload(payload_left_, n - i);
             continue;
         }
         const auto byte = static_cast<unsigned char>(p[i]);
@@ -110,10 +116,7 @@ void out_frames::on_write(const unsigned char* p, std::size_t n) {
     std::size_t i = 0;
     while (i < n) {
         if (hdr_len_ == 0 && payload_left_ > 0) {
-            const auto skip = static_cast<std::size_t>(
-                std::min<std::uint64_t>(payload_left_, static_cast<std::uint64_t>(n - i)));
-            i += skip;
-            payload_left_ -= skip;
+            i += skip_payload(payload_left_, n - i);
             continue;
         }
         const auto byte = p[i++];
