@@ -1,9 +1,9 @@
-// `chirpd --workers 3` (issue 12, item 1): a supervisor and three worker processes sharing the
-// port with SO_REUSEPORT behave as one server. WebSocket clients are connected until they sit
-// on every worker (the upgrade answer's X-Chirp-Worker header says which); followers spread
-// over the workers get every tweet exactly once and in order; a worker killed with SIGKILL is
-// restarted by the supervisor and its clients reconnect with `since` and miss nothing; SIGTERM
-// to the supervisor drains every worker (1001 to the clients) and exits 0 in bounded time.
+// `chirpd --workers 3` on three Redis servers (issue 12, items 1 and 3): a supervisor and three
+// worker processes sharing the port with SO_REUSEPORT behave as one server. WebSocket clients are
+// connected until they sit on every worker (the upgrade answer's X-Chirp-Worker header says which);
+// followers spread over the workers get every tweet exactly once and in order; a worker killed with
+// SIGKILL is restarted by the supervisor and its clients reconnect with `since` and miss nothing;
+// SIGTERM to the supervisor drains every worker (1001 to the clients) and exits 0 in bounded time.
 // The abuse limits hold for the whole server (util/limit_tables.hpp, shared by the workers):
 // failed logins over separate connections (so on different workers) are refused after exactly
 // the documented count, the per-user session cap counts the sessions on every worker, and a
@@ -15,6 +15,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 
 #include "support/api.hpp"
 #include "support/follower_reader.hpp"
+#include "support/redis_server.hpp"
 #include "support/server.hpp"
 #include "support/ws_client.hpp"
 
@@ -75,10 +77,26 @@ public:
         : follower_reader(std::move(user), {.ports = {port}, .reconnect_delay = 50ms}) {}
 };
 
+// Three Redis servers of this binary's own (the first the home shard), started once and
+// stopped at exit: the suite's workers shard their users over them (`--redis-url a,b,c`).
+std::string three_redis_shards() {
+    static const auto servers = [] {
+        std::vector<std::unique_ptr<redis_server>> v;
+        for (int k = 0; k < 3; ++k) v.push_back(std::make_unique<redis_server>());
+        return v;
+    }();
+    std::string urls;
+    for (const auto& r : servers) urls += (urls.empty() ? "" : ",") + r->url();
+    return urls;
+}
+
+// Three workers on three Redis servers (issue 12's test shape).
 class WorkersTest : public server_test<WorkersTest> {
 public:
     static server_options options() {
-        return {.args = {"--workers", std::to_string(workers)}, .name = "chirpd-workers"};
+        return {.args = {"--workers", std::to_string(workers)},
+                .redis_url = three_redis_shards(),
+                .name = "chirpd-workers"};
     }
 
 protected:
